@@ -1,0 +1,19 @@
+//! Resource and error types of the Keyward API.
+//!
+//! These are the JSON shapes on the wire, shared by the server (which writes them) and the client
+//! (which reads them). This crate holds data and its serialisation only: no behaviour, no I/O.
+
+pub mod apikey;
+pub mod error;
+pub mod hal;
+pub mod profile;
+pub mod secret;
+pub mod time;
+pub mod token;
+
+pub use apikey::{ApiKey, ApiKeyLinks, ApiKeyPage, ApiKeyRequest, EmbeddedApiKeys};
+pub use error::ErrorBody;
+pub use hal::{Link, PageLinks, PageMetadata};
+pub use profile::{Profile, ProfileLinks};
+pub use secret::ClientSecret;
+pub use token::{OAuthError, OpenIdConfiguration, TokenRequest, TokenResponse};

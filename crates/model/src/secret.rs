@@ -1,0 +1,39 @@
+//! A secret that cannot be printed by accident.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A client secret or full API key in clear. It serialises (it must reach the caller once) but its
+/// `Debug` never shows the value, so it cannot leak through logs or error messages.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ClientSecret(String);
+
+impl ClientSecret {
+    pub fn new(secret: String) -> Self {
+        Self(secret)
+    }
+
+    /// The secret in clear, for the one place that needs it (hashing, or a request).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ClientSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ClientSecret(<redacted>)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_does_not_show_the_secret() {
+        let secret = ClientSecret::new("s3cr3t-value".into());
+        assert!(!format!("{secret:?}").contains("s3cr3t"));
+        assert_eq!(serde_json::to_string(&secret).unwrap(), "\"s3cr3t-value\"");
+    }
+}

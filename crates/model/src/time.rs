@@ -1,0 +1,70 @@
+//! Timestamp formats of the two API dialects, defined once.
+//!
+//! The HAL API writes instants as UTC wall-clock time without an offset and with microseconds
+//! (`2026-01-11T18:58:35.961074`), as its documents show; its error bodies carry milliseconds and
+//! an explicit `+00:00` offset.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+
+/// `2026-01-11T18:58:35.961074`: UTC, no offset, microseconds.
+pub fn format_resource(instant: &DateTime<Utc>) -> String {
+    instant.format("%Y-%m-%dT%H:%M:%S%.6f").to_string()
+}
+
+/// `2026-04-23T13:17:02.940+00:00`: the error body's timestamp.
+pub fn format_error(instant: &DateTime<Utc>) -> String {
+    instant.format("%Y-%m-%dT%H:%M:%S%.3f+00:00").to_string()
+}
+
+/// Reads a resource timestamp with any number of fractional digits (the documents show six to
+/// nine), taken as UTC.
+pub fn parse_resource(text: &str) -> Result<DateTime<Utc>, chrono::ParseError> {
+    NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f").map(|naive| naive.and_utc())
+}
+
+/// Serde adapter for resource timestamps: `#[serde(with = "keyward_model::time::resource")]`.
+pub mod resource {
+    use chrono::{DateTime, Utc};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(
+        instant: &DateTime<Utc>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&super::format_resource(instant))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<DateTime<Utc>, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        super::parse_resource(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn resource_timestamps_round_trip_in_the_documented_form() {
+        let instant = Utc.with_ymd_and_hms(2026, 1, 11, 18, 58, 35).unwrap()
+            + chrono::Duration::microseconds(961_074);
+        assert_eq!(format_resource(&instant), "2026-01-11T18:58:35.961074");
+        assert_eq!(
+            parse_resource("2026-01-11T18:58:35.961074").unwrap(),
+            instant
+        );
+        // Nine and eight fractional digits, as in the documents, parse too.
+        assert!(parse_resource("2026-01-11T18:58:35.961073921").is_ok());
+        assert!(parse_resource("2026-04-23T13:17:02.40686557").is_ok());
+    }
+
+    #[test]
+    fn error_timestamps_carry_millis_and_offset() {
+        let instant = Utc.with_ymd_and_hms(2026, 4, 23, 13, 17, 2).unwrap()
+            + chrono::Duration::milliseconds(940);
+        assert_eq!(format_error(&instant), "2026-04-23T13:17:02.940+00:00");
+    }
+}

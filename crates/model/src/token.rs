@@ -1,0 +1,52 @@
+//! The OAuth 2.0 client-credentials token exchange (RFC 6749 sections 4.4 and 5).
+
+use crate::secret::ClientSecret;
+use serde::{Deserialize, Serialize};
+
+/// A token request, sent as a form or as JSON. The client id and secret may come in the body or
+/// in an HTTP Basic `Authorization` header instead.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct TokenRequest {
+    #[serde(default)]
+    pub grant_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<ClientSecret>,
+    /// Accepted for compatibility with Auth0-style clients; the audience is always Keyward's API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audience: Option<String>,
+}
+
+/// A successful token response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds until the token expires.
+    pub expires_in: u64,
+}
+
+/// An error of the token endpoint (RFC 6749 section 5.2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OAuthError {
+    /// `invalid_request`, `invalid_client`, `unsupported_grant_type`, ...
+    pub error: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_description: Option<String>,
+}
+
+/// The discovery document at `/.well-known/openid-configuration` (the parts a client-credentials
+/// client needs).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenIdConfiguration {
+    pub issuer: String,
+    pub token_endpoint: String,
+    pub jwks_uri: String,
+    pub grant_types_supported: Vec<String>,
+    pub token_endpoint_auth_methods_supported: Vec<String>,
+    pub id_token_signing_alg_values_supported: Vec<String>,
+    pub response_types_supported: Vec<String>,
+    pub subject_types_supported: Vec<String>,
+}

@@ -1,0 +1,161 @@
+//! `POST /oauth/token`: the client-credentials grant (RFC 6749 section 4.4).
+
+use crate::AppState;
+use crate::api::base_url::BaseUrl;
+use crate::api::body::{BodyError, JsonOrForm};
+use crate::auth::{AuthError, Presented, header};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use keyward_model::{ClientSecret, OAuthError, TokenRequest, TokenResponse};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/oauth/token", post(token))
+}
+
+/// Errors of RFC 6749 section 5.2.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("{0}")]
+    InvalidRequest(String),
+    #[error("client authentication failed")]
+    InvalidClient,
+    #[error("only the client_credentials grant is supported")]
+    UnsupportedGrantType,
+    #[error("{0}")]
+    Body(#[from] BodyError),
+    #[error("the token could not be issued")]
+    Internal,
+}
+
+impl IntoResponse for TokenError {
+    fn into_response(self) -> Response {
+        let (status, code) = match &self {
+            TokenError::InvalidRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
+            TokenError::InvalidClient => (StatusCode::UNAUTHORIZED, "invalid_client"),
+            TokenError::UnsupportedGrantType => (StatusCode::BAD_REQUEST, "unsupported_grant_type"),
+            TokenError::Body(BodyError::TooLarge) => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "invalid_request")
+            }
+            TokenError::Body(BodyError::UnsupportedMediaType(_)) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "invalid_request")
+            }
+            TokenError::Body(BodyError::Malformed(_)) => {
+                (StatusCode::BAD_REQUEST, "invalid_request")
+            }
+            TokenError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "server_error"),
+        };
+        let body = OAuthError {
+            error: code.to_owned(),
+            error_description: Some(self.to_string()),
+        };
+        let mut response = (status, no_store(), Json(body)).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                "www-authenticate",
+                HeaderValue::from_static(r#"Basic realm="keyward""#),
+            );
+        }
+        response
+    }
+}
+
+async fn token(
+    State(state): State<AppState>,
+    BaseUrl(base): BaseUrl,
+    headers: HeaderMap,
+    body: Result<JsonOrForm<TokenRequest>, BodyError>,
+) -> Result<Response, TokenError> {
+    let JsonOrForm(request) = body?;
+    match request.grant_type.as_deref() {
+        Some("client_credentials") => {}
+        Some(_) => return Err(TokenError::UnsupportedGrantType),
+        None => return Err(TokenError::InvalidRequest("grant_type is required".into())),
+    }
+    let (client_id, secret) =
+        client_credentials(&headers, request.client_id, request.client_secret)?;
+    let principal = state
+        .auth
+        .client_credentials(&client_id, &secret)
+        .await
+        .map_err(|error| match error {
+            AuthError::Invalid => TokenError::InvalidClient,
+            AuthError::Store(error) => {
+                tracing::error!(%error, "token request failed");
+                TokenError::Internal
+            }
+        })?;
+    let access_token = state
+        .tokens
+        .issue(&principal.client_id, &base)
+        .map_err(|error| {
+            tracing::error!(%error, "token signing failed");
+            TokenError::Internal
+        })?;
+    let body = TokenResponse {
+        access_token,
+        token_type: "Bearer".to_owned(),
+        expires_in: state.tokens.ttl().as_secs(),
+    };
+    Ok((no_store(), Json(body)).into_response())
+}
+
+/// The client's id and secret from exactly one place: HTTP Basic or the body (RFC 6749 2.3.1).
+fn client_credentials(
+    headers: &HeaderMap,
+    body_id: Option<String>,
+    body_secret: Option<ClientSecret>,
+) -> Result<(String, ClientSecret), TokenError> {
+    let from_header = match headers.get(axum::http::header::AUTHORIZATION) {
+        None => None,
+        Some(value) => {
+            let value = value.to_str().map_err(|_| TokenError::InvalidClient)?;
+            let (scheme, encoded) = value
+                .trim()
+                .split_once(' ')
+                .ok_or(TokenError::InvalidClient)?;
+            if !scheme.eq_ignore_ascii_case("basic") {
+                return Err(TokenError::InvalidClient);
+            }
+            match header::parse_basic(encoded.trim()) {
+                Some(Presented::ClientCredentials { client_id, secret }) => {
+                    Some((client_id, secret))
+                }
+                _ => return Err(TokenError::InvalidClient),
+            }
+        }
+    };
+    match (from_header, body_id, body_secret) {
+        (Some(_), _, Some(_)) => Err(TokenError::InvalidRequest(
+            "send the client secret either with HTTP Basic or in the body, not both".into(),
+        )),
+        (Some((client_id, secret)), body_id, None) => {
+            if body_id.is_some_and(|id| id != client_id) {
+                return Err(TokenError::InvalidRequest(
+                    "client_id differs from the Basic credentials".into(),
+                ));
+            }
+            Ok((client_id, secret))
+        }
+        (None, Some(client_id), Some(secret)) => Ok((client_id, secret)),
+        (None, None, None) => Err(TokenError::InvalidClient),
+        (None, _, _) => Err(TokenError::InvalidRequest(
+            "client_id and client_secret are both required".into(),
+        )),
+    }
+}
+
+fn no_store() -> [(axum::http::HeaderName, HeaderValue); 2] {
+    [
+        (
+            axum::http::header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ),
+        (
+            axum::http::header::PRAGMA,
+            HeaderValue::from_static("no-cache"),
+        ),
+    ]
+}

@@ -1,0 +1,83 @@
+//! Settings, read from flags or `KEYWARD_*` environment variables.
+
+use clap::Args;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Where the data lives.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseSettings {
+    /// Database URL. `sqlite://PATH` opens (and creates if missing) an SQLite file.
+    #[arg(
+        long,
+        env = "KEYWARD_DATABASE_URL",
+        default_value = "sqlite://keyward.db"
+    )]
+    pub database_url: String,
+}
+
+/// How keys are made and limited.
+#[derive(Debug, Clone, Args)]
+pub struct KeySettings {
+    /// Most created keys one profile may hold.
+    #[arg(long, env = "KEYWARD_MAX_KEYS_PER_PROFILE", default_value_t = 50)]
+    pub max_keys_per_profile: u32,
+
+    /// argon2id memory cost in KiB for hashing new secrets.
+    #[arg(long, env = "KEYWARD_ARGON2_MEMORY_KIB", default_value_t = crate::secrets::DEFAULT_MEMORY_KIB)]
+    pub argon2_memory_kib: u32,
+
+    /// argon2id iterations (time cost) for hashing new secrets.
+    #[arg(long, env = "KEYWARD_ARGON2_ITERATIONS", default_value_t = crate::secrets::DEFAULT_ITERATIONS)]
+    pub argon2_iterations: u32,
+
+    /// argon2id lanes (parallelism) for hashing new secrets.
+    #[arg(long, env = "KEYWARD_ARGON2_PARALLELISM", default_value_t = crate::secrets::DEFAULT_PARALLELISM)]
+    pub argon2_parallelism: u32,
+}
+
+/// Everything `serve` needs.
+#[derive(Debug, Clone, Args)]
+pub struct ServeSettings {
+    /// Address to listen on.
+    #[arg(long, env = "KEYWARD_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+
+    /// Base URL of every link and of the token issuer, e.g. `https://keys.example.com`. Without it,
+    /// the base comes from each request's Host and X-Forwarded-* headers.
+    #[arg(long, env = "KEYWARD_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Lifetime of access tokens, in seconds.
+    #[arg(long, env = "KEYWARD_TOKEN_TTL", default_value_t = 86_400)]
+    pub token_ttl: u64,
+
+    /// How long a verified credential is trusted without checking the database again, in seconds.
+    /// A delete on this instance ends the trust at once.
+    #[arg(long, env = "KEYWARD_CACHE_TTL", default_value_t = 30)]
+    pub cache_ttl: u64,
+
+    #[command(flatten)]
+    pub database: DatabaseSettings,
+
+    #[command(flatten)]
+    pub keys: KeySettings,
+}
+
+impl ServeSettings {
+    pub fn token_ttl(&self) -> Duration {
+        Duration::from_secs(self.token_ttl)
+    }
+
+    pub fn cache_ttl(&self) -> Duration {
+        Duration::from_secs(self.cache_ttl)
+    }
+
+    /// The configured public URL without a trailing slash.
+    pub fn public_url(&self) -> Option<String> {
+        self.public_url
+            .as_deref()
+            .map(|url| url.trim_end_matches('/').to_owned())
+            .filter(|url| !url.is_empty())
+    }
+}

@@ -1,0 +1,164 @@
+//! Errors of the HAL API, rendered as the Spring-style bodies its documents show.
+//!
+//! Handlers return [`ApiError`]; its response carries the status and message, and the
+//! [`render_errors`] middleware, which knows the request path, writes the body. The same
+//! middleware gives axum's own bare responses (unknown route, wrong method) the same shape, so
+//! that every error of the API is JSON.
+
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use keyward_model::ErrorBody;
+
+/// The document's wording for the key limit.
+pub const LIMIT_MESSAGE: &str = "You reached the limit of entities of this type for this tenant.";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("Full authentication is required to access this resource")]
+    Unauthenticated,
+    #[error("Invalid or expired credentials")]
+    InvalidCredentials,
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{}", LIMIT_MESSAGE)]
+    LimitReached,
+    #[error("{0}")]
+    Conflict(String),
+    #[error(
+        "Request body is larger than {} bytes",
+        crate::api::body::MAX_BODY_BYTES
+    )]
+    PayloadTooLarge,
+    #[error(
+        "Content type '{0}' not supported; use application/json or application/x-www-form-urlencoded"
+    )]
+    UnsupportedMediaType(String),
+    /// Details go to the log, never to the caller.
+    #[error("Internal Server Error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthenticated | ApiError::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::LimitReached => StatusCode::FORBIDDEN,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn key_not_found() -> Self {
+        ApiError::NotFound("API key not found".into())
+    }
+
+    pub fn internal(error: impl Into<anyhow::Error>) -> Self {
+        ApiError::Internal(error.into())
+    }
+}
+
+/// The message an error response carries to [`render_errors`].
+#[derive(Clone)]
+struct ErrorMessage(String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let ApiError::Internal(source) = &self {
+            tracing::error!(error = ?source, "request failed");
+        }
+        let mut response = self.status().into_response();
+        if self.status() == StatusCode::UNAUTHORIZED {
+            let challenge = match self {
+                ApiError::InvalidCredentials => r#"Bearer realm="keyward", error="invalid_token""#,
+                _ => r#"Bearer realm="keyward""#,
+            };
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            );
+        }
+        response
+            .extensions_mut()
+            .insert(ErrorMessage(self.to_string()));
+        response
+    }
+}
+
+/// Writes the Spring-style body of every error response that has none yet.
+pub async fn render_errors(request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_owned();
+    let mut response = next.run(request).await;
+    let status = response.status();
+    let message = match response.extensions_mut().remove::<ErrorMessage>() {
+        Some(ErrorMessage(message)) => message,
+        // axum's own rejections (404, 405) come without a body type; bodies we wrote keep theirs.
+        None if status.is_client_error() || status.is_server_error() => {
+            if response.headers().contains_key(header::CONTENT_TYPE) {
+                return response;
+            }
+            default_message(status)
+        }
+        None => return response,
+    };
+    let body = ErrorBody {
+        timestamp: keyward_model::time::format_error(&Utc::now()),
+        status: status.as_u16(),
+        error: status.canonical_reason().unwrap_or("Error").to_owned(),
+        message,
+        path,
+    };
+    let (mut parts, _) = response.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    let rendered = axum::Json(body).into_response();
+    parts.headers.extend(rendered.headers().clone());
+    Response::from_parts(parts, rendered.into_body())
+}
+
+fn default_message(status: StatusCode) -> String {
+    match status {
+        StatusCode::NOT_FOUND => "No such resource".to_owned(),
+        StatusCode::METHOD_NOT_ALLOWED => "Method not allowed on this resource".to_owned(),
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge.to_string(),
+        other => other.canonical_reason().unwrap_or("Error").to_owned(),
+    }
+}
+
+impl From<crate::keys::KeyError> for ApiError {
+    fn from(error: crate::keys::KeyError) -> Self {
+        use crate::keys::KeyError;
+        match error {
+            KeyError::NotFound => ApiError::key_not_found(),
+            KeyError::LimitReached(_) => ApiError::LimitReached,
+            KeyError::NameTaken(name) => {
+                ApiError::Conflict(format!("An API key named '{name}' already exists"))
+            }
+            KeyError::InvalidName(reason) => ApiError::BadRequest(reason.to_owned()),
+            KeyError::Hash => ApiError::internal(anyhow::anyhow!("hashing failed")),
+            KeyError::Store(error) => ApiError::internal(error),
+        }
+    }
+}
+
+impl From<crate::api::body::BodyError> for ApiError {
+    fn from(error: crate::api::body::BodyError) -> Self {
+        use crate::api::body::BodyError;
+        match error {
+            BodyError::TooLarge => ApiError::PayloadTooLarge,
+            BodyError::UnsupportedMediaType(media_type) => {
+                ApiError::UnsupportedMediaType(media_type)
+            }
+            BodyError::Malformed(reason) => {
+                ApiError::BadRequest(format!("Malformed request body: {reason}"))
+            }
+        }
+    }
+}

@@ -1,0 +1,256 @@
+//! The life of a key, shared by both API dialects and the command line: validation, the limit,
+//! credential generation and hashing, and revocation on delete.
+
+use crate::auth::CredentialCache;
+use crate::secrets::{GeneratedCredentials, SecretHasher};
+use crate::store::{KeyRecord, NewCredentials, Store, StoreError};
+use chrono::{DateTime, Utc};
+use keyward_model::ClientSecret;
+use std::sync::Arc;
+use uuid::Uuid;
+
+pub const MAX_NAME_CHARS: usize = 255;
+pub const DEFAULT_KEY_TYPE: &str = "GENERIC";
+/// Initialised keys that were never created are deleted after this long.
+pub const INITIALISED_KEY_LIFETIME: chrono::TimeDelta = chrono::TimeDelta::days(1);
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("API key not found")]
+    NotFound,
+    #[error("the limit of {0} keys is reached")]
+    LimitReached(u32),
+    #[error("An API key named '{0}' already exists")]
+    NameTaken(String),
+    #[error("{0}")]
+    InvalidName(&'static str),
+    #[error("could not hash the secret")]
+    Hash,
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for KeyError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NotFound => KeyError::NotFound,
+            StoreError::LimitReached(limit) => KeyError::LimitReached(limit),
+            other => KeyError::Store(other),
+        }
+    }
+}
+
+/// A key just created, with its secret in clear: shown to the caller once, then gone.
+pub struct CreatedKey {
+    pub record: KeyRecord,
+    pub secret: ClientSecret,
+}
+
+/// What a `PUT` on a key did.
+pub enum PutOutcome {
+    Created(CreatedKey),
+    Renamed(KeyRecord),
+}
+
+pub struct KeyService {
+    store: Arc<dyn Store>,
+    hasher: SecretHasher,
+    cache: Arc<CredentialCache>,
+    max_keys: u32,
+}
+
+impl KeyService {
+    pub fn new(
+        store: Arc<dyn Store>,
+        hasher: SecretHasher,
+        cache: Arc<CredentialCache>,
+        max_keys: u32,
+    ) -> Self {
+        Self {
+            store,
+            hasher,
+            cache,
+            max_keys,
+        }
+    }
+
+    pub fn max_keys(&self) -> u32 {
+        self.max_keys
+    }
+
+    /// Reserves an id for a key that a later `PUT` creates. Initialised keys do not count against
+    /// the limit, but a profile may hold no more of them than the limit, so that they cannot pile up.
+    pub async fn initialise(&self, profile_id: &str) -> Result<KeyRecord, KeyError> {
+        Ok(self
+            .store
+            .initialise(Uuid::new_v4(), profile_id, Utc::now(), self.max_keys)
+            .await?)
+    }
+
+    /// Creates the initialised key `id`, or renames it when it is already created.
+    pub async fn create_or_rename(
+        &self,
+        profile_id: &str,
+        id: Uuid,
+        name: Option<&str>,
+    ) -> Result<PutOutcome, KeyError> {
+        let name = validate_name(name)?;
+        let existing = self
+            .store
+            .get(id, profile_id)
+            .await?
+            .ok_or(KeyError::NotFound)?;
+        if existing.is_created() {
+            let renamed = self
+                .store
+                .rename(id, profile_id, &name, Utc::now())
+                .await
+                .map_err(|e| name_error(e, &name))?;
+            return Ok(PutOutcome::Renamed(renamed));
+        }
+        let (credentials, secret) = self.new_credentials(name.clone(), DEFAULT_KEY_TYPE).await?;
+        let record = self
+            .store
+            .create_initialised(id, profile_id, &credentials, Utc::now(), self.max_keys)
+            .await
+            .map_err(|e| name_error(e, &name))?;
+        Ok(PutOutcome::Created(CreatedKey { record, secret }))
+    }
+
+    /// Creates a key in one step.
+    pub async fn create(
+        &self,
+        profile_id: &str,
+        name: Option<&str>,
+        key_for: &str,
+    ) -> Result<CreatedKey, KeyError> {
+        let name = validate_name(name)?;
+        let (credentials, secret) = self.new_credentials(name.clone(), key_for).await?;
+        let record = self
+            .store
+            .insert_created(
+                Uuid::new_v4(),
+                profile_id,
+                &credentials,
+                Utc::now(),
+                self.max_keys,
+            )
+            .await
+            .map_err(|e| name_error(e, &name))?;
+        Ok(CreatedKey { record, secret })
+    }
+
+    /// A created key of the profile.
+    pub async fn get(&self, profile_id: &str, id: Uuid) -> Result<KeyRecord, KeyError> {
+        self.store
+            .get(id, profile_id)
+            .await?
+            .filter(KeyRecord::is_created)
+            .ok_or(KeyError::NotFound)
+    }
+
+    /// A page of the profile's created keys, newest first, and their total count.
+    pub async fn list(
+        &self,
+        profile_id: &str,
+        offset: u64,
+        limit: u32,
+    ) -> Result<(Vec<KeyRecord>, u64), KeyError> {
+        Ok(self.store.list(profile_id, offset, limit).await?)
+    }
+
+    /// Deletes a key of the profile; its credentials and tokens stop working on this instance at once.
+    pub async fn delete(&self, profile_id: &str, id: Uuid) -> Result<KeyRecord, KeyError> {
+        let deleted = self
+            .store
+            .delete(id, profile_id)
+            .await?
+            .ok_or(KeyError::NotFound)?;
+        if let Some(client_id) = &deleted.client_id {
+            self.cache.revoke(client_id);
+        }
+        Ok(deleted)
+    }
+
+    /// Deletes keys initialised before `now` minus a day and never created.
+    pub async fn purge_initialised(&self, now: DateTime<Utc>) -> Result<u64, KeyError> {
+        Ok(self
+            .store
+            .purge_initialised(now - INITIALISED_KEY_LIFETIME)
+            .await?)
+    }
+
+    async fn new_credentials(
+        &self,
+        name: String,
+        key_for: &str,
+    ) -> Result<(NewCredentials, ClientSecret), KeyError> {
+        let generated = GeneratedCredentials::generate();
+        let hasher = self.hasher.clone();
+        let secret = generated.secret.clone();
+        let secret_hash = tokio::task::spawn_blocking(move || hasher.hash(secret.expose()))
+            .await
+            .map_err(|_| KeyError::Hash)?
+            .map_err(|_| KeyError::Hash)?;
+        let credentials = NewCredentials {
+            name,
+            key_for: key_for.to_owned(),
+            client_id: generated.client_id,
+            secret_hash,
+        };
+        Ok((credentials, generated.secret))
+    }
+}
+
+fn name_error(error: StoreError, name: &str) -> KeyError {
+    match error {
+        StoreError::NameTaken => KeyError::NameTaken(name.to_owned()),
+        other => other.into(),
+    }
+}
+
+/// A key name: required, trimmed, at most 255 characters, no control characters.
+pub fn validate_name(name: Option<&str>) -> Result<String, KeyError> {
+    let name = name.map(str::trim).unwrap_or_default();
+    if name.is_empty() {
+        return Err(KeyError::InvalidName("name is required"));
+    }
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err(KeyError::InvalidName("name must be at most 255 characters"));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(KeyError::InvalidName(
+            "name must not contain control characters",
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+/// A profile id: what the command line accepts as the owner of a key.
+pub fn validate_profile_id(profile_id: &str) -> Result<&str, &'static str> {
+    if profile_id.is_empty() || profile_id.len() > 255 {
+        return Err("profile id must be 1 to 255 bytes");
+    }
+    if profile_id
+        .chars()
+        .any(|c| c.is_control() || c.is_whitespace())
+    {
+        return Err("profile id must not contain spaces or control characters");
+    }
+    Ok(profile_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_trimmed_and_bounded() {
+        assert_eq!(validate_name(Some("  my key ")).unwrap(), "my key");
+        assert!(validate_name(None).is_err());
+        assert!(validate_name(Some("   ")).is_err());
+        assert!(validate_name(Some(&"é".repeat(255))).is_ok());
+        assert!(validate_name(Some(&"é".repeat(256))).is_err());
+        assert!(validate_name(Some("a\u{0}b")).is_err());
+    }
+}

@@ -1,0 +1,116 @@
+//! Keyward's server: issues, verifies and manages API keys.
+//!
+//! [`AppState::open`] wires the store, the key service, the authenticator and the token service;
+//! [`serve`] runs the HTTP API on a listener. `main.rs` is only the command line around them.
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod keys;
+pub mod secrets;
+pub mod store;
+pub mod tokens;
+
+use crate::auth::{Authenticator, CredentialCache};
+use crate::config::{KeySettings, ServeSettings};
+use crate::keys::KeyService;
+use crate::secrets::SecretHasher;
+use crate::store::Store;
+use crate::tokens::TokenService;
+use anyhow::Context;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// How often initialised-but-never-created keys are swept.
+const PURGE_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// Everything a request handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub keys: Arc<KeyService>,
+    pub auth: Arc<Authenticator>,
+    pub tokens: Arc<TokenService>,
+    /// The configured public URL, if any; otherwise links follow each request's Host.
+    pub public_url: Option<String>,
+}
+
+impl AppState {
+    /// Opens the database (running migrations), loads or makes the token signing key, and wires
+    /// the services together.
+    pub async fn open(settings: &ServeSettings) -> anyhow::Result<Self> {
+        let store = store::connect(&settings.database.database_url)
+            .await
+            .context("opening the database")?;
+        Self::with_store(store, settings).await
+    }
+
+    pub async fn with_store(
+        store: Arc<dyn Store>,
+        settings: &ServeSettings,
+    ) -> anyhow::Result<Self> {
+        let hasher = hasher(&settings.keys)?;
+        let cache = Arc::new(CredentialCache::new(settings.cache_ttl()));
+        let tokens = Arc::new(
+            TokenService::load_or_create(store.as_ref(), settings.token_ttl())
+                .await
+                .context("loading the token signing key")?,
+        );
+        let public_url = settings.public_url();
+        let keys = Arc::new(KeyService::new(
+            store.clone(),
+            hasher.clone(),
+            cache.clone(),
+            settings.keys.max_keys_per_profile,
+        ));
+        let auth = Arc::new(Authenticator::new(
+            store,
+            hasher,
+            cache,
+            tokens.clone(),
+            public_url.clone(),
+        ));
+        Ok(Self {
+            keys,
+            auth,
+            tokens,
+            public_url,
+        })
+    }
+}
+
+/// The argon2id hasher the settings ask for.
+pub fn hasher(settings: &KeySettings) -> anyhow::Result<SecretHasher> {
+    SecretHasher::new(
+        settings.argon2_memory_kib,
+        settings.argon2_iterations,
+        settings.argon2_parallelism,
+    )
+    .map_err(|error| anyhow::anyhow!("invalid argon2 parameters: {error}"))
+}
+
+/// Serves the API on `listener` until `shutdown` completes, sweeping stale initialised keys hourly.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let keys = state.keys.clone();
+    let sweeper = tokio::spawn(async move {
+        let mut interval = tokio::time::interval(PURGE_INTERVAL);
+        loop {
+            interval.tick().await;
+            match keys.purge_initialised(chrono::Utc::now()).await {
+                Ok(0) => {}
+                Ok(purged) => tracing::info!(purged, "deleted initialised keys older than a day"),
+                Err(error) => tracing::warn!(%error, "sweeping initialised keys failed"),
+            }
+        }
+    });
+    let result = axum::serve(listener, api::router(state))
+        .with_graceful_shutdown(shutdown)
+        .await;
+    sweeper.abort();
+    result
+}

@@ -1,0 +1,161 @@
+//! The `keyward-server` command line.
+
+use clap::{Parser, Subcommand};
+use keyward_server::config::{DatabaseSettings, KeySettings, ServeSettings};
+use keyward_server::keys::{self, CreatedKey, KeyService};
+use keyward_server::{AppState, auth::CredentialCache, store};
+use serde::Serialize;
+use std::process::ExitCode;
+use std::sync::Arc;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(
+    name = "keyward-server",
+    version,
+    about = "Issues, verifies and manages API keys"
+)]
+#[command(args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+
+    /// With no subcommand, the server runs (`serve`).
+    #[command(flatten)]
+    serve: ServeSettings,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP API (the default).
+    Serve(ServeSettings),
+    /// Manage keys directly in the database.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Create a key for a profile and print it, secret included, as JSON. This is how the first
+    /// key is made; the secret is shown only here.
+    Create {
+        /// The owning profile's id, e.g. `auth0|5eb0327cbfd7490bff55feeb`.
+        #[arg(long)]
+        profile: String,
+        /// The key's name, unique within the profile.
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        database: DatabaseSettings,
+        #[command(flatten)]
+        keys: KeySettings,
+    },
+}
+
+/// What `keys create` prints.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PrintedKey {
+    id: uuid::Uuid,
+    name: Option<String>,
+    profile_id: String,
+    client_id: Option<String>,
+    client_secret: keyward_model::ClientSecret,
+    #[serde(with = "keyward_model::time::resource")]
+    created: chrono::DateTime<chrono::Utc>,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        None => serve(cli.serve).await,
+        Some(Command::Serve(settings)) => serve(settings).await,
+        Some(Command::Keys {
+            command:
+                KeysCommand::Create {
+                    profile,
+                    name,
+                    database,
+                    keys,
+                },
+        }) => create_key(&profile, &name, &database, &keys).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("keyward-server: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
+    let state = AppState::open(&settings).await?;
+    let listener = tokio::net::TcpListener::bind(settings.bind).await?;
+    tracing::info!("listening on http://{}", listener.local_addr()?);
+    keyward_server::serve(listener, state, shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn create_key(
+    profile: &str,
+    name: &str,
+    database: &DatabaseSettings,
+    settings: &KeySettings,
+) -> anyhow::Result<()> {
+    let profile = keys::validate_profile_id(profile).map_err(anyhow::Error::msg)?;
+    let store = store::connect(&database.database_url).await?;
+    let hasher = keyward_server::hasher(settings)?;
+    // A one-shot process: its cache is never consulted.
+    let cache = Arc::new(CredentialCache::new(std::time::Duration::from_secs(1)));
+    let service = KeyService::new(store, hasher, cache, settings.max_keys_per_profile);
+    let CreatedKey { record, secret } = service
+        .create(profile, Some(name), keys::DEFAULT_KEY_TYPE)
+        .await
+        .map_err(|error| match error {
+            keys::KeyError::LimitReached(limit) => {
+                anyhow::anyhow!("profile {profile} already has {limit} keys, the limit")
+            }
+            other => anyhow::anyhow!(other),
+        })?;
+    let printed = PrintedKey {
+        id: record.id,
+        name: record.name,
+        profile_id: record.profile_id,
+        client_id: record.client_id,
+        client_secret: secret,
+        created: record.created,
+    };
+    println!("{}", serde_json::to_string_pretty(&printed)?);
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut signal) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            signal.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

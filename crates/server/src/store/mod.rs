@@ -1,0 +1,167 @@
+//! Storage of keys and signing keys, behind one trait so that handlers never see a database.
+
+mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use std::sync::Arc;
+use uuid::Uuid;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("the limit of {0} keys is reached")]
+    LimitReached(u32),
+    #[error("a key with this name already exists")]
+    NameTaken,
+    #[error("the key is already created")]
+    AlreadyCreated,
+    #[error("unsupported database URL {0:?}: expected sqlite:")]
+    UnsupportedUrl(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl StoreError {
+    /// Maps a unique-constraint violation to [`StoreError::NameTaken`], the only uniqueness a
+    /// caller can violate (ids and client ids are random and never collide in practice).
+    pub(crate) fn from_write(error: sqlx::Error) -> Self {
+        match &error {
+            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::NameTaken,
+            _ => StoreError::Database(error),
+        }
+    }
+}
+
+/// A stored key, created or only initialised.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRecord {
+    pub id: Uuid,
+    pub profile_id: String,
+    /// `None` while the key is only initialised.
+    pub name: Option<String>,
+    pub client_id: Option<String>,
+    pub key_for: String,
+    pub created: DateTime<Utc>,
+    pub last_modified: DateTime<Utc>,
+}
+
+impl KeyRecord {
+    pub fn is_created(&self) -> bool {
+        self.name.is_some()
+    }
+}
+
+/// What makes a key usable: its name, type and hashed credentials.
+#[derive(Debug, Clone)]
+pub struct NewCredentials {
+    pub name: String,
+    pub key_for: String,
+    pub client_id: String,
+    /// PHC string of the secret's argon2id hash.
+    pub secret_hash: String,
+}
+
+/// What verification needs to know about a client id.
+#[derive(Debug, Clone)]
+pub struct StoredCredential {
+    pub key_id: Uuid,
+    pub profile_id: String,
+    pub secret_hash: String,
+}
+
+/// A token-signing key pair: PKCS#8 PEM of the private key.
+#[derive(Clone)]
+pub struct SigningKeyRecord {
+    pub kid: String,
+    pub private_key_pem: String,
+    pub created: DateTime<Utc>,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Stores an initialised key, unless the profile already has `pending_limit` of them.
+    async fn initialise(
+        &self,
+        id: Uuid,
+        profile_id: &str,
+        now: DateTime<Utc>,
+        pending_limit: u32,
+    ) -> Result<KeyRecord, StoreError>;
+
+    /// Turns an initialised key into a created one, unless the profile already has `limit` keys.
+    async fn create_initialised(
+        &self,
+        id: Uuid,
+        profile_id: &str,
+        credentials: &NewCredentials,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<KeyRecord, StoreError>;
+
+    /// Stores a created key in one step, unless the profile already has `limit` keys.
+    async fn insert_created(
+        &self,
+        id: Uuid,
+        profile_id: &str,
+        credentials: &NewCredentials,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<KeyRecord, StoreError>;
+
+    async fn rename(
+        &self,
+        id: Uuid,
+        profile_id: &str,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> Result<KeyRecord, StoreError>;
+
+    /// A key of the profile, created or initialised.
+    async fn get(&self, id: Uuid, profile_id: &str) -> Result<Option<KeyRecord>, StoreError>;
+
+    /// A page of the profile's created keys, newest first, and their total count.
+    async fn list(
+        &self,
+        profile_id: &str,
+        offset: u64,
+        limit: u32,
+    ) -> Result<(Vec<KeyRecord>, u64), StoreError>;
+
+    /// Deletes a key of the profile and returns it.
+    async fn delete(&self, id: Uuid, profile_id: &str) -> Result<Option<KeyRecord>, StoreError>;
+
+    async fn credential(&self, client_id: &str) -> Result<Option<StoredCredential>, StoreError>;
+
+    /// Deletes initialised keys older than `before`; returns how many.
+    async fn purge_initialised(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
+
+    /// The newest signing key, if any.
+    async fn signing_key(&self) -> Result<Option<SigningKeyRecord>, StoreError>;
+
+    /// Stores `key` only if there is no signing key yet, so that instances starting together on
+    /// one empty database agree on one key.
+    async fn insert_first_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError>;
+}
+
+/// Opens the store that `url` names and brings its schema up to date.
+pub async fn connect(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::connect(url).await?))
+    } else {
+        Err(StoreError::UnsupportedUrl(url.to_owned()))
+    }
+}
+
+pub(crate) fn to_micros(instant: DateTime<Utc>) -> i64 {
+    instant.timestamp_micros()
+}
+
+pub(crate) fn from_micros(micros: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(micros).unwrap_or_default()
+}

@@ -1,0 +1,310 @@
+//! The embedded default: SQLite in WAL mode through sqlx.
+//!
+//! Every write that must respect a limit is one statement (`INSERT ... SELECT ... WHERE count <
+//! limit`); SQLite runs one writer at a time, so the check and the write cannot interleave with
+//! another request's.
+
+use super::{
+    KeyRecord, NewCredentials, SigningKeyRecord, Store, StoreError, StoredCredential, from_micros,
+    to_micros,
+};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
+use sqlx::{Row, SqlitePool};
+use std::str::FromStr;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// The columns of a [`KeyRecord`], for `concat!` into static SQL.
+macro_rules! key_columns {
+    () => {
+        "id, profile_id, name, client_id, key_for, created, last_modified"
+    };
+}
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(5))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    /// Why a conditional update of `id` matched no row.
+    async fn explain_miss(
+        &self,
+        id: Uuid,
+        profile_id: &str,
+        limit: u32,
+    ) -> Result<StoreError, StoreError> {
+        let created: Option<bool> = sqlx::query_scalar(
+            "SELECT name IS NOT NULL FROM api_keys WHERE id = ?1 AND profile_id = ?2",
+        )
+        .bind(id.to_string())
+        .bind(profile_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(match created {
+            None => StoreError::NotFound,
+            Some(true) => StoreError::AlreadyCreated,
+            Some(false) => StoreError::LimitReached(limit),
+        })
+    }
+}
+
+fn parse_id(text: &str) -> Result<Uuid, StoreError> {
+    Uuid::parse_str(text).map_err(|e| StoreError::Database(sqlx::Error::Decode(Box::new(e))))
+}
+
+fn key_record(row: &SqliteRow) -> Result<KeyRecord, StoreError> {
+    let id: String = row.try_get("id")?;
+    Ok(KeyRecord {
+        id: parse_id(&id)?,
+        profile_id: row.try_get("profile_id")?,
+        name: row.try_get("name")?,
+        client_id: row.try_get("client_id")?,
+        key_for: row.try_get("key_for")?,
+        created: from_micros(row.try_get("created")?),
+        last_modified: from_micros(row.try_get("last_modified")?),
+    })
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn initialise(
+        &self,
+        id: Uuid,
+        profile_id: &str,
+        now: DateTime<Utc>,
+        pending_limit: u32,
+    ) -> Result<KeyRecord, StoreError> {
+        let row = sqlx::query(concat!(
+            "INSERT INTO api_keys (id, profile_id, created, last_modified)
+             SELECT ?1, ?2, ?3, ?3
+             WHERE (SELECT count(*) FROM api_keys WHERE profile_id = ?2 AND name IS NULL) < ?4
+             RETURNING ",
+            key_columns!()
+        ))
+        .bind(id.to_string())
+        .bind(profile_id)
+        .bind(to_micros(now))
+        .bind(pending_limit)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::from_write)?;
+        match row {
+            Some(row) => key_record(&row),
+            None => Err(StoreError::LimitReached(pending_limit)),
+        }
+    }
+
+    async fn create_initialised(
+        &self,
+        id: Uuid,
+        profile_id: &str,
+        credentials: &NewCredentials,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<KeyRecord, StoreError> {
+        let row = sqlx::query(concat!(
+            "UPDATE api_keys
+             SET name = ?3, client_id = ?4, secret_hash = ?5, key_for = ?6, created = ?7, last_modified = ?7
+             WHERE id = ?1 AND profile_id = ?2 AND name IS NULL
+               AND (SELECT count(*) FROM api_keys WHERE profile_id = ?2 AND name IS NOT NULL) < ?8
+             RETURNING ",
+            key_columns!()
+        ))
+        .bind(id.to_string())
+        .bind(profile_id)
+        .bind(&credentials.name)
+        .bind(&credentials.client_id)
+        .bind(&credentials.secret_hash)
+        .bind(&credentials.key_for)
+        .bind(to_micros(now))
+        .bind(limit)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::from_write)?;
+        match row {
+            Some(row) => key_record(&row),
+            None => Err(self.explain_miss(id, profile_id, limit).await?),
+        }
+    }
+
+    async fn insert_created(
+        &self,
+        id: Uuid,
+        profile_id: &str,
+        credentials: &NewCredentials,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<KeyRecord, StoreError> {
+        let row = sqlx::query(concat!(
+            "INSERT INTO api_keys (id, profile_id, name, client_id, secret_hash, key_for, created, last_modified)
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7
+             WHERE (SELECT count(*) FROM api_keys WHERE profile_id = ?2 AND name IS NOT NULL) < ?8
+             RETURNING ",
+            key_columns!()
+        ))
+        .bind(id.to_string())
+        .bind(profile_id)
+        .bind(&credentials.name)
+        .bind(&credentials.client_id)
+        .bind(&credentials.secret_hash)
+        .bind(&credentials.key_for)
+        .bind(to_micros(now))
+        .bind(limit)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::from_write)?;
+        match row {
+            Some(row) => key_record(&row),
+            None => Err(StoreError::LimitReached(limit)),
+        }
+    }
+
+    async fn rename(
+        &self,
+        id: Uuid,
+        profile_id: &str,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> Result<KeyRecord, StoreError> {
+        let row = sqlx::query(concat!(
+            "UPDATE api_keys SET name = ?3, last_modified = ?4
+             WHERE id = ?1 AND profile_id = ?2 AND name IS NOT NULL
+             RETURNING ",
+            key_columns!()
+        ))
+        .bind(id.to_string())
+        .bind(profile_id)
+        .bind(name)
+        .bind(to_micros(now))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::from_write)?;
+        match row {
+            Some(row) => key_record(&row),
+            None => Err(StoreError::NotFound),
+        }
+    }
+
+    async fn get(&self, id: Uuid, profile_id: &str) -> Result<Option<KeyRecord>, StoreError> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            key_columns!(),
+            " FROM api_keys WHERE id = ?1 AND profile_id = ?2"
+        ))
+        .bind(id.to_string())
+        .bind(profile_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(key_record).transpose()
+    }
+
+    async fn list(
+        &self,
+        profile_id: &str,
+        offset: u64,
+        limit: u32,
+    ) -> Result<(Vec<KeyRecord>, u64), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let total: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM api_keys WHERE profile_id = ?1 AND name IS NOT NULL",
+        )
+        .bind(profile_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            key_columns!(),
+            " FROM api_keys WHERE profile_id = ?1 AND name IS NOT NULL
+             ORDER BY created DESC, id DESC LIMIT ?2 OFFSET ?3"
+        ))
+        .bind(profile_id)
+        .bind(limit)
+        .bind(i64::try_from(offset).unwrap_or(i64::MAX))
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let keys = rows.iter().map(key_record).collect::<Result<_, _>>()?;
+        Ok((keys, u64::try_from(total).unwrap_or_default()))
+    }
+
+    async fn delete(&self, id: Uuid, profile_id: &str) -> Result<Option<KeyRecord>, StoreError> {
+        let row = sqlx::query(concat!(
+            "DELETE FROM api_keys WHERE id = ?1 AND profile_id = ?2 RETURNING ",
+            key_columns!()
+        ))
+        .bind(id.to_string())
+        .bind(profile_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(key_record).transpose()
+    }
+
+    async fn credential(&self, client_id: &str) -> Result<Option<StoredCredential>, StoreError> {
+        let row =
+            sqlx::query("SELECT id, profile_id, secret_hash FROM api_keys WHERE client_id = ?1")
+                .bind(client_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        let Some(row) = row else { return Ok(None) };
+        let id: String = row.try_get("id")?;
+        Ok(Some(StoredCredential {
+            key_id: parse_id(&id)?,
+            profile_id: row.try_get("profile_id")?,
+            secret_hash: row.try_get("secret_hash")?,
+        }))
+    }
+
+    async fn purge_initialised(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let result = sqlx::query("DELETE FROM api_keys WHERE name IS NULL AND created < ?1")
+            .bind(to_micros(before))
+            .execute(&self.pool)
+            .await?;
+        Ok(result.rows_affected())
+    }
+
+    async fn signing_key(&self) -> Result<Option<SigningKeyRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT kid, private_key, created FROM signing_keys ORDER BY created DESC, kid LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(SigningKeyRecord {
+            kid: row.try_get("kid")?,
+            private_key_pem: row.try_get("private_key")?,
+            created: from_micros(row.try_get("created")?),
+        }))
+    }
+
+    async fn insert_first_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO signing_keys (kid, private_key, created)
+             SELECT ?1, ?2, ?3 WHERE NOT EXISTS (SELECT 1 FROM signing_keys)",
+        )
+        .bind(&key.kid)
+        .bind(&key.private_key_pem)
+        .bind(to_micros(key.created))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}
