@@ -1,1 +1,211 @@
+//! A real Keyward server on an ephemeral port, with a fresh SQLite database, for black-box tests.
 
+use keyward_model::TokenResponse;
+use keyward_server::AppState;
+use keyward_server::config::{DatabaseSettings, KeySettings, ServeSettings};
+use keyward_server::secrets::{DEFAULT_ITERATIONS, DEFAULT_MEMORY_KIB, DEFAULT_PARALLELISM};
+use serde_json::Value;
+use std::io::Write;
+use std::sync::{Mutex, OnceLock};
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+use uuid::Uuid;
+
+pub use reqwest::StatusCode;
+
+pub struct TestServer {
+    /// `http://127.0.0.1:PORT`
+    pub base: String,
+    pub http: reqwest::Client,
+    pub state: AppState,
+    pub settings: ServeSettings,
+    shutdown: Option<oneshot::Sender<()>>,
+    _dir: TempDir,
+}
+
+/// A key made directly in the store, as `keyward-server keys create` does.
+#[derive(Clone)]
+pub struct Minted {
+    pub id: Uuid,
+    pub profile_id: String,
+    pub client_id: String,
+    pub secret: String,
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(configure: impl FnOnce(&mut ServeSettings)) -> Self {
+        capture_logs();
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let mut settings = ServeSettings {
+            bind: "127.0.0.1:0".parse().expect("address"),
+            public_url: None,
+            token_ttl: 86_400,
+            cache_ttl: 30,
+            database: DatabaseSettings {
+                database_url: format!("sqlite://{}", dir.path().join("keyward.db").display()),
+            },
+            keys: KeySettings {
+                max_keys_per_profile: 50,
+                argon2_memory_kib: DEFAULT_MEMORY_KIB,
+                argon2_iterations: DEFAULT_ITERATIONS,
+                argon2_parallelism: DEFAULT_PARALLELISM,
+            },
+        };
+        configure(&mut settings);
+        Self::launch(settings, dir).await
+    }
+
+    /// A second instance on this instance's database, as a multi-instance deployment runs.
+    pub async fn start_beside(&self) -> Self {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        Self::launch(self.settings.clone(), dir).await
+    }
+
+    async fn launch(settings: ServeSettings, dir: TempDir) -> Self {
+        let state = AppState::open(&settings).await.expect("server state");
+        let listener = tokio::net::TcpListener::bind(settings.bind)
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("address"));
+        let (shutdown, stopped) = oneshot::channel::<()>();
+        let served = state.clone();
+        tokio::spawn(async move {
+            keyward_server::serve(listener, served, async {
+                let _ = stopped.await;
+            })
+            .await
+            .expect("server");
+        });
+        let http = reqwest::Client::builder().build().expect("client");
+        Self {
+            base,
+            http,
+            state,
+            settings,
+            shutdown: Some(shutdown),
+            _dir: dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Makes a key for `profile_id` straight in the store (the bootstrap path).
+    pub async fn mint(&self, profile_id: &str, name: &str) -> Minted {
+        let created = self
+            .state
+            .keys
+            .create(profile_id, Some(name), "GENERIC")
+            .await
+            .expect("minting a key");
+        Minted {
+            id: created.record.id,
+            profile_id: profile_id.to_owned(),
+            client_id: created.record.client_id.expect("client id"),
+            secret: created.secret.expose().to_owned(),
+        }
+    }
+
+    /// Exchanges client credentials for an access token (form-encoded, as OAuth clients do).
+    pub async fn token(&self, client_id: &str, secret: &str) -> String {
+        let response = self
+            .http
+            .post(self.url("/oauth/token"))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", client_id),
+                ("client_secret", secret),
+            ])
+            .send()
+            .await
+            .expect("token request");
+        assert_eq!(response.status(), StatusCode::OK, "token request failed");
+        response
+            .json::<TokenResponse>()
+            .await
+            .expect("token response")
+            .access_token
+    }
+
+    /// A fresh key for `profile_id` and an access token for it.
+    pub async fn login(&self, profile_id: &str) -> (Minted, String) {
+        let minted = self
+            .mint(profile_id, &format!("login {}", Uuid::new_v4()))
+            .await;
+        let token = self.token(&minted.client_id, &minted.secret).await;
+        (minted, token)
+    }
+
+    /// Sends `request` and returns the status, the headers and the body as JSON (`Null` when empty).
+    pub async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+        let response = request.send().await.expect("request");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.expect("body");
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| panic!("body is not JSON: {}", String::from_utf8_lossy(&bytes)))
+        };
+        (status, headers, body)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+}
+
+/// Every log line the servers of this test binary wrote, at every level.
+pub fn captured_logs() -> String {
+    String::from_utf8_lossy(&log_buffer().lock().expect("log buffer")).into_owned()
+}
+
+fn log_buffer() -> &'static Mutex<Vec<u8>> {
+    static BUFFER: OnceLock<Mutex<Vec<u8>>> = OnceLock::new();
+    BUFFER.get_or_init(|| Mutex::new(Vec::new()))
+}
+
+struct BufferWriter;
+
+impl Write for BufferWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        log_buffer()
+            .lock()
+            .expect("log buffer")
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Routes the server's logs (everything from Keyward, its HTTP layer and its database driver,
+/// down to TRACE) into [`captured_logs`].
+fn capture_logs() {
+    static INIT: OnceLock<()> = OnceLock::new();
+    INIT.get_or_init(|| {
+        let filter = tracing_subscriber::EnvFilter::new(
+            "info,keyward_server=trace,tower_http=trace,axum=trace,sqlx=trace",
+        );
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_ansi(false)
+            .with_writer(|| BufferWriter)
+            .init();
+    });
+}

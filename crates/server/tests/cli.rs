@@ -1,0 +1,215 @@
+//! The `keyward-server` binary: bootstrap a key from the command line, serve, and use it.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_keyward-server");
+
+fn command(dir: &std::path::Path) -> Command {
+    let mut command = Command::new(BINARY);
+    command
+        .current_dir(dir)
+        .env_remove("KEYWARD_DATABASE_URL")
+        .env_remove("KEYWARD_BIND")
+        .env_remove("KEYWARD_PUBLIC_URL");
+    command
+}
+
+/// A running server; killed on drop. Its stderr is collected in `log`.
+struct Running {
+    child: Child,
+    base: String,
+    log: mpsc::Receiver<String>,
+}
+
+impl Running {
+    fn start(dir: &std::path::Path) -> Self {
+        let mut child = command(dir)
+            .env("KEYWARD_BIND", "127.0.0.1:0")
+            .env("RUST_LOG", "trace")
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start keyward-server");
+        let stderr = child.stderr.take().unwrap();
+        let (lines, log) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if lines.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        // Dropped (and so killed) if it never reports its address.
+        let mut running = Self {
+            child,
+            base: String::new(),
+            log,
+        };
+        let mut seen = Vec::new();
+        while running.base.is_empty() {
+            let line = running
+                .log
+                .recv_timeout(Duration::from_secs(30))
+                .unwrap_or_else(|_| panic!("the server did not report its address: {seen:#?}"));
+            match line.split("listening on ").nth(1) {
+                Some(address) => {
+                    running.base = address
+                        .trim()
+                        .trim_end_matches(|c: char| !c.is_ascii_digit())
+                        .to_owned();
+                }
+                None => seen.push(line),
+            }
+        }
+        running
+    }
+
+    fn logs(&self) -> String {
+        self.log.try_iter().collect::<Vec<_>>().join("\n")
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn bootstrap_a_key_serve_and_use_it() {
+    let dir = tempfile::tempdir().unwrap();
+    // `keys create` writes into ./keyward.db, the default database, creating it.
+    let output = command(dir.path())
+        .args([
+            "keys",
+            "create",
+            "--profile",
+            "auth0|5eb0327cbfd7490bff55feeb",
+            "--name",
+            "default",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(dir.path().join("keyward.db").exists());
+    let key: serde_json::Value = serde_json::from_slice(&output.stdout).expect("one JSON object");
+    for field in [
+        "id",
+        "name",
+        "profileId",
+        "clientId",
+        "clientSecret",
+        "created",
+    ] {
+        assert!(key[field].is_string(), "{field} missing from {key}");
+    }
+    let client_id = key["clientId"].as_str().unwrap();
+    let secret = key["clientSecret"].as_str().unwrap();
+
+    let server = Running::start(dir.path());
+    let http = reqwest::Client::new();
+    let health = http
+        .get(format!("{}/health/live", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+
+    let token: serde_json::Value = http
+        .post(format!("{}/oauth/token", server.base))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", client_id),
+            ("client_secret", secret),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let access_token = token["access_token"].as_str().expect("a token");
+    let list: serde_json::Value = http
+        .get(format!("{}/api/apikeys", server.base))
+        .bearer_auth(access_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["_embedded"]["apikeys"][0]["id"], key["id"]);
+    assert!(
+        list["_embedded"]["apikeys"][0]
+            .get("clientSecret")
+            .is_none()
+    );
+
+    // Even at TRACE, the process logs neither the secret nor the token.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let logs = server.logs();
+    assert!(logs.contains("/api/apikeys"), "requests are logged: {logs}");
+    assert!(!logs.contains(secret), "the secret is in the logs");
+    assert!(
+        !logs.contains(access_token.rsplit('.').next().unwrap()),
+        "the token is in the logs"
+    );
+}
+
+#[test]
+fn keys_create_refuses_bad_input_and_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let create = |name: &str| {
+        command(dir.path())
+            .args([
+                "keys",
+                "create",
+                "--profile",
+                "p",
+                "--name",
+                name,
+                "--max-keys-per-profile",
+                "1",
+            ])
+            .output()
+            .unwrap()
+    };
+    assert!(create("first").status.success());
+    let second = create("second");
+    assert!(!second.status.success());
+    assert!(String::from_utf8_lossy(&second.stderr).contains("limit"));
+    assert!(second.stdout.is_empty());
+    let blank = create("   ");
+    assert!(!blank.status.success());
+    assert!(String::from_utf8_lossy(&blank.stderr).contains("name is required"));
+}
+
+#[test]
+fn help_documents_every_setting() {
+    let output = Command::new(BINARY)
+        .args(["serve", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8(output.stdout).unwrap();
+    for variable in [
+        "KEYWARD_BIND",
+        "KEYWARD_DATABASE_URL",
+        "KEYWARD_PUBLIC_URL",
+        "KEYWARD_MAX_KEYS_PER_PROFILE",
+        "KEYWARD_TOKEN_TTL",
+        "KEYWARD_CACHE_TTL",
+        "KEYWARD_ARGON2_MEMORY_KIB",
+        "KEYWARD_ARGON2_ITERATIONS",
+        "KEYWARD_ARGON2_PARALLELISM",
+    ] {
+        assert!(help.contains(variable), "{variable} is not in --help");
+    }
+}

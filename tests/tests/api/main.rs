@@ -1,0 +1,70 @@
+//! Black-box tests of the HTTP API: a real server on an ephemeral port per test.
+
+mod apikeys;
+mod errors;
+mod limits;
+mod logs;
+mod ownership;
+mod pagination;
+mod revocation;
+mod snippets;
+mod tokens;
+
+use keyward_tests::StatusCode;
+use serde_json::Value;
+
+/// Keys of a JSON object, sorted.
+pub fn keys(value: &Value) -> Vec<String> {
+    let mut keys: Vec<String> = value
+        .as_object()
+        .expect("an object")
+        .keys()
+        .cloned()
+        .collect();
+    keys.sort();
+    keys
+}
+
+/// `2026-01-11T18:58:35.961074`: UTC without an offset, as documented.
+pub fn assert_resource_timestamp(value: &Value) {
+    let text = value.as_str().expect("a timestamp string");
+    assert!(
+        keyward_model::time::parse_resource(text).is_ok()
+            && !text.ends_with('Z')
+            && !text.contains('+'),
+        "not a documented timestamp: {text}"
+    );
+}
+
+/// A Spring-style error body with the given status and path.
+pub fn assert_error(status: StatusCode, body: &Value, expected: StatusCode, path: &str) {
+    assert_eq!(status, expected, "body: {body}");
+    assert_eq!(
+        keys(body),
+        ["error", "message", "path", "status", "timestamp"],
+        "body: {body}"
+    );
+    assert_eq!(body["status"], expected.as_u16());
+    assert_eq!(body["error"], expected.canonical_reason().unwrap());
+    assert_eq!(body["path"], path);
+    assert!(!body["message"].as_str().unwrap().is_empty());
+    let timestamp = body["timestamp"].as_str().unwrap();
+    assert!(
+        timestamp.ends_with("+00:00") && timestamp.len() == 29,
+        "timestamp {timestamp}"
+    );
+}
+
+/// Sends requests concurrently and returns their statuses in order.
+pub async fn statuses_of(
+    requests: impl Iterator<
+        Item = impl std::future::Future<Output = reqwest::Result<reqwest::Response>> + Send + 'static,
+    >,
+) -> Vec<StatusCode> {
+    let handles: Vec<_> = requests.map(tokio::spawn).collect();
+    let mut statuses = Vec::new();
+    for handle in handles {
+        statuses.push(handle.await.unwrap().unwrap().status());
+    }
+    statuses
+}
