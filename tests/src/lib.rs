@@ -1,4 +1,7 @@
 //! A real Keyward server on an ephemeral port, with a fresh SQLite database, for black-box tests.
+//! Every response that goes through [`TestServer::send`] is checked against the OpenAPI document.
+
+pub mod spec;
 
 use keyward_model::TokenResponse;
 use keyward_server::AppState;
@@ -113,43 +116,49 @@ impl TestServer {
 
     /// Exchanges client credentials for an access token (form-encoded, as OAuth clients do).
     pub async fn token(&self, client_id: &str, secret: &str) -> String {
-        let response = self
-            .http
-            .post(self.url("/oauth/token"))
-            .form(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", client_id),
-                ("client_secret", secret),
-            ])
-            .send()
-            .await
-            .expect("token request");
-        assert_eq!(response.status(), StatusCode::OK, "token request failed");
-        response
-            .json::<TokenResponse>()
-            .await
+        let request = self.http.post(self.url("/oauth/token")).form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", client_id),
+            ("client_secret", secret),
+        ]);
+        let (status, _, body) = self.send(request).await;
+        assert_eq!(status, StatusCode::OK, "token request failed: {body}");
+        serde_json::from_value::<TokenResponse>(body)
             .expect("token response")
             .access_token
     }
 
     /// A fresh key for `profile_id` and an access token for it.
     pub async fn login(&self, profile_id: &str) -> (Minted, String) {
-        let minted = self
-            .mint(profile_id, &format!("login {}", Uuid::new_v4()))
-            .await;
+        self.login_named(profile_id, &format!("login {}", Uuid::new_v4()))
+            .await
+    }
+
+    /// A fresh key named `name` for `profile_id` and an access token for it.
+    pub async fn login_named(&self, profile_id: &str, name: &str) -> (Minted, String) {
+        let minted = self.mint(profile_id, name).await;
         let token = self.token(&minted.client_id, &minted.secret).await;
         (minted, token)
     }
 
-    /// Sends `request` and returns the status, the headers and the body as JSON (`Null` when empty).
+    /// Sends `request` and returns the status, the headers and the body as JSON (`Null` when
+    /// empty), after checking the response against the OpenAPI document.
     pub async fn send(
         &self,
         request: reqwest::RequestBuilder,
     ) -> (StatusCode, reqwest::header::HeaderMap, Value) {
-        let response = request.send().await.expect("request");
+        let request = request.build().expect("a valid request");
+        let (method, path) = (
+            request.method().to_string(),
+            request.url().path().to_owned(),
+        );
+        let response = self.http.execute(request).await.expect("request");
         let status = response.status();
         let headers = response.headers().clone();
         let bytes = response.bytes().await.expect("body");
+        if let Err(problem) = spec::spec().check_response(&method, &path, status.as_u16(), &bytes) {
+            panic!("the response breaks the OpenAPI document: {problem}");
+        }
         let body = if bytes.is_empty() {
             Value::Null
         } else {

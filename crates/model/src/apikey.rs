@@ -4,25 +4,34 @@ use crate::hal::{Link, PageLinks, PageMetadata};
 use crate::secret::ClientSecret;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// An API key as the HAL API shows it.
 ///
 /// An initialised key has no `name` or `clientId` yet and only a `create apikey` link; a created
 /// key has both. `clientSecret` is present only in the response that creates the key.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApiKey {
     pub id: Uuid,
+    /// The instant the key was created: UTC, no offset.
     #[serde(with = "crate::time::resource")]
+    #[schema(value_type = String, pattern = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?$", example = "2026-01-11T18:58:35.961074")]
     pub created: DateTime<Utc>,
+    /// The instant the key was last modified: UTC, no offset.
     #[serde(with = "crate::time::resource")]
+    #[schema(value_type = String, pattern = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?$", example = "2026-01-11T18:58:35.961074")]
     pub last_modified: DateTime<Utc>,
+    /// The key's name, unique within its profile. Absent while the key is only initialised.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// The client id: 32 alphanumeric characters. Absent while the key is only initialised.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
+    /// The client secret: present only in the response that creates the key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     pub client_secret: Option<ClientSecret>,
     pub profile_id: String,
     #[serde(rename = "_links")]
@@ -30,7 +39,7 @@ pub struct ApiKey {
 }
 
 /// Link relations of an API key, named as in the documents.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ApiKeyLinks {
     #[serde(rename = "self", default, skip_serializing_if = "Option::is_none")]
     pub self_: Option<Link>,
@@ -57,14 +66,20 @@ pub struct ApiKeyLinks {
 }
 
 /// The body of `PUT /api/apikeys/{id}`, as JSON or as a form.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ApiKeyRequest {
+    /// Required: 1 to 255 characters after trimming, unique within the profile.
     #[serde(default)]
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        example = "SIT-generated api key (2026-01-11T18:58:35.918500330)"
+    )]
     pub name: Option<String>,
 }
 
 /// A page of the caller's API keys.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ApiKeyPage {
     #[serde(rename = "_embedded")]
     pub embedded: EmbeddedApiKeys,
@@ -74,7 +89,7 @@ pub struct ApiKeyPage {
 }
 
 /// `_embedded` of a page of API keys.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct EmbeddedApiKeys {
     pub apikeys: Vec<ApiKey>,
 }

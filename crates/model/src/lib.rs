@@ -16,4 +16,6 @@ pub use error::ErrorBody;
 pub use hal::{Link, PageLinks, PageMetadata};
 pub use profile::{Profile, ProfileLinks};
 pub use secret::ClientSecret;
-pub use token::{OAuthError, OpenIdConfiguration, TokenRequest, TokenResponse};
+pub use token::{
+    JsonWebKey, JsonWebKeySet, OAuthError, OpenIdConfiguration, TokenRequest, TokenResponse,
+};

@@ -2,16 +2,20 @@
 
 use crate::secret::ClientSecret;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// A token request, sent as a form or as JSON. The client id and secret may come in the body or
 /// in an HTTP Basic `Authorization` header instead.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 pub struct TokenRequest {
+    /// Must be `client_credentials`.
     #[serde(default)]
+    #[schema(example = "client_credentials")]
     pub grant_type: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     pub client_secret: Option<ClientSecret>,
     /// Accepted for compatibility with Auth0-style clients; the audience is always Keyward's API.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -19,7 +23,7 @@ pub struct TokenRequest {
 }
 
 /// A successful token response.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct TokenResponse {
     pub access_token: String,
     /// Always `Bearer`.
@@ -29,7 +33,7 @@ pub struct TokenResponse {
 }
 
 /// An error of the token endpoint (RFC 6749 section 5.2).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct OAuthError {
     /// `invalid_request`, `invalid_client`, `unsupported_grant_type`, ...
     pub error: String,
@@ -39,7 +43,7 @@ pub struct OAuthError {
 
 /// The discovery document at `/.well-known/openid-configuration` (the parts a client-credentials
 /// client needs).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct OpenIdConfiguration {
     pub issuer: String,
     pub token_endpoint: String,
@@ -49,4 +53,30 @@ pub struct OpenIdConfiguration {
     pub id_token_signing_alg_values_supported: Vec<String>,
     pub response_types_supported: Vec<String>,
     pub subject_types_supported: Vec<String>,
+}
+
+/// A JSON Web Key Set (RFC 7517): the public keys that verify access tokens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct JsonWebKeySet {
+    pub keys: Vec<JsonWebKey>,
+}
+
+/// One RSA public key of a [`JsonWebKeySet`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct JsonWebKey {
+    /// `RSA`.
+    pub kty: String,
+    /// `sig`.
+    #[serde(rename = "use", default, skip_serializing_if = "Option::is_none")]
+    pub use_: Option<String>,
+    /// `RS256`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alg: Option<String>,
+    /// The key id that tokens name in their `kid` header.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kid: Option<String>,
+    /// The modulus, base64url.
+    pub n: String,
+    /// The public exponent, base64url.
+    pub e: String,
 }

@@ -170,15 +170,11 @@ async fn initialise_create_view_update_list_delete_as_documented() {
     assert!(listed.iter().all(|key| key.get("clientSecret").is_none()));
 
     // Delete: 204, no body; then it is gone.
-    let response = server
-        .http
-        .delete(&href)
-        .header("Authorization", &bearer)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::NO_CONTENT);
-    assert!(response.bytes().await.unwrap().is_empty());
+    let (status, _, body) = server
+        .send(server.http.delete(&href).header("Authorization", &bearer))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert!(body.is_null(), "no body");
     let (status, _, body) = server
         .send(server.http.get(&href).header("Authorization", &bearer))
         .await;
@@ -293,7 +289,7 @@ async fn names_are_trimmed_bounded_and_unique_per_profile() {
     assert_eq!(unchanged["name"], key["name"]);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_creates_with_one_name_yield_one_key() {
     let server = TestServer::start().await;
     let (_, token) = server.login("p").await;
@@ -315,9 +311,8 @@ async fn concurrent_creates_with_one_name_yield_one_key() {
             .put(server.url(&format!("/api/apikeys/{id}")))
             .bearer_auth(&token)
             .json(&json!({ "name": "same" }))
-            .send()
     });
-    let statuses = statuses_of(requests).await;
+    let statuses = statuses_of(&server, requests).await;
     assert_eq!(
         statuses
             .iter()

@@ -65,14 +65,15 @@ async fn creating_beyond_the_limit_is_403_with_the_documented_message() {
         .find(|k| k["name"] == "two")
         .unwrap()
         .clone();
-    let response = server
-        .http
-        .delete(server.url(&format!("/api/apikeys/{}", victim["id"].as_str().unwrap())))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let (status, _, _) = server
+        .send(
+            server
+                .http
+                .delete(server.url(&format!("/api/apikeys/{}", victim["id"].as_str().unwrap())))
+                .bearer_auth(&token),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, _, _) = server
         .send(
             server
@@ -85,7 +86,7 @@ async fn creating_beyond_the_limit_is_403_with_the_documented_message() {
     assert_eq!(status, StatusCode::CREATED);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_limit_holds_under_concurrent_creates() {
     let server = TestServer::start_with(|settings| settings.keys.max_keys_per_profile = 5).await;
     let (_, token) = server.login("p").await;
@@ -108,9 +109,8 @@ async fn the_limit_holds_under_concurrent_creates() {
             .put(server.url(path))
             .bearer_auth(&token)
             .json(&json!({ "name": format!("racer {n}") }))
-            .send()
     });
-    let statuses = statuses_of(requests).await;
+    let statuses = statuses_of(&server, requests).await;
     assert_eq!(
         statuses
             .iter()

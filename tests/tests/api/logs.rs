@@ -76,16 +76,12 @@ async fn no_secret_or_token_appears_in_the_logs() {
             .json(&json!({ "name": secret })),
     ];
     for request in requests {
-        request.send().await.unwrap();
+        server.send(request).await;
     }
-    let response = server
-        .http
-        .delete(server.url(&path))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let (status, _, _) = server
+        .send(server.http.delete(server.url(&path)).bearer_auth(&token))
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, _, _) = server
         .send(
             server

@@ -8,6 +8,7 @@ mod ownership;
 mod pagination;
 mod revocation;
 mod snippets;
+mod spec;
 mod tokens;
 
 use keyward_tests::StatusCode;
@@ -57,14 +58,9 @@ pub fn assert_error(status: StatusCode, body: &Value, expected: StatusCode, path
 
 /// Sends requests concurrently and returns their statuses in order.
 pub async fn statuses_of(
-    requests: impl Iterator<
-        Item = impl std::future::Future<Output = reqwest::Result<reqwest::Response>> + Send + 'static,
-    >,
+    server: &keyward_tests::TestServer,
+    requests: impl Iterator<Item = reqwest::RequestBuilder>,
 ) -> Vec<StatusCode> {
-    let handles: Vec<_> = requests.map(tokio::spawn).collect();
-    let mut statuses = Vec::new();
-    for handle in handles {
-        statuses.push(handle.await.unwrap().unwrap().status());
-    }
-    statuses
+    let responses = futures::future::join_all(requests.map(|request| server.send(request))).await;
+    responses.into_iter().map(|(status, _, _)| status).collect()
 }

@@ -8,34 +8,55 @@ use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::keys::PutOutcome;
 use crate::store::KeyRecord;
+use axum::Json;
 use axum::extract::{OriginalUri, Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
 use keyward_model::{
-    ApiKey, ApiKeyLinks, ApiKeyPage, ApiKeyRequest, ClientSecret, EmbeddedApiKeys, Link, PageLinks,
-    PageMetadata,
+    ApiKey, ApiKeyLinks, ApiKeyPage, ApiKeyRequest, ClientSecret, EmbeddedApiKeys, ErrorBody, Link,
+    PageLinks, PageMetadata,
 };
 use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 pub const DEFAULT_PAGE_SIZE: u32 = 20;
 pub const MAX_PAGE_SIZE: u32 = 100;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/apikeys", get(list).post(initialise))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, initialise))
+        .routes(routes!(view, put, delete))
+        // The documents' snippets use the collection with a trailing slash; same handlers.
         .route("/api/apikeys/", get(list).post(initialise))
-        .route("/api/apikeys/{id}", get(view).put(put).delete(delete))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct PageParams {
+    /// Zero-based page number.
+    #[param(minimum = 0, default = 0)]
     page: Option<u64>,
+    /// Page size: 1 to 100, 20 by default; larger sizes are capped at 100.
+    #[param(minimum = 1, default = 20)]
     size: Option<u32>,
 }
 
+/// View all API keys
+///
+/// Returns all API keys owned by the authenticated user profile, newest first.
+#[utoipa::path(
+    get, path = "/api/apikeys", tag = "apikeys", operation_id = "listApiKeys",
+    params(PageParams),
+    responses(
+        (status = 200, description = "API key collection with HAL links.", body = ApiKeyPage),
+        (status = 400, description = "Invalid paging parameters.", body = ErrorBody),
+        (status = 401, description = "Missing or invalid credentials.", body = ErrorBody),
+    )
+)]
 async fn list(
     State(state): State<AppState>,
     caller: Principal,
@@ -79,6 +100,18 @@ async fn list(
     }))
 }
 
+/// View an API key
+///
+/// Returns the API key `{id}`.
+#[utoipa::path(
+    get, path = "/api/apikeys/{id}", tag = "apikeys", operation_id = "getApiKey",
+    params(("id" = Uuid, Path, description = "The API key ID.")),
+    responses(
+        (status = 200, description = "API key with HAL links.", body = ApiKey),
+        (status = 401, description = "Missing or invalid credentials.", body = ErrorBody),
+        (status = 404, description = "No such key among the caller's.", body = ErrorBody),
+    )
+)]
 async fn view(
     State(state): State<AppState>,
     caller: Principal,
@@ -89,6 +122,18 @@ async fn view(
     Ok(Json(resource(&record, &base, None)))
 }
 
+/// Initialise an API key
+///
+/// Reserves a new API key id; `PUT` on it creates the key. Initialised keys are not listed, do
+/// not count against the limit and are deleted after a day.
+#[utoipa::path(
+    post, path = "/api/apikeys", tag = "apikeys", operation_id = "initialiseApiKey",
+    responses(
+        (status = 200, description = "API key with HAL links.", body = ApiKey),
+        (status = 401, description = "Missing or invalid credentials.", body = ErrorBody),
+        (status = 403, description = "Too many initialised keys.", body = ErrorBody),
+    )
+)]
 async fn initialise(
     State(state): State<AppState>,
     caller: Principal,
@@ -98,6 +143,30 @@ async fn initialise(
     Ok(Json(resource(&record, &base, None)))
 }
 
+/// Create or update an API key
+///
+/// On an initialised id, creates the key: 201, with the client secret shown this once. On a
+/// created key, renames it: 200.
+#[utoipa::path(
+    put, path = "/api/apikeys/{id}", tag = "apikeys", operation_id = "putApiKey",
+    params(("id" = Uuid, Path, description = "The API key ID.")),
+    request_body(
+        description = "API key resource.",
+        content((ApiKeyRequest = "application/json"), (ApiKeyRequest = "application/x-www-form-urlencoded"))
+    ),
+    responses(
+        (status = 200, description = "Updated: API key with HAL links.", body = ApiKey),
+        (status = 201, description = "Created: API key with HAL links and the client secret.", body = ApiKey,
+            headers(("Location" = String, description = "The key's URL"))),
+        (status = 400, description = "Missing or invalid name, or a malformed body.", body = ErrorBody),
+        (status = 401, description = "Missing or invalid credentials.", body = ErrorBody),
+        (status = 403, description = "The profile's key limit is reached.", body = ErrorBody),
+        (status = 404, description = "No such key among the caller's.", body = ErrorBody),
+        (status = 409, description = "The profile already has a key with this name.", body = ErrorBody),
+        (status = 413, description = "The body is larger than 64 KiB.", body = ErrorBody),
+        (status = 415, description = "The body is neither JSON nor a form.", body = ErrorBody),
+    )
+)]
 async fn put(
     State(state): State<AppState>,
     caller: Principal,
@@ -133,6 +202,18 @@ async fn put(
     }
 }
 
+/// Delete an API key
+///
+/// Deletes the API key `{id}`. Its credentials and every token issued for it stop working at once.
+#[utoipa::path(
+    delete, path = "/api/apikeys/{id}", tag = "apikeys", operation_id = "deleteApiKey",
+    params(("id" = Uuid, Path, description = "The API key ID.")),
+    responses(
+        (status = 204, description = "Deleted; no body."),
+        (status = 401, description = "Missing or invalid credentials.", body = ErrorBody),
+        (status = 404, description = "No such key among the caller's.", body = ErrorBody),
+    )
+)]
 async fn delete(
     State(state): State<AppState>,
     caller: Principal,

@@ -1,10 +1,13 @@
-//! The HTTP surface: one router per resource, merged here with the layers every route shares.
+//! The HTTP surface: one router per resource, merged here with the layers every route shares, and
+//! the OpenAPI document those routers describe.
 
 pub mod apikeys;
 pub mod base_url;
 pub mod body;
 mod caller;
+mod health;
 pub mod links;
+pub mod openapi;
 pub mod profiles;
 pub mod tokens;
 pub mod well_known;
@@ -12,21 +15,40 @@ pub mod well_known;
 use crate::AppState;
 use crate::error::{ApiError, render_errors};
 use axum::extract::{DefaultBodyLimit, Request};
-use axum::routing::get;
-use axum::{Json, Router, middleware};
+use axum::{Router, middleware};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_swagger_ui::SwaggerUi;
 
-pub fn router(state: AppState) -> Router {
-    Router::new()
+/// Every documented route, with its OpenAPI description.
+fn documented() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::base())
         .merge(apikeys::router())
         .merge(profiles::router())
         .merge(tokens::router())
         .merge(well_known::router())
-        .route("/health/live", get(|| async { Json(serde_json::json!({ "status": "UP" })) }))
+        .merge(health::router())
+}
+
+/// The OpenAPI document of the API, built from the code.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, mut document) = documented().split_for_parts();
+    openapi::finish(&mut document);
+    document
+}
+
+pub fn router(state: AppState) -> Router {
+    let (routes, mut document) = documented().split_for_parts();
+    openapi::finish(&mut document);
+    routes
         .fallback(|| async { ApiError::NotFound("No such resource".into()) })
         .layer(DefaultBodyLimit::max(body::MAX_BODY_BYTES))
         .layer(middleware::from_fn(render_errors))
+        .with_state(state)
+        // `/docs` is Swagger UI, bundled into the binary: it needs no network. It also serves the
+        // document at `/openapi.json`.
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", document))
         .layer(
             // Spans name the method and path only: query strings and headers may carry secrets.
             TraceLayer::new_for_http()
@@ -35,5 +57,4 @@ pub fn router(state: AppState) -> Router {
                 })
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
-        .with_state(state)
 }

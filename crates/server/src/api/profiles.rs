@@ -5,15 +5,28 @@ use crate::api::base_url::BaseUrl;
 use crate::api::links;
 use crate::auth::Principal;
 use crate::error::ApiError;
+use axum::Json;
 use axum::extract::Path;
-use axum::routing::get;
-use axum::{Json, Router};
-use keyward_model::{Link, Profile, ProfileLinks};
+use keyward_model::{ErrorBody, Link, Profile, ProfileLinks};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/api/profiles/{id}", get(view))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(view))
 }
 
+/// View a profile
+///
+/// Returns the caller's own profile; any other id is a 404.
+#[utoipa::path(
+    get, path = "/api/profiles/{id}", tag = "profiles", operation_id = "getProfile",
+    params(("id" = String, Path, description = "The profile ID, percent-encoded (`auth0%7C5eb0...`).")),
+    responses(
+        (status = 200, description = "The caller's profile.", body = Profile),
+        (status = 401, description = "Missing or invalid credentials.", body = ErrorBody),
+        (status = 404, description = "Not the caller's profile.", body = ErrorBody),
+    )
+)]
 async fn view(
     caller: Principal,
     BaseUrl(base): BaseUrl,

@@ -4,15 +4,16 @@ use crate::AppState;
 use crate::api::base_url::BaseUrl;
 use crate::api::body::{BodyError, JsonOrForm};
 use crate::auth::{AuthError, Presented, header};
+use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Json, Router};
 use keyward_model::{ClientSecret, OAuthError, TokenRequest, TokenResponse};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/oauth/token", post(token))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(token))
 }
 
 /// Errors of RFC 6749 section 5.2.
@@ -62,6 +63,25 @@ impl IntoResponse for TokenError {
     }
 }
 
+/// Get an access token
+///
+/// The OAuth 2.0 client-credentials grant: exchanges a key's client id and secret (in the body or
+/// with HTTP Basic) for an RS256 access token.
+#[utoipa::path(
+    post, path = "/oauth/token", tag = "oauth", operation_id = "getToken",
+    security((), ("basic" = [])),
+    request_body(
+        description = "The grant, as a form (RFC 6749) or as JSON.",
+        content((TokenRequest = "application/x-www-form-urlencoded"), (TokenRequest = "application/json"))
+    ),
+    responses(
+        (status = 200, description = "An access token.", body = TokenResponse),
+        (status = 400, description = "`invalid_request` or `unsupported_grant_type`.", body = OAuthError),
+        (status = 401, description = "`invalid_client`: unknown, wrong or revoked credentials.", body = OAuthError),
+        (status = 413, description = "The body is larger than 64 KiB.", body = OAuthError),
+        (status = 415, description = "The body is neither a form nor JSON.", body = OAuthError),
+    )
+)]
 async fn token(
     State(state): State<AppState>,
     BaseUrl(base): BaseUrl,

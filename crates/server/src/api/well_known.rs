@@ -3,25 +3,38 @@
 use crate::AppState;
 use crate::api::base_url::BaseUrl;
 use crate::tokens;
+use axum::Json;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
 use jsonwebtoken::jwk::JwkSet;
-use keyward_model::OpenIdConfiguration;
+use keyward_model::{JsonWebKeySet, OpenIdConfiguration};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/.well-known/jwks.json", get(jwks))
-        .route(
-            "/.well-known/openid-configuration",
-            get(openid_configuration),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(jwks))
+        .routes(routes!(openid_configuration))
 }
 
+/// The token signing keys
+///
+/// The public keys that verify Keyward's access tokens (RFC 7517).
+#[utoipa::path(
+    get, path = "/.well-known/jwks.json", tag = "oauth", operation_id = "getJwks", security(()),
+    responses((status = 200, description = "A JSON Web Key Set.", body = JsonWebKeySet))
+)]
 async fn jwks(State(state): State<AppState>) -> Json<JwkSet> {
     Json(state.tokens.jwks().clone())
 }
 
+/// Discovery
+///
+/// Where the token endpoint and the signing keys are, and what they support.
+#[utoipa::path(
+    get, path = "/.well-known/openid-configuration", tag = "oauth", operation_id = "getOpenIdConfiguration",
+    security(()),
+    responses((status = 200, description = "The discovery document.", body = OpenIdConfiguration))
+)]
 async fn openid_configuration(BaseUrl(base): BaseUrl) -> Json<OpenIdConfiguration> {
     let strings = |items: &[&str]| items.iter().map(|s| (*s).to_owned()).collect();
     Json(OpenIdConfiguration {

@@ -1,0 +1,68 @@
+//! `cargo xtask <task>`: Keyward's development tasks. Each writes generated files that are
+//! committed, and with `--check` fails when the committed files are stale.
+
+mod openapi;
+
+use clap::{Parser, Subcommand};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "Keyward's development tasks")]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Write the OpenAPI documents (`openapi/keyward.json`, 3.1, and `openapi/keyward-3.0.json`)
+    /// from the code.
+    Openapi {
+        /// Fail if the committed documents differ from the code instead of writing them.
+        #[arg(long)]
+        check: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.task {
+        Task::Openapi { check } => update(&openapi::generate(), check, "openapi"),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("{error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_owned()
+}
+
+/// Writes each generated file, or with `check` compares it with what is committed.
+pub fn update(files: &[(PathBuf, String)], check: bool, task: &str) -> anyhow::Result<()> {
+    for (path, contents) in files {
+        let relative = path.strip_prefix(root()).unwrap_or(path).display();
+        if check {
+            let committed = std::fs::read_to_string(path).unwrap_or_default();
+            if committed != *contents {
+                anyhow::bail!("`{relative}` was not up to date, run `cargo xtask {task}`");
+            }
+        } else {
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::fs::write(path, contents)?;
+            eprintln!("wrote {relative}");
+        }
+    }
+    Ok(())
+}
