@@ -1,15 +1,18 @@
 //! A real Keyward server on an ephemeral port, with a fresh SQLite database, for black-box tests.
 //! Every response that goes through [`TestServer::send`] is checked against the OpenAPI document.
 
+pub mod counting;
 pub mod spec;
 
-use keyward_model::TokenResponse;
+use keyward_model::{KeyType, TokenResponse};
 use keyward_server::AppState;
 use keyward_server::config::{DatabaseSettings, KeySettings, ServeSettings};
 use keyward_server::secrets::{DEFAULT_ITERATIONS, DEFAULT_MEMORY_KIB, DEFAULT_PARALLELISM};
 use serde_json::Value;
 use std::io::Write;
-use std::sync::{Mutex, OnceLock};
+use std::num::NonZeroU32;
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, Mutex, OnceLock};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 use uuid::Uuid;
@@ -33,6 +36,8 @@ pub struct Minted {
     pub profile_id: String,
     pub client_id: String,
     pub secret: String,
+    /// The full key, for `Authorization: <key>`.
+    pub api_key: String,
 }
 
 impl TestServer {
@@ -41,38 +46,29 @@ impl TestServer {
     }
 
     pub async fn start_with(configure: impl FnOnce(&mut ServeSettings)) -> Self {
-        capture_logs();
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let mut settings = ServeSettings {
-            bind: "127.0.0.1:0".parse().expect("address"),
-            public_url: None,
-            token_ttl: 86_400,
-            cache_ttl: 30,
-            database: DatabaseSettings {
-                database_url: format!("sqlite://{}", dir.path().join("keyward.db").display()),
-            },
-            keys: KeySettings {
-                max_keys_per_profile: 50,
-                argon2_memory_kib: DEFAULT_MEMORY_KIB,
-                argon2_iterations: DEFAULT_ITERATIONS,
-                argon2_parallelism: DEFAULT_PARALLELISM,
-            },
-        };
-        configure(&mut settings);
-        Self::launch(settings, dir).await
+        let (settings, dir) = fresh_settings(configure);
+        let state = AppState::open(&settings).await.expect("server state");
+        Self::serve(state, settings, dir).await
+    }
+
+    /// A server whose every store call is counted in the returned counter.
+    pub async fn start_counting(configure: impl FnOnce(&mut ServeSettings)) -> (Self, Arc<AtomicUsize>) {
+        let (settings, dir) = fresh_settings(configure);
+        let store = keyward_server::store::connect(&settings.database.database_url).await.expect("store");
+        let (counting, calls) = counting::CountingStore::new(store);
+        let state = AppState::with_store(Arc::new(counting), &settings).await.expect("server state");
+        (Self::serve(state, settings, dir).await, calls)
     }
 
     /// A second instance on this instance's database, as a multi-instance deployment runs.
     pub async fn start_beside(&self) -> Self {
         let dir = tempfile::tempdir().expect("temporary directory");
-        Self::launch(self.settings.clone(), dir).await
+        let state = AppState::open(&self.settings).await.expect("server state");
+        Self::serve(state, self.settings.clone(), dir).await
     }
 
-    async fn launch(settings: ServeSettings, dir: TempDir) -> Self {
-        let state = AppState::open(&settings).await.expect("server state");
-        let listener = tokio::net::TcpListener::bind(settings.bind)
-            .await
-            .expect("bind");
+    async fn serve(state: AppState, settings: ServeSettings, dir: TempDir) -> Self {
+        let listener = tokio::net::TcpListener::bind(settings.bind).await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("address"));
         let (shutdown, stopped) = oneshot::channel::<()>();
         let served = state.clone();
@@ -84,14 +80,7 @@ impl TestServer {
             .expect("server");
         });
         let http = reqwest::Client::builder().build().expect("client");
-        Self {
-            base,
-            http,
-            state,
-            settings,
-            shutdown: Some(shutdown),
-            _dir: dir,
-        }
+        Self { base, http, state, settings, shutdown: Some(shutdown), _dir: dir }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -100,16 +89,18 @@ impl TestServer {
 
     /// Makes a key for `profile_id` straight in the store (the bootstrap path).
     pub async fn mint(&self, profile_id: &str, name: &str) -> Minted {
-        let created = self
-            .state
-            .keys
-            .create(profile_id, Some(name), "GENERIC")
-            .await
-            .expect("minting a key");
+        self.mint_typed(profile_id, name, KeyType::Generic).await
+    }
+
+    /// Makes a key of type `key_for` for `profile_id` straight in the store.
+    pub async fn mint_typed(&self, profile_id: &str, name: &str, key_for: KeyType) -> Minted {
+        let created = self.state.keys.create(profile_id, Some(name), key_for).await.expect("minting a key");
+        let client_id = created.record.client_id.clone().expect("client id");
         Minted {
             id: created.record.id,
             profile_id: profile_id.to_owned(),
-            client_id: created.record.client_id.expect("client id"),
+            client_id: client_id.clone(),
+            api_key: self.state.format.encode(&client_id, &created.secret).expose().to_owned(),
             secret: created.secret.expose().to_owned(),
         }
     }
@@ -123,15 +114,12 @@ impl TestServer {
         ]);
         let (status, _, body) = self.send(request).await;
         assert_eq!(status, StatusCode::OK, "token request failed: {body}");
-        serde_json::from_value::<TokenResponse>(body)
-            .expect("token response")
-            .access_token
+        serde_json::from_value::<TokenResponse>(body).expect("token response").access_token
     }
 
     /// A fresh key for `profile_id` and an access token for it.
     pub async fn login(&self, profile_id: &str) -> (Minted, String) {
-        self.login_named(profile_id, &format!("login {}", Uuid::new_v4()))
-            .await
+        self.login_named(profile_id, &format!("login {}", Uuid::new_v4())).await
     }
 
     /// A fresh key named `name` for `profile_id` and an access token for it.
@@ -148,10 +136,7 @@ impl TestServer {
         request: reqwest::RequestBuilder,
     ) -> (StatusCode, reqwest::header::HeaderMap, Value) {
         let request = request.build().expect("a valid request");
-        let (method, path) = (
-            request.method().to_string(),
-            request.url().path().to_owned(),
-        );
+        let (method, path) = (request.method().to_string(), request.url().path().to_owned());
         let response = self.http.execute(request).await.expect("request");
         let status = response.status();
         let headers = response.headers().clone();
@@ -177,6 +162,32 @@ impl Drop for TestServer {
     }
 }
 
+/// Settings for a server on a fresh SQLite database in a new temporary directory.
+fn fresh_settings(configure: impl FnOnce(&mut ServeSettings)) -> (ServeSettings, TempDir) {
+    capture_logs();
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let mut settings = ServeSettings {
+        bind: "127.0.0.1:0".parse().expect("address"),
+        public_url: None,
+        token_ttl: 86_400,
+        cache_ttl: 30,
+        throttle_per_key: NonZeroU32::new(10).expect("non-zero"),
+        throttle_per_address: NonZeroU32::new(1000).expect("non-zero"),
+        database: DatabaseSettings {
+            database_url: format!("sqlite://{}", dir.path().join("keyward.db").display()),
+        },
+        keys: KeySettings {
+            max_keys_per_profile: 50,
+            argon2_memory_kib: DEFAULT_MEMORY_KIB,
+            argon2_iterations: DEFAULT_ITERATIONS,
+            argon2_parallelism: DEFAULT_PARALLELISM,
+            key_prefix: "keyward".to_owned(),
+        },
+    };
+    configure(&mut settings);
+    (settings, dir)
+}
+
 /// Every log line the servers of this test binary wrote, at every level.
 pub fn captured_logs() -> String {
     String::from_utf8_lossy(&log_buffer().lock().expect("log buffer")).into_owned()
@@ -191,10 +202,7 @@ struct BufferWriter;
 
 impl Write for BufferWriter {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        log_buffer()
-            .lock()
-            .expect("log buffer")
-            .extend_from_slice(bytes);
+        log_buffer().lock().expect("log buffer").extend_from_slice(bytes);
         Ok(bytes.len())
     }
 

@@ -23,19 +23,16 @@ pub fn spec() -> &'static Spec {
 impl Spec {
     /// The path template and operation that serve `method` on `path` (a request path, as sent).
     pub fn operation(&self, method: &str, path: &str) -> Option<(String, &Value)> {
-        let path = if path.len() > 1 {
-            path.trim_end_matches('/')
-        } else {
-            path
-        };
+        let path = if path.len() > 1 { path.trim_end_matches('/') } else { path };
         let segments: Vec<&str> = path.split('/').collect();
         let paths = self.document["paths"].as_object()?;
         paths.iter().find_map(|(template, item)| {
             let pattern: Vec<&str> = template.split('/').collect();
             let matches = pattern.len() == segments.len()
-                && pattern.iter().zip(&segments).all(|(p, s)| {
-                    (p.starts_with('{') && p.ends_with('}') && !s.is_empty()) || p == s
-                });
+                && pattern
+                    .iter()
+                    .zip(&segments)
+                    .all(|(p, s)| (p.starts_with('{') && p.ends_with('}') && !s.is_empty()) || p == s);
             let operation = item.get(method.to_ascii_lowercase())?;
             matches.then(|| (template.clone(), operation))
         })
@@ -44,43 +41,29 @@ impl Spec {
     /// Checks a response against the spec: its status must be documented for the operation and
     /// its body must match that status's schema. A request that no operation serves (an unknown
     /// route or method) must answer with the API's error body.
-    pub fn check_response(
-        &self,
-        method: &str,
-        path: &str,
-        status: u16,
-        body: &[u8],
-    ) -> Result<(), String> {
+    pub fn check_response(&self, method: &str, path: &str, status: u16, body: &[u8]) -> Result<(), String> {
         let Some((template, operation)) = self.operation(method, path) else {
             if status != 404 && status != 405 {
-                return Err(format!(
-                    "{method} {path} is not in the spec, yet answered {status}"
-                ));
+                return Err(format!("{method} {path} is not in the spec, yet answered {status}"));
             }
-            return self.check(
-                &serde_json::json!({ "$ref": "#/components/schemas/ErrorBody" }),
-                &parse(body)?,
-            );
+            return self
+                .check(&serde_json::json!({ "$ref": "#/components/schemas/ErrorBody" }), &parse(body)?);
         };
-        let response = operation["responses"]
-            .get(status.to_string())
-            .ok_or_else(|| {
-                format!("{method} {template} answered {status}, which the spec does not document")
-            })?;
+        let response = operation["responses"].get(status.to_string()).ok_or_else(|| {
+            format!("{method} {template} answered {status}, which the spec does not document")
+        })?;
         match response.get("content").and_then(Value::as_object) {
             None => {
                 if body.is_empty() {
                     Ok(())
                 } else {
-                    Err(format!(
-                        "{method} {template} {status} has a body the spec does not describe"
-                    ))
+                    Err(format!("{method} {template} {status} has a body the spec does not describe"))
                 }
             }
             Some(content) => {
-                let media = content.get("application/json").ok_or_else(|| {
-                    format!("{method} {template} {status} is not documented as JSON")
-                })?;
+                let media = content
+                    .get("application/json")
+                    .ok_or_else(|| format!("{method} {template} {status} is not documented as JSON"))?;
                 self.check(&media["schema"], &parse(body)?)
                     .map_err(|error| format!("{method} {template} {status}: {error}"))
             }
@@ -110,10 +93,7 @@ impl Spec {
                 }
             }
         };
-        let errors: Vec<String> = validator
-            .iter_errors(instance)
-            .map(|error| error.to_string())
-            .collect();
+        let errors: Vec<String> = validator.iter_errors(instance).map(|error| error.to_string()).collect();
         if errors.is_empty() {
             Ok(())
         } else {

@@ -8,8 +8,7 @@ use serde_json::{Map, Value, json};
 use std::path::PathBuf;
 
 pub fn generate() -> Vec<(PathBuf, String)> {
-    let document =
-        serde_json::to_value(keyward_server::api::openapi()).expect("the document serialises");
+    let document = serde_json::to_value(keyward_server::api::openapi()).expect("the document serialises");
     let dir = crate::root().join("openapi");
     vec![
         (dir.join("keyward.json"), pretty(&document)),
@@ -27,10 +26,7 @@ fn pretty(document: &Value) -> String {
 /// become one `example`, and 3.1-only fields go.
 pub fn downgrade(mut document: Value) -> Value {
     document["openapi"] = json!("3.0.3");
-    if let Some(license) = document
-        .pointer_mut("/info/license")
-        .and_then(Value::as_object_mut)
-    {
+    if let Some(license) = document.pointer_mut("/info/license").and_then(Value::as_object_mut) {
         license.remove("identifier");
     }
     if let Some(paths) = document.get_mut("paths") {
@@ -49,11 +45,9 @@ fn walk_schemas(value: &mut Value) {
             for (key, child) in map.iter_mut() {
                 match key.as_str() {
                     "schema" => downgrade_schema(child),
-                    "schemas" => child
-                        .as_object_mut()
-                        .into_iter()
-                        .flat_map(Map::values_mut)
-                        .for_each(downgrade_schema),
+                    "schemas" => {
+                        child.as_object_mut().into_iter().flat_map(Map::values_mut).for_each(downgrade_schema)
+                    }
                     // Examples are data, not schemas.
                     "example" | "examples" => {}
                     _ => walk_schemas(child),
@@ -87,11 +81,7 @@ fn downgrade_schema(schema: &mut Value) {
     // `oneOf: [{"type": "null"}, X]` -> X, nullable (a `$ref` takes no siblings in 3.0: wrap it).
     for combinator in ["oneOf", "anyOf"] {
         if let Some(Value::Array(variants)) = map.get(combinator).cloned() {
-            let others: Vec<Value> = variants
-                .iter()
-                .filter(|v| !is_null_schema(v))
-                .cloned()
-                .collect();
+            let others: Vec<Value> = variants.iter().filter(|v| !is_null_schema(v)).cloned().collect();
             if others.len() < variants.len() {
                 map.remove(combinator);
                 map.insert("nullable".into(), Value::Bool(true));
@@ -124,19 +114,11 @@ fn downgrade_schema(schema: &mut Value) {
     for (key, child) in map.iter_mut() {
         match key.as_str() {
             "properties" | "patternProperties" | "$defs" => {
-                child
-                    .as_object_mut()
-                    .into_iter()
-                    .flat_map(Map::values_mut)
-                    .for_each(downgrade_schema);
+                child.as_object_mut().into_iter().flat_map(Map::values_mut).for_each(downgrade_schema);
             }
             "items" | "additionalProperties" | "not" => downgrade_schema(child),
             "allOf" | "oneOf" | "anyOf" => {
-                child
-                    .as_array_mut()
-                    .into_iter()
-                    .flatten()
-                    .for_each(downgrade_schema);
+                child.as_array_mut().into_iter().flatten().for_each(downgrade_schema);
             }
             _ => {}
         }

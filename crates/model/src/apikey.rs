@@ -43,25 +43,13 @@ pub struct ApiKey {
 pub struct ApiKeyLinks {
     #[serde(rename = "self", default, skip_serializing_if = "Option::is_none")]
     pub self_: Option<Link>,
-    #[serde(
-        rename = "update apikey",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "update apikey", default, skip_serializing_if = "Option::is_none")]
     pub update: Option<Link>,
-    #[serde(
-        rename = "delete apikey",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "delete apikey", default, skip_serializing_if = "Option::is_none")]
     pub delete: Option<Link>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<Link>,
-    #[serde(
-        rename = "create apikey",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "create apikey", default, skip_serializing_if = "Option::is_none")]
     pub create: Option<Link>,
 }
 
@@ -76,6 +64,11 @@ pub struct ApiKeyRequest {
         example = "SIT-generated api key (2026-01-11T18:58:35.918500330)"
     )]
     pub name: Option<String>,
+    /// The key's type when it is created: `GENERIC` (the default), `ONBOARDING`, `GCP` or `AWS`.
+    /// A created key keeps its type.
+    #[serde(default, rename = "keyFor", skip_serializing_if = "Option::is_none")]
+    #[schema(example = "GENERIC")]
+    pub key_for: Option<String>,
 }
 
 /// A page of the caller's API keys.

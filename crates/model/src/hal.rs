@@ -6,9 +6,7 @@ use utoipa::ToSchema;
 /// A HAL link: `{"href": "..."}`, always absolute.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Link {
-    #[schema(
-        example = "https://app.matatika.com/api/apikeys/9904cf92-2202-48c0-a751-a9724e32c98e"
-    )]
+    #[schema(example = "https://app.matatika.com/api/apikeys/9904cf92-2202-48c0-a751-a9724e32c98e")]
     pub href: String,
 }
 

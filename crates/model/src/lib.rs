@@ -6,6 +6,7 @@
 pub mod apikey;
 pub mod error;
 pub mod hal;
+pub mod keys;
 pub mod profile;
 pub mod secret;
 pub mod time;
@@ -14,8 +15,10 @@ pub mod token;
 pub use apikey::{ApiKey, ApiKeyLinks, ApiKeyPage, ApiKeyRequest, EmbeddedApiKeys};
 pub use error::ErrorBody;
 pub use hal::{Link, PageLinks, PageMetadata};
+pub use keys::{
+    CreateKeyRequest, CreatedKey, DeleteKeyResponse, KeySummary, KeyType, VerifyFailure, VerifyKeyRequest,
+    VerifyKeyResponse,
+};
 pub use profile::{Profile, ProfileLinks};
 pub use secret::ClientSecret;
-pub use token::{
-    JsonWebKey, JsonWebKeySet, OAuthError, OpenIdConfiguration, TokenRequest, TokenResponse,
-};
+pub use token::{JsonWebKey, JsonWebKeySet, OAuthError, OpenIdConfiguration, TokenRequest, TokenResponse};

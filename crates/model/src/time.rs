@@ -16,6 +16,11 @@ pub fn format_error(instant: &DateTime<Utc>) -> String {
     instant.format("%Y-%m-%dT%H:%M:%S%.3f+00:00").to_string()
 }
 
+/// `2026-03-03T12:00:00.000Z`: the key API's instants, RFC 3339 UTC with milliseconds.
+pub fn format_instant(instant: &DateTime<Utc>) -> String {
+    instant.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
 /// Reads a resource timestamp with any number of fractional digits (the documents show six to
 /// nine), taken as UTC.
 pub fn parse_resource(text: &str) -> Result<DateTime<Utc>, chrono::ParseError> {
@@ -27,18 +32,54 @@ pub mod resource {
     use chrono::{DateTime, Utc};
     use serde::{Deserialize, Deserializer, Serializer};
 
+    pub fn serialize<S: Serializer>(instant: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&super::format_resource(instant))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<DateTime<Utc>, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        super::parse_resource(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Serde adapter for the key API's instants: `#[serde(with = "keyward_model::time::instant")]`.
+pub mod instant {
+    use chrono::{DateTime, Utc};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(instant: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&super::format_instant(instant))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<DateTime<Utc>, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        DateTime::parse_from_rfc3339(&text).map(|t| t.to_utc()).map_err(serde::de::Error::custom)
+    }
+}
+
+/// [`instant`] for optional fields.
+pub mod instant_option {
+    use chrono::{DateTime, Utc};
+    use serde::{Deserialize, Deserializer, Serializer};
+
     pub fn serialize<S: Serializer>(
-        instant: &DateTime<Utc>,
+        instant: &Option<DateTime<Utc>>,
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&super::format_resource(instant))
+        match instant {
+            Some(instant) => super::instant::serialize(instant, serializer),
+            None => serializer.serialize_none(),
+        }
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(
         deserializer: D,
-    ) -> Result<DateTime<Utc>, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        super::parse_resource(&text).map_err(serde::de::Error::custom)
+    ) -> Result<Option<DateTime<Utc>>, D::Error> {
+        let text = Option::<String>::deserialize(deserializer)?;
+        text.map(|text| {
+            DateTime::parse_from_rfc3339(&text).map(|t| t.to_utc()).map_err(serde::de::Error::custom)
+        })
+        .transpose()
     }
 }
 
@@ -49,22 +90,25 @@ mod tests {
 
     #[test]
     fn resource_timestamps_round_trip_in_the_documented_form() {
-        let instant = Utc.with_ymd_and_hms(2026, 1, 11, 18, 58, 35).unwrap()
-            + chrono::Duration::microseconds(961_074);
+        let instant =
+            Utc.with_ymd_and_hms(2026, 1, 11, 18, 58, 35).unwrap() + chrono::Duration::microseconds(961_074);
         assert_eq!(format_resource(&instant), "2026-01-11T18:58:35.961074");
-        assert_eq!(
-            parse_resource("2026-01-11T18:58:35.961074").unwrap(),
-            instant
-        );
+        assert_eq!(parse_resource("2026-01-11T18:58:35.961074").unwrap(), instant);
         // Nine and eight fractional digits, as in the documents, parse too.
         assert!(parse_resource("2026-01-11T18:58:35.961073921").is_ok());
         assert!(parse_resource("2026-04-23T13:17:02.40686557").is_ok());
     }
 
     #[test]
+    fn key_api_instants_are_rfc3339_millis_z() {
+        let instant = Utc.with_ymd_and_hms(2026, 3, 3, 12, 0, 0).unwrap();
+        assert_eq!(format_instant(&instant), "2026-03-03T12:00:00.000Z");
+    }
+
+    #[test]
     fn error_timestamps_carry_millis_and_offset() {
-        let instant = Utc.with_ymd_and_hms(2026, 4, 23, 13, 17, 2).unwrap()
-            + chrono::Duration::milliseconds(940);
+        let instant =
+            Utc.with_ymd_and_hms(2026, 4, 23, 13, 17, 2).unwrap() + chrono::Duration::milliseconds(940);
         assert_eq!(format_error(&instant), "2026-04-23T13:17:02.940+00:00");
     }
 }

@@ -2,17 +2,14 @@
 
 use clap::Args;
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::time::Duration;
 
 /// Where the data lives.
 #[derive(Debug, Clone, Args)]
 pub struct DatabaseSettings {
     /// Database URL. `sqlite://PATH` opens (and creates if missing) an SQLite file.
-    #[arg(
-        long,
-        env = "KEYWARD_DATABASE_URL",
-        default_value = "sqlite://keyward.db"
-    )]
+    #[arg(long, env = "KEYWARD_DATABASE_URL", default_value = "sqlite://keyward.db")]
     pub database_url: String,
 }
 
@@ -22,6 +19,11 @@ pub struct KeySettings {
     /// Most created keys one profile may hold.
     #[arg(long, env = "KEYWARD_MAX_KEYS_PER_PROFILE", default_value_t = 50)]
     pub max_keys_per_profile: u32,
+
+    /// Prefix of full keys (`<prefix>_...`) and of their identifiers (`<prefix>.<public id>`):
+    /// 1 to 16 lowercase letters or digits.
+    #[arg(long, env = "KEYWARD_KEY_PREFIX", default_value = "keyward")]
+    pub key_prefix: String,
 
     /// argon2id memory cost in KiB for hashing new secrets.
     #[arg(long, env = "KEYWARD_ARGON2_MEMORY_KIB", default_value_t = crate::secrets::DEFAULT_MEMORY_KIB)]
@@ -56,6 +58,15 @@ pub struct ServeSettings {
     /// A delete on this instance ends the trust at once.
     #[arg(long, env = "KEYWARD_CACHE_TTL", default_value_t = 30)]
     pub cache_ttl: u64,
+
+    /// Uncached credential verifications allowed per public id (client id) a minute; beyond it,
+    /// 429 with Retry-After. Verified credentials are cached and never count.
+    #[arg(long, env = "KEYWARD_THROTTLE_PER_KEY", default_value_t = NonZeroU32::new(10).expect("non-zero"))]
+    pub throttle_per_key: NonZeroU32,
+
+    /// Uncached credential verifications allowed per client address a minute.
+    #[arg(long, env = "KEYWARD_THROTTLE_PER_ADDRESS", default_value_t = NonZeroU32::new(120).expect("non-zero"))]
+    pub throttle_per_address: NonZeroU32,
 
     #[command(flatten)]
     pub database: DatabaseSettings,

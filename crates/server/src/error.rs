@@ -29,16 +29,13 @@ pub enum ApiError {
     LimitReached,
     #[error("{0}")]
     Conflict(String),
-    #[error(
-        "Request body is larger than {} bytes",
-        crate::api::body::MAX_BODY_BYTES
-    )]
+    #[error("Request body is larger than {} bytes", crate::api::body::MAX_BODY_BYTES)]
     PayloadTooLarge,
-    #[error(
-        "Content type '{0}' not supported; use application/json or application/x-www-form-urlencoded"
-    )]
+    #[error("Content type '{0}' not supported; use application/json or application/x-www-form-urlencoded")]
     UnsupportedMediaType(String),
     /// Details go to the log, never to the caller.
+    #[error("Too many failed attempts; retry later")]
+    TooManyRequests(std::time::Duration),
     #[error("Internal Server Error")]
     Internal(#[source] anyhow::Error),
 }
@@ -53,6 +50,7 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -81,16 +79,20 @@ impl IntoResponse for ApiError {
                 ApiError::InvalidCredentials => r#"Bearer realm="keyward", error="invalid_token""#,
                 _ => r#"Bearer realm="keyward""#,
             };
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static(challenge),
-            );
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
         }
-        response
-            .extensions_mut()
-            .insert(ErrorMessage(self.to_string()));
+        if let ApiError::TooManyRequests(wait) = &self {
+            response.headers_mut().insert(header::RETRY_AFTER, retry_after(*wait));
+        }
+        response.extensions_mut().insert(ErrorMessage(self.to_string()));
         response
     }
+}
+
+/// `Retry-After` in whole seconds, rounded up so that a client that waits that long gets through.
+pub fn retry_after(wait: std::time::Duration) -> HeaderValue {
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    HeaderValue::from(seconds.max(1))
 }
 
 /// Writes the Spring-style body of every error response that has none yet.
@@ -153,12 +155,8 @@ impl From<crate::api::body::BodyError> for ApiError {
         use crate::api::body::BodyError;
         match error {
             BodyError::TooLarge => ApiError::PayloadTooLarge,
-            BodyError::UnsupportedMediaType(media_type) => {
-                ApiError::UnsupportedMediaType(media_type)
-            }
-            BodyError::Malformed(reason) => {
-                ApiError::BadRequest(format!("Malformed request body: {reason}"))
-            }
+            BodyError::UnsupportedMediaType(media_type) => ApiError::UnsupportedMediaType(media_type),
+            BodyError::Malformed(reason) => ApiError::BadRequest(format!("Malformed request body: {reason}")),
         }
     }
 }

@@ -5,12 +5,11 @@ use crate::auth::CredentialCache;
 use crate::secrets::{GeneratedCredentials, SecretHasher};
 use crate::store::{KeyRecord, NewCredentials, Store, StoreError};
 use chrono::{DateTime, Utc};
-use keyward_model::ClientSecret;
+use keyward_model::{ClientSecret, KeyType};
 use std::sync::Arc;
 use uuid::Uuid;
 
 pub const MAX_NAME_CHARS: usize = 255;
-pub const DEFAULT_KEY_TYPE: &str = "GENERIC";
 /// Initialised keys that were never created are deleted after this long.
 pub const INITIALISED_KEY_LIFETIME: chrono::TimeDelta = chrono::TimeDelta::days(1);
 
@@ -66,12 +65,7 @@ impl KeyService {
         cache: Arc<CredentialCache>,
         max_keys: u32,
     ) -> Self {
-        Self {
-            store,
-            hasher,
-            cache,
-            max_keys,
-        }
+        Self { store, hasher, cache, max_keys }
     }
 
     pub fn max_keys(&self) -> u32 {
@@ -81,25 +75,20 @@ impl KeyService {
     /// Reserves an id for a key that a later `PUT` creates. Initialised keys do not count against
     /// the limit, but a profile may hold no more of them than the limit, so that they cannot pile up.
     pub async fn initialise(&self, profile_id: &str) -> Result<KeyRecord, KeyError> {
-        Ok(self
-            .store
-            .initialise(Uuid::new_v4(), profile_id, Utc::now(), self.max_keys)
-            .await?)
+        Ok(self.store.initialise(Uuid::new_v4(), profile_id, Utc::now(), self.max_keys).await?)
     }
 
-    /// Creates the initialised key `id`, or renames it when it is already created.
+    /// Creates the initialised key `id` as a key of type `key_for`, or renames it when it is
+    /// already created (a created key keeps its type).
     pub async fn create_or_rename(
         &self,
         profile_id: &str,
         id: Uuid,
         name: Option<&str>,
+        key_for: KeyType,
     ) -> Result<PutOutcome, KeyError> {
         let name = validate_name(name)?;
-        let existing = self
-            .store
-            .get(id, profile_id)
-            .await?
-            .ok_or(KeyError::NotFound)?;
+        let existing = self.store.get(id, profile_id).await?.ok_or(KeyError::NotFound)?;
         if existing.is_created() {
             let renamed = self
                 .store
@@ -108,7 +97,7 @@ impl KeyService {
                 .map_err(|e| name_error(e, &name))?;
             return Ok(PutOutcome::Renamed(renamed));
         }
-        let (credentials, secret) = self.new_credentials(name.clone(), DEFAULT_KEY_TYPE).await?;
+        let (credentials, secret) = self.new_credentials(name.clone(), key_for).await?;
         let record = self
             .store
             .create_initialised(id, profile_id, &credentials, Utc::now(), self.max_keys)
@@ -122,19 +111,13 @@ impl KeyService {
         &self,
         profile_id: &str,
         name: Option<&str>,
-        key_for: &str,
+        key_for: KeyType,
     ) -> Result<CreatedKey, KeyError> {
         let name = validate_name(name)?;
         let (credentials, secret) = self.new_credentials(name.clone(), key_for).await?;
         let record = self
             .store
-            .insert_created(
-                Uuid::new_v4(),
-                profile_id,
-                &credentials,
-                Utc::now(),
-                self.max_keys,
-            )
+            .insert_created(Uuid::new_v4(), profile_id, &credentials, Utc::now(), self.max_keys)
             .await
             .map_err(|e| name_error(e, &name))?;
         Ok(CreatedKey { record, secret })
@@ -142,11 +125,7 @@ impl KeyService {
 
     /// A created key of the profile.
     pub async fn get(&self, profile_id: &str, id: Uuid) -> Result<KeyRecord, KeyError> {
-        self.store
-            .get(id, profile_id)
-            .await?
-            .filter(KeyRecord::is_created)
-            .ok_or(KeyError::NotFound)
+        self.store.get(id, profile_id).await?.filter(KeyRecord::is_created).ok_or(KeyError::NotFound)
     }
 
     /// A page of the profile's created keys, newest first, and their total count.
@@ -159,13 +138,29 @@ impl KeyService {
         Ok(self.store.list(profile_id, offset, limit).await?)
     }
 
+    /// Every created key of the profile, of one type or of all, newest first.
+    pub async fn list_all(
+        &self,
+        profile_id: &str,
+        key_for: Option<KeyType>,
+    ) -> Result<Vec<KeyRecord>, KeyError> {
+        Ok(self.store.list_all(profile_id, key_for).await?)
+    }
+
     /// Deletes a key of the profile; its credentials and tokens stop working on this instance at once.
     pub async fn delete(&self, profile_id: &str, id: Uuid) -> Result<KeyRecord, KeyError> {
-        let deleted = self
-            .store
-            .delete(id, profile_id)
-            .await?
-            .ok_or(KeyError::NotFound)?;
+        let deleted = self.store.delete(id, profile_id).await?;
+        self.revoked(deleted)
+    }
+
+    /// Deletes the profile's key named `name`, revoking it like [`KeyService::delete`].
+    pub async fn delete_by_name(&self, profile_id: &str, name: &str) -> Result<KeyRecord, KeyError> {
+        let deleted = self.store.delete_by_name(profile_id, name).await?;
+        self.revoked(deleted)
+    }
+
+    fn revoked(&self, deleted: Option<KeyRecord>) -> Result<KeyRecord, KeyError> {
+        let deleted = deleted.ok_or(KeyError::NotFound)?;
         if let Some(client_id) = &deleted.client_id {
             self.cache.revoke(client_id);
         }
@@ -174,16 +169,13 @@ impl KeyService {
 
     /// Deletes keys initialised before `now` minus a day and never created.
     pub async fn purge_initialised(&self, now: DateTime<Utc>) -> Result<u64, KeyError> {
-        Ok(self
-            .store
-            .purge_initialised(now - INITIALISED_KEY_LIFETIME)
-            .await?)
+        Ok(self.store.purge_initialised(now - INITIALISED_KEY_LIFETIME).await?)
     }
 
     async fn new_credentials(
         &self,
         name: String,
-        key_for: &str,
+        key_for: KeyType,
     ) -> Result<(NewCredentials, ClientSecret), KeyError> {
         let generated = GeneratedCredentials::generate();
         let hasher = self.hasher.clone();
@@ -192,12 +184,7 @@ impl KeyService {
             .await
             .map_err(|_| KeyError::Hash)?
             .map_err(|_| KeyError::Hash)?;
-        let credentials = NewCredentials {
-            name,
-            key_for: key_for.to_owned(),
-            client_id: generated.client_id,
-            secret_hash,
-        };
+        let credentials = NewCredentials { name, key_for, client_id: generated.client_id, secret_hash };
         Ok((credentials, generated.secret))
     }
 }
@@ -219,9 +206,7 @@ pub fn validate_name(name: Option<&str>) -> Result<String, KeyError> {
         return Err(KeyError::InvalidName("name must be at most 255 characters"));
     }
     if name.chars().any(char::is_control) {
-        return Err(KeyError::InvalidName(
-            "name must not contain control characters",
-        ));
+        return Err(KeyError::InvalidName("name must not contain control characters"));
     }
     Ok(name.to_owned())
 }
@@ -231,10 +216,7 @@ pub fn validate_profile_id(profile_id: &str) -> Result<&str, &'static str> {
     if profile_id.is_empty() || profile_id.len() > 255 {
         return Err("profile id must be 1 to 255 bytes");
     }
-    if profile_id
-        .chars()
-        .any(|c| c.is_control() || c.is_whitespace())
-    {
+    if profile_id.chars().any(|c| c.is_control() || c.is_whitespace()) {
         return Err("profile id must not contain spaces or control characters");
     }
     Ok(profile_id)

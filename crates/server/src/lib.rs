@@ -7,13 +7,15 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod key_format;
 pub mod keys;
 pub mod secrets;
 pub mod store;
 pub mod tokens;
 
-use crate::auth::{Authenticator, CredentialCache};
+use crate::auth::{Authenticator, AuthenticatorParts, CredentialCache, Throttle};
 use crate::config::{KeySettings, ServeSettings};
+use crate::key_format::KeyFormat;
 use crate::keys::KeyService;
 use crate::secrets::SecretHasher;
 use crate::store::Store;
@@ -32,6 +34,7 @@ pub struct AppState {
     pub keys: Arc<KeyService>,
     pub auth: Arc<Authenticator>,
     pub tokens: Arc<TokenService>,
+    pub format: KeyFormat,
     /// The configured public URL, if any; otherwise links follow each request's Host.
     pub public_url: Option<String>,
 }
@@ -40,16 +43,11 @@ impl AppState {
     /// Opens the database (running migrations), loads or makes the token signing key, and wires
     /// the services together.
     pub async fn open(settings: &ServeSettings) -> anyhow::Result<Self> {
-        let store = store::connect(&settings.database.database_url)
-            .await
-            .context("opening the database")?;
+        let store = store::connect(&settings.database.database_url).await.context("opening the database")?;
         Self::with_store(store, settings).await
     }
 
-    pub async fn with_store(
-        store: Arc<dyn Store>,
-        settings: &ServeSettings,
-    ) -> anyhow::Result<Self> {
+    pub async fn with_store(store: Arc<dyn Store>, settings: &ServeSettings) -> anyhow::Result<Self> {
         let hasher = hasher(&settings.keys)?;
         let cache = Arc::new(CredentialCache::new(settings.cache_ttl()));
         let tokens = Arc::new(
@@ -64,30 +62,29 @@ impl AppState {
             cache.clone(),
             settings.keys.max_keys_per_profile,
         ));
-        let auth = Arc::new(Authenticator::new(
+        let format = key_format(&settings.keys)?;
+        let auth = Arc::new(Authenticator::new(AuthenticatorParts {
             store,
             hasher,
             cache,
-            tokens.clone(),
-            public_url.clone(),
-        ));
-        Ok(Self {
-            keys,
-            auth,
-            tokens,
-            public_url,
-        })
+            tokens: tokens.clone(),
+            format: format.clone(),
+            throttle: Throttle::new(settings.throttle_per_key, settings.throttle_per_address),
+            public_url: public_url.clone(),
+        }));
+        Ok(Self { keys, auth, tokens, format, public_url })
     }
 }
 
 /// The argon2id hasher the settings ask for.
 pub fn hasher(settings: &KeySettings) -> anyhow::Result<SecretHasher> {
-    SecretHasher::new(
-        settings.argon2_memory_kib,
-        settings.argon2_iterations,
-        settings.argon2_parallelism,
-    )
-    .map_err(|error| anyhow::anyhow!("invalid argon2 parameters: {error}"))
+    SecretHasher::new(settings.argon2_memory_kib, settings.argon2_iterations, settings.argon2_parallelism)
+        .map_err(|error| anyhow::anyhow!("invalid argon2 parameters: {error}"))
+}
+
+/// The full-key format the settings ask for.
+pub fn key_format(settings: &KeySettings) -> anyhow::Result<KeyFormat> {
+    KeyFormat::new(&settings.key_prefix).map_err(anyhow::Error::new)
 }
 
 /// Serves the API on `listener` until `shutdown` completes, sweeping stale initialised keys hourly.
@@ -96,11 +93,12 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let keys = state.keys.clone();
+    let (keys, auth) = (state.keys.clone(), state.auth.clone());
     let sweeper = tokio::spawn(async move {
         let mut interval = tokio::time::interval(PURGE_INTERVAL);
         loop {
             interval.tick().await;
+            auth.forget_idle();
             match keys.purge_initialised(chrono::Utc::now()).await {
                 Ok(0) => {}
                 Ok(purged) => tracing::info!(purged, "deleted initialised keys older than a day"),
@@ -108,9 +106,12 @@ pub async fn serve(
             }
         }
     });
-    let result = axum::serve(listener, api::router(state))
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let result = axum::serve(
+        listener,
+        api::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await;
     sweeper.abort();
     result
 }

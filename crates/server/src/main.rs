@@ -1,6 +1,7 @@
 //! The `keyward-server` command line.
 
 use clap::{Parser, Subcommand};
+use keyward_model::{ClientSecret, KeyType};
 use keyward_server::config::{DatabaseSettings, KeySettings, ServeSettings};
 use keyward_server::keys::{self, CreatedKey, KeyService};
 use keyward_server::{AppState, auth::CredentialCache, store};
@@ -10,11 +11,7 @@ use std::sync::Arc;
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
-#[command(
-    name = "keyward-server",
-    version,
-    about = "Issues, verifies and manages API keys"
-)]
+#[command(name = "keyward-server", version, about = "Issues, verifies and manages API keys")]
 #[command(args_conflicts_with_subcommands = true)]
 struct Cli {
     #[command(subcommand)]
@@ -47,11 +44,35 @@ enum KeysCommand {
         /// The key's name, unique within the profile.
         #[arg(long)]
         name: String,
+        /// What the key is for.
+        #[arg(long = "for", value_enum, default_value_t = KeyTypeArg::Generic)]
+        key_for: KeyTypeArg,
         #[command(flatten)]
         database: DatabaseSettings,
         #[command(flatten)]
         keys: KeySettings,
     },
+}
+
+/// The key types, as the command line spells them.
+#[derive(Clone, Copy, clap::ValueEnum)]
+#[value(rename_all = "SCREAMING_SNAKE_CASE")]
+enum KeyTypeArg {
+    Generic,
+    Onboarding,
+    Gcp,
+    Aws,
+}
+
+impl From<KeyTypeArg> for KeyType {
+    fn from(arg: KeyTypeArg) -> Self {
+        match arg {
+            KeyTypeArg::Generic => KeyType::Generic,
+            KeyTypeArg::Onboarding => KeyType::Onboarding,
+            KeyTypeArg::Gcp => KeyType::Gcp,
+            KeyTypeArg::Aws => KeyType::Aws,
+        }
+    }
 }
 
 /// What `keys create` prints.
@@ -62,7 +83,12 @@ struct PrintedKey {
     name: Option<String>,
     profile_id: String,
     client_id: Option<String>,
-    client_secret: keyward_model::ClientSecret,
+    client_secret: ClientSecret,
+    /// The full key, for `Authorization: <key>`.
+    api_key: ClientSecret,
+    identifier: String,
+    #[serde(rename = "for")]
+    key_for: KeyType,
     #[serde(with = "keyward_model::time::resource")]
     created: chrono::DateTime<chrono::Utc>,
 }
@@ -70,24 +96,16 @@ struct PrintedKey {
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
         None => serve(cli.serve).await,
         Some(Command::Serve(settings)) => serve(settings).await,
-        Some(Command::Keys {
-            command:
-                KeysCommand::Create {
-                    profile,
-                    name,
-                    database,
-                    keys,
-                },
-        }) => create_key(&profile, &name, &database, &keys).await,
+        Some(Command::Keys { command: KeysCommand::Create { profile, name, key_for, database, keys } }) => {
+            create_key(&profile, &name, key_for.into(), &database, &keys).await
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -109,6 +127,7 @@ async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
 async fn create_key(
     profile: &str,
     name: &str,
+    key_for: KeyType,
     database: &DatabaseSettings,
     settings: &KeySettings,
 ) -> anyhow::Result<()> {
@@ -118,21 +137,24 @@ async fn create_key(
     // A one-shot process: its cache is never consulted.
     let cache = Arc::new(CredentialCache::new(std::time::Duration::from_secs(1)));
     let service = KeyService::new(store, hasher, cache, settings.max_keys_per_profile);
-    let CreatedKey { record, secret } = service
-        .create(profile, Some(name), keys::DEFAULT_KEY_TYPE)
-        .await
-        .map_err(|error| match error {
+    let CreatedKey { record, secret } =
+        service.create(profile, Some(name), key_for).await.map_err(|error| match error {
             keys::KeyError::LimitReached(limit) => {
                 anyhow::anyhow!("profile {profile} already has {limit} keys, the limit")
             }
             other => anyhow::anyhow!(other),
         })?;
+    let format = keyward_server::key_format(settings)?;
+    let client_id = record.client_id.unwrap_or_default();
     let printed = PrintedKey {
         id: record.id,
         name: record.name,
         profile_id: record.profile_id,
-        client_id: record.client_id,
+        api_key: format.encode(&client_id, &secret),
+        identifier: format.identifier(&client_id),
+        client_id: Some(client_id),
         client_secret: secret,
+        key_for: record.key_for,
         created: record.created,
     };
     println!("{}", serde_json::to_string_pretty(&printed)?);
@@ -145,9 +167,7 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let terminate = async {
-        if let Ok(mut signal) =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
+        if let Ok(mut signal) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             signal.recv().await;
         }
     };

@@ -17,15 +17,14 @@ pub const DEFAULT_MEMORY_KIB: u32 = 4096;
 pub const DEFAULT_ITERATIONS: u32 = 1;
 pub const DEFAULT_PARALLELISM: u32 = 1;
 
-const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+pub const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
 /// `len` base62 characters, uniformly distributed, from the OS's CSPRNG.
 pub fn random_base62(len: usize) -> String {
     let mut out = String::with_capacity(len);
     let mut buffer = [0u8; 64];
     while out.len() < len {
-        getrandom::fill(&mut buffer)
-            .expect("the operating system's random number generator failed");
+        getrandom::fill(&mut buffer).expect("the operating system's random number generator failed");
         // Rejection sampling: 248 = 4 * 62, so bytes below it map to base62 without bias.
         for byte in buffer.iter().filter(|byte| **byte < 248) {
             if out.len() == len {
@@ -45,10 +44,7 @@ pub struct GeneratedCredentials {
 
 impl GeneratedCredentials {
     pub fn generate() -> Self {
-        Self {
-            client_id: random_base62(CLIENT_ID_LEN),
-            secret: ClientSecret::new(random_base62(SECRET_LEN)),
-        }
+        Self { client_id: random_base62(CLIENT_ID_LEN), secret: ClientSecret::new(random_base62(SECRET_LEN)) }
     }
 }
 
@@ -62,9 +58,7 @@ pub struct SecretHasher {
 impl SecretHasher {
     pub fn new(memory_kib: u32, iterations: u32, parallelism: u32) -> Result<Self, argon2::Error> {
         let params = Params::new(memory_kib, iterations, parallelism, None)?;
-        Ok(Self {
-            argon2: Argon2::new(Algorithm::Argon2id, Version::V0x13, params),
-        })
+        Ok(Self { argon2: Argon2::new(Algorithm::Argon2id, Version::V0x13, params) })
     }
 
     /// The PHC string of `secret`'s hash, with a fresh random salt.
@@ -98,18 +92,13 @@ mod tests {
     fn every_base62_character_turns_up() {
         let sample = random_base62(10_000);
         for c in BASE62 {
-            assert!(
-                sample.as_bytes().contains(c),
-                "{} never drawn",
-                char::from(*c)
-            );
+            assert!(sample.as_bytes().contains(c), "{} never drawn", char::from(*c));
         }
     }
 
     #[test]
     fn hashes_are_argon2id_phc_strings_that_verify() {
-        let hasher =
-            SecretHasher::new(DEFAULT_MEMORY_KIB, DEFAULT_ITERATIONS, DEFAULT_PARALLELISM).unwrap();
+        let hasher = SecretHasher::new(DEFAULT_MEMORY_KIB, DEFAULT_ITERATIONS, DEFAULT_PARALLELISM).unwrap();
         let hash = hasher.hash("correct").unwrap();
         assert!(hash.starts_with("$argon2id$v=19$m=4096,t=1,p=1$"), "{hash}");
         assert!(hasher.verify("correct", &hash));

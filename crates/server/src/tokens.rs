@@ -68,13 +68,7 @@ impl TokenService {
         jwk.common.public_key_use = Some(PublicKeyUse::Signature);
         jwk.common.key_algorithm = Some(KeyAlgorithm::RS256);
         let decoding = DecodingKey::from_jwk(&jwk)?;
-        Ok(Self {
-            kid: record.kid.clone(),
-            encoding,
-            decoding,
-            jwks: JwkSet { keys: vec![jwk] },
-            ttl,
-        })
+        Ok(Self { kid: record.kid.clone(), encoding, decoding, jwks: JwkSet { keys: vec![jwk] }, ttl })
     }
 
     pub fn ttl(&self) -> Duration {
@@ -87,11 +81,7 @@ impl TokenService {
     }
 
     /// A signed access token for `client_id`, issued by `issuer` (the service's base URL).
-    pub fn issue(
-        &self,
-        client_id: &str,
-        issuer_base: &str,
-    ) -> Result<String, jsonwebtoken::errors::Error> {
+    pub fn issue(&self, client_id: &str, issuer_base: &str) -> Result<String, jsonwebtoken::errors::Error> {
         let now = u64::try_from(Utc::now().timestamp()).unwrap_or_default();
         let claims = Claims {
             iss: issuer(issuer_base),
@@ -125,9 +115,7 @@ impl TokenService {
             }
             None => validation.validate_aud = false,
         }
-        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
-            .ok()?
-            .claims;
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation).ok()?.claims;
         let consistent = claims.gty == GRANT_TYPE_CLAIM
             && claims.sub.strip_suffix("@clients") == Some(claims.azp.as_str());
         consistent.then_some(claims)
@@ -146,8 +134,7 @@ pub fn audience(base: &str) -> String {
 
 fn generate_signing_key() -> Result<SigningKeyRecord, TokenKeyError> {
     let pair = KeyPair::generate(KeySize::Rsa2048).map_err(|_| TokenKeyError::Generate)?;
-    let der = AsDer::<aws_lc_rs::encoding::Pkcs8V1Der>::as_der(&pair)
-        .map_err(|_| TokenKeyError::Generate)?;
+    let der = AsDer::<aws_lc_rs::encoding::Pkcs8V1Der>::as_der(&pair).map_err(|_| TokenKeyError::Generate)?;
     Ok(SigningKeyRecord {
         kid: crate::secrets::random_base62(16),
         private_key_pem: pem::encode(&pem::Pem::new("PRIVATE KEY", der.as_ref())),

@@ -43,11 +43,7 @@ impl Running {
             }
         });
         // Dropped (and so killed) if it never reports its address.
-        let mut running = Self {
-            child,
-            base: String::new(),
-            log,
-        };
+        let mut running = Self { child, base: String::new(), log };
         let mut seen = Vec::new();
         while running.base.is_empty() {
             let line = running
@@ -56,10 +52,7 @@ impl Running {
                 .unwrap_or_else(|_| panic!("the server did not report its address: {seen:#?}"));
             match line.split("listening on ").nth(1) {
                 Some(address) => {
-                    running.base = address
-                        .trim()
-                        .trim_end_matches(|c: char| !c.is_ascii_digit())
-                        .to_owned();
+                    running.base = address.trim().trim_end_matches(|c: char| !c.is_ascii_digit()).to_owned();
                 }
                 None => seen.push(line),
             }
@@ -84,31 +77,13 @@ async fn bootstrap_a_key_serve_and_use_it() {
     let dir = tempfile::tempdir().unwrap();
     // `keys create` writes into ./keyward.db, the default database, creating it.
     let output = command(dir.path())
-        .args([
-            "keys",
-            "create",
-            "--profile",
-            "auth0|5eb0327cbfd7490bff55feeb",
-            "--name",
-            "default",
-        ])
+        .args(["keys", "create", "--profile", "auth0|5eb0327cbfd7490bff55feeb", "--name", "default"])
         .output()
         .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     assert!(dir.path().join("keyward.db").exists());
     let key: serde_json::Value = serde_json::from_slice(&output.stdout).expect("one JSON object");
-    for field in [
-        "id",
-        "name",
-        "profileId",
-        "clientId",
-        "clientSecret",
-        "created",
-    ] {
+    for field in ["id", "name", "profileId", "clientId", "clientSecret", "created"] {
         assert!(key[field].is_string(), "{field} missing from {key}");
     }
     let client_id = key["clientId"].as_str().unwrap();
@@ -116,20 +91,12 @@ async fn bootstrap_a_key_serve_and_use_it() {
 
     let server = Running::start(dir.path());
     let http = reqwest::Client::new();
-    let health = http
-        .get(format!("{}/health/live", server.base))
-        .send()
-        .await
-        .unwrap();
+    let health = http.get(format!("{}/health/live", server.base)).send().await.unwrap();
     assert_eq!(health.status(), 200);
 
     let token: serde_json::Value = http
         .post(format!("{}/oauth/token", server.base))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", client_id),
-            ("client_secret", secret),
-        ])
+        .form(&[("grant_type", "client_credentials"), ("client_id", client_id), ("client_secret", secret)])
         .send()
         .await
         .unwrap()
@@ -147,21 +114,14 @@ async fn bootstrap_a_key_serve_and_use_it() {
         .await
         .unwrap();
     assert_eq!(list["_embedded"]["apikeys"][0]["id"], key["id"]);
-    assert!(
-        list["_embedded"]["apikeys"][0]
-            .get("clientSecret")
-            .is_none()
-    );
+    assert!(list["_embedded"]["apikeys"][0].get("clientSecret").is_none());
 
     // Even at TRACE, the process logs neither the secret nor the token.
     tokio::time::sleep(Duration::from_millis(200)).await;
     let logs = server.logs();
     assert!(logs.contains("/api/apikeys"), "requests are logged: {logs}");
     assert!(!logs.contains(secret), "the secret is in the logs");
-    assert!(
-        !logs.contains(access_token.rsplit('.').next().unwrap()),
-        "the token is in the logs"
-    );
+    assert!(!logs.contains(access_token.rsplit('.').next().unwrap()), "the token is in the logs");
 }
 
 #[test]
@@ -169,16 +129,7 @@ fn keys_create_refuses_bad_input_and_the_limit() {
     let dir = tempfile::tempdir().unwrap();
     let create = |name: &str| {
         command(dir.path())
-            .args([
-                "keys",
-                "create",
-                "--profile",
-                "p",
-                "--name",
-                name,
-                "--max-keys-per-profile",
-                "1",
-            ])
+            .args(["keys", "create", "--profile", "p", "--name", name, "--max-keys-per-profile", "1"])
             .output()
             .unwrap()
     };
@@ -194,10 +145,7 @@ fn keys_create_refuses_bad_input_and_the_limit() {
 
 #[test]
 fn help_documents_every_setting() {
-    let output = Command::new(BINARY)
-        .args(["serve", "--help"])
-        .output()
-        .unwrap();
+    let output = Command::new(BINARY).args(["serve", "--help"]).output().unwrap();
     let help = String::from_utf8(output.stdout).unwrap();
     for variable in [
         "KEYWARD_BIND",

@@ -24,10 +24,7 @@ async fn initialise_create_view_update_list_delete_as_documented() {
         )
         .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(
-        keys(&initialised),
-        ["_links", "created", "id", "lastModified", "profileId"]
-    );
+    assert_eq!(keys(&initialised), ["_links", "created", "id", "lastModified", "profileId"]);
     assert_eq!(keys(&initialised["_links"]), ["create apikey"]);
     assert_eq!(initialised["profileId"], PROFILE);
     assert_resource_timestamp(&initialised["created"]);
@@ -37,43 +34,19 @@ async fn initialise_create_view_update_list_delete_as_documented() {
     assert_eq!(initialised["_links"]["create apikey"]["href"], href);
 
     // An initialised key is not listed yet.
-    let (_, _, list) = server
-        .send(
-            server
-                .http
-                .get(server.url("/api/apikeys"))
-                .header("Authorization", &bearer),
-        )
-        .await;
-    assert_eq!(
-        list["page"]["totalElements"], 1,
-        "only the login key: {list}"
-    );
+    let (_, _, list) =
+        server.send(server.http.get(server.url("/api/apikeys")).header("Authorization", &bearer)).await;
+    assert_eq!(list["page"]["totalElements"], 1, "only the login key: {list}");
 
     // Create: 201 with the client id and the secret, shown this once.
     let name = "SIT-generated api key (2026-01-11T18:58:35.918500330)";
     let (status, headers, created) = server
-        .send(
-            server
-                .http
-                .put(&href)
-                .header("Authorization", &bearer)
-                .json(&json!({ "name": name })),
-        )
+        .send(server.http.put(&href).header("Authorization", &bearer).json(&json!({ "name": name })))
         .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     assert_eq!(
         keys(&created),
-        [
-            "_links",
-            "clientId",
-            "clientSecret",
-            "created",
-            "id",
-            "lastModified",
-            "name",
-            "profileId"
-        ]
+        ["_links", "clientId", "clientSecret", "created", "id", "lastModified", "name", "profileId"]
     );
     assert_eq!(created["id"], id.as_str());
     assert_eq!(created["name"], name);
@@ -83,61 +56,30 @@ async fn initialise_create_view_update_list_delete_as_documented() {
     assert_eq!(client_id.len(), 32);
     assert!(client_id.chars().all(|c| c.is_ascii_alphanumeric()));
     assert!(secret.len() >= 43, "at least 256 bits in base62");
-    assert_eq!(
-        keys(&created["_links"]),
-        ["delete apikey", "profile", "self", "update apikey"]
-    );
+    assert_eq!(keys(&created["_links"]), ["delete apikey", "profile", "self", "update apikey"]);
     for relation in ["self", "update apikey", "delete apikey"] {
         assert_eq!(created["_links"][relation]["href"], href);
     }
-    assert_eq!(
-        created["_links"]["profile"]["href"],
-        server.url(PROFILE_HREF)
-    );
+    assert_eq!(created["_links"]["profile"]["href"], server.url(PROFILE_HREF));
 
     // View: the same key, without the secret.
-    let (status, _, viewed) = server
-        .send(server.http.get(&href).header("Authorization", &bearer))
-        .await;
+    let (status, _, viewed) = server.send(server.http.get(&href).header("Authorization", &bearer)).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(
-        keys(&viewed),
-        [
-            "_links",
-            "clientId",
-            "created",
-            "id",
-            "lastModified",
-            "name",
-            "profileId"
-        ]
-    );
+    assert_eq!(keys(&viewed), ["_links", "clientId", "created", "id", "lastModified", "name", "profileId"]);
     assert_eq!(viewed["clientId"], client_id.as_str());
     assert_eq!(viewed["created"], created["created"]);
     assert_resource_timestamp(&viewed["lastModified"]);
 
     // The new credentials work.
     let own_token = server.token(&client_id, &secret).await;
-    let (status, _, _) = server
-        .send(
-            server
-                .http
-                .get(&href)
-                .header("Authorization", format!("Bearer {own_token}")),
-        )
-        .await;
+    let (status, _, _) =
+        server.send(server.http.get(&href).header("Authorization", format!("Bearer {own_token}"))).await;
     assert_eq!(status, StatusCode::OK);
 
     // Update: 200, renamed, same client id, later lastModified, no secret.
     let renamed = format!("{name} (updated)");
     let (status, _, updated) = server
-        .send(
-            server
-                .http
-                .put(&href)
-                .header("Authorization", &bearer)
-                .json(&json!({ "name": renamed })),
-        )
+        .send(server.http.put(&href).header("Authorization", &bearer).json(&json!({ "name": renamed })))
         .await;
     assert_eq!(status, StatusCode::OK, "{updated}");
     assert_eq!(updated["name"], renamed.as_str());
@@ -147,43 +89,22 @@ async fn initialise_create_view_update_list_delete_as_documented() {
     assert!(updated["lastModified"].as_str().unwrap() > created["lastModified"].as_str().unwrap());
 
     // List: HAL collection with the page object.
-    let (status, _, list) = server
-        .send(
-            server
-                .http
-                .get(server.url("/api/apikeys/"))
-                .header("Authorization", &bearer),
-        )
-        .await;
+    let (status, _, list) =
+        server.send(server.http.get(server.url("/api/apikeys/")).header("Authorization", &bearer)).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(keys(&list), ["_embedded", "_links", "page"]);
-    assert_eq!(
-        list["page"],
-        json!({ "size": 20, "totalElements": 2, "totalPages": 1, "number": 0 })
-    );
-    assert_eq!(
-        list["_links"],
-        json!({ "self": { "href": server.url("/api/apikeys/?page=0&size=20") } })
-    );
+    assert_eq!(list["page"], json!({ "size": 20, "totalElements": 2, "totalPages": 1, "number": 0 }));
+    assert_eq!(list["_links"], json!({ "self": { "href": server.url("/api/apikeys/?page=0&size=20") } }));
     let listed = list["_embedded"]["apikeys"].as_array().unwrap();
     assert_eq!(listed[0]["id"], id.as_str(), "newest first");
     assert!(listed.iter().all(|key| key.get("clientSecret").is_none()));
 
     // Delete: 204, no body; then it is gone.
-    let (status, _, body) = server
-        .send(server.http.delete(&href).header("Authorization", &bearer))
-        .await;
+    let (status, _, body) = server.send(server.http.delete(&href).header("Authorization", &bearer)).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert!(body.is_null(), "no body");
-    let (status, _, body) = server
-        .send(server.http.get(&href).header("Authorization", &bearer))
-        .await;
-    assert_error(
-        status,
-        &body,
-        StatusCode::NOT_FOUND,
-        &format!("/api/apikeys/{id}"),
-    );
+    let (status, _, body) = server.send(server.http.get(&href).header("Authorization", &bearer)).await;
+    assert_error(status, &body, StatusCode::NOT_FOUND, &format!("/api/apikeys/{id}"));
 }
 
 #[tokio::test]
@@ -191,14 +112,10 @@ async fn both_collection_paths_work() {
     let server = TestServer::start().await;
     let (_, token) = server.login("p").await;
     for path in ["/api/apikeys", "/api/apikeys/"] {
-        let (status, _, body) = server
-            .send(server.http.get(server.url(path)).bearer_auth(&token))
-            .await;
+        let (status, _, body) = server.send(server.http.get(server.url(path)).bearer_auth(&token)).await;
         assert_eq!(status, StatusCode::OK, "{path}");
         assert_eq!(body["page"]["totalElements"], 1);
-        let (status, _, body) = server
-            .send(server.http.post(server.url(path)).bearer_auth(&token))
-            .await;
+        let (status, _, body) = server.send(server.http.post(server.url(path)).bearer_auth(&token)).await;
         assert_eq!(status, StatusCode::OK, "{path}: {body}");
     }
 }
@@ -213,23 +130,11 @@ async fn names_are_trimmed_bounded_and_unique_per_profile() {
         let token = token.to_owned();
         let server = &server;
         async move {
-            let (_, _, init) = server
-                .send(
-                    server
-                        .http
-                        .post(server.url("/api/apikeys"))
-                        .bearer_auth(&token),
-                )
-                .await;
+            let (_, _, init) =
+                server.send(server.http.post(server.url("/api/apikeys")).bearer_auth(&token)).await;
             let path = format!("/api/apikeys/{}", init["id"].as_str().unwrap());
             let (status, _, body) = server
-                .send(
-                    server
-                        .http
-                        .put(server.url(&path))
-                        .bearer_auth(&token)
-                        .json(&json!({ "name": name })),
-                )
+                .send(server.http.put(server.url(&path)).bearer_auth(&token).json(&json!({ "name": name })))
                 .await;
             (status, body, path)
         }
@@ -254,14 +159,7 @@ async fn names_are_trimmed_bounded_and_unique_per_profile() {
     }
 
     // Renaming onto a taken name is a conflict too, and changes nothing.
-    let (_, _, list) = server
-        .send(
-            server
-                .http
-                .get(server.url("/api/apikeys"))
-                .bearer_auth(&token),
-        )
-        .await;
+    let (_, _, list) = server.send(server.http.get(server.url("/api/apikeys")).bearer_auth(&token)).await;
     let key = list["_embedded"]["apikeys"]
         .as_array()
         .unwrap()
@@ -272,20 +170,12 @@ async fn names_are_trimmed_bounded_and_unique_per_profile() {
     let path = format!("/api/apikeys/{}", key["id"].as_str().unwrap());
     let (status, body) = {
         let (s, _, b) = server
-            .send(
-                server
-                    .http
-                    .put(server.url(&path))
-                    .bearer_auth(&token)
-                    .json(&json!({ "name": "padded" })),
-            )
+            .send(server.http.put(server.url(&path)).bearer_auth(&token).json(&json!({ "name": "padded" })))
             .await;
         (s, b)
     };
     assert_error(status, &body, StatusCode::CONFLICT, &path);
-    let (_, _, unchanged) = server
-        .send(server.http.get(server.url(&path)).bearer_auth(&token))
-        .await;
+    let (_, _, unchanged) = server.send(server.http.get(server.url(&path)).bearer_auth(&token)).await;
     assert_eq!(unchanged["name"], key["name"]);
 }
 
@@ -295,14 +185,8 @@ async fn concurrent_creates_with_one_name_yield_one_key() {
     let (_, token) = server.login("p").await;
     let mut ids = Vec::new();
     for _ in 0..8 {
-        let (_, _, init) = server
-            .send(
-                server
-                    .http
-                    .post(server.url("/api/apikeys"))
-                    .bearer_auth(&token),
-            )
-            .await;
+        let (_, _, init) =
+            server.send(server.http.post(server.url("/api/apikeys")).bearer_auth(&token)).await;
         ids.push(init["id"].as_str().unwrap().to_owned());
     }
     let requests = ids.iter().map(|id| {
@@ -313,72 +197,30 @@ async fn concurrent_creates_with_one_name_yield_one_key() {
             .json(&json!({ "name": "same" }))
     });
     let statuses = statuses_of(&server, requests).await;
-    assert_eq!(
-        statuses
-            .iter()
-            .filter(|s| **s == StatusCode::CREATED)
-            .count(),
-        1,
-        "{statuses:?}"
-    );
-    assert_eq!(
-        statuses
-            .iter()
-            .filter(|s| **s == StatusCode::CONFLICT)
-            .count(),
-        7,
-        "{statuses:?}"
-    );
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::CREATED).count(), 1, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::CONFLICT).count(), 7, "{statuses:?}");
 }
 
 #[tokio::test]
 async fn initialised_keys_are_purged_after_a_day() {
     let server = TestServer::start().await;
     let (_, token) = server.login("p").await;
-    let (_, _, init) = server
-        .send(
-            server
-                .http
-                .post(server.url("/api/apikeys"))
-                .bearer_auth(&token),
-        )
-        .await;
+    let (_, _, init) = server.send(server.http.post(server.url("/api/apikeys")).bearer_auth(&token)).await;
     let path = format!("/api/apikeys/{}", init["id"].as_str().unwrap());
 
-    let purged = server
-        .state
-        .keys
-        .purge_initialised(chrono::Utc::now())
-        .await
-        .unwrap();
+    let purged = server.state.keys.purge_initialised(chrono::Utc::now()).await.unwrap();
     assert_eq!(purged, 0, "a fresh initialised key stays");
     let later = chrono::Utc::now() + chrono::TimeDelta::hours(25);
     let purged = server.state.keys.purge_initialised(later).await.unwrap();
-    assert_eq!(
-        purged, 1,
-        "only the initialised key goes; created keys stay"
-    );
+    assert_eq!(purged, 1, "only the initialised key goes; created keys stay");
 
     let (status, body) = {
         let (s, _, b) = server
-            .send(
-                server
-                    .http
-                    .put(server.url(&path))
-                    .bearer_auth(&token)
-                    .json(&json!({ "name": "late" })),
-            )
+            .send(server.http.put(server.url(&path)).bearer_auth(&token).json(&json!({ "name": "late" })))
             .await;
         (s, b)
     };
     assert_error(status, &body, StatusCode::NOT_FOUND, &path);
-    let (_, _, list) = server
-        .send(
-            server
-                .http
-                .get(server.url("/api/apikeys"))
-                .bearer_auth(&token),
-        )
-        .await;
+    let (_, _, list) = server.send(server.http.get(server.url("/api/apikeys")).bearer_auth(&token)).await;
     assert_eq!(list["page"]["totalElements"], 1);
 }

@@ -7,41 +7,17 @@ use serde_json::json;
 #[tokio::test]
 async fn missing_and_bad_credentials_are_401_with_a_challenge() {
     let server = TestServer::start().await;
-    let (status, headers, body) = server
-        .send(server.http.get(server.url("/api/apikeys")))
-        .await;
+    let (status, headers, body) = server.send(server.http.get(server.url("/api/apikeys"))).await;
     assert_error(status, &body, StatusCode::UNAUTHORIZED, "/api/apikeys");
-    assert!(
-        headers["www-authenticate"]
-            .to_str()
-            .unwrap()
-            .starts_with("Bearer")
-    );
+    assert!(headers["www-authenticate"].to_str().unwrap().starts_with("Bearer"));
 
-    for header in [
-        "Bearer not-a-token",
-        "garbage",
-        "Bearer",
-        "Basic !!!",
-        "Bearer a.b.c",
-        "Basic Zm9vOmJhcg==",
-    ] {
-        let (status, headers, body) = server
-            .send(
-                server
-                    .http
-                    .get(server.url("/api/apikeys"))
-                    .header("Authorization", header),
-            )
-            .await;
+    for header in
+        ["Bearer not-a-token", "garbage", "Bearer", "Basic !!!", "Bearer a.b.c", "Basic Zm9vOmJhcg=="]
+    {
+        let (status, headers, body) =
+            server.send(server.http.get(server.url("/api/apikeys")).header("Authorization", header)).await;
         assert_error(status, &body, StatusCode::UNAUTHORIZED, "/api/apikeys");
-        assert!(
-            headers["www-authenticate"]
-                .to_str()
-                .unwrap()
-                .contains("invalid_token"),
-            "{header}"
-        );
+        assert!(headers["www-authenticate"].to_str().unwrap().contains("invalid_token"), "{header}");
     }
 }
 
@@ -50,14 +26,8 @@ async fn a_token_signed_by_another_key_is_refused() {
     let server = TestServer::start().await;
     let other = TestServer::start().await;
     let (_, foreign) = other.login("p").await;
-    let (status, _, body) = server
-        .send(
-            server
-                .http
-                .get(server.url("/api/apikeys"))
-                .bearer_auth(&foreign),
-        )
-        .await;
+    let (status, _, body) =
+        server.send(server.http.get(server.url("/api/apikeys")).bearer_auth(&foreign)).await;
     assert_error(status, &body, StatusCode::UNAUTHORIZED, "/api/apikeys");
 }
 
@@ -65,56 +35,24 @@ async fn a_token_signed_by_another_key_is_refused() {
 async fn unknown_ids_routes_and_methods() {
     let server = TestServer::start().await;
     let (_, token) = server.login("p").await;
-    for path in [
-        "/api/apikeys/9904cf92-2202-48c0-a751-a9724e32c98e",
-        "/api/apikeys/not-a-uuid",
-    ] {
+    for path in ["/api/apikeys/9904cf92-2202-48c0-a751-a9724e32c98e", "/api/apikeys/not-a-uuid"] {
         for method in [reqwest::Method::GET, reqwest::Method::DELETE] {
-            let (status, _, body) = server
-                .send(
-                    server
-                        .http
-                        .request(method, server.url(path))
-                        .bearer_auth(&token),
-                )
-                .await;
+            let (status, _, body) =
+                server.send(server.http.request(method, server.url(path)).bearer_auth(&token)).await;
             assert_error(status, &body, StatusCode::NOT_FOUND, path);
         }
         let (status, _, body) = server
-            .send(
-                server
-                    .http
-                    .put(server.url(path))
-                    .bearer_auth(&token)
-                    .json(&json!({ "name": "x" })),
-            )
+            .send(server.http.put(server.url(path)).bearer_auth(&token).json(&json!({ "name": "x" })))
             .await;
         assert_error(status, &body, StatusCode::NOT_FOUND, path);
     }
-    let (status, _, body) = server
-        .send(
-            server
-                .http
-                .get(server.url("/api/nothing"))
-                .bearer_auth(&token),
-        )
-        .await;
+    let (status, _, body) =
+        server.send(server.http.get(server.url("/api/nothing")).bearer_auth(&token)).await;
     assert_error(status, &body, StatusCode::NOT_FOUND, "/api/nothing");
 
-    let (status, headers, body) = server
-        .send(
-            server
-                .http
-                .patch(server.url("/api/apikeys"))
-                .bearer_auth(&token),
-        )
-        .await;
-    assert_error(
-        status,
-        &body,
-        StatusCode::METHOD_NOT_ALLOWED,
-        "/api/apikeys",
-    );
+    let (status, headers, body) =
+        server.send(server.http.patch(server.url("/api/apikeys")).bearer_auth(&token)).await;
+    assert_error(status, &body, StatusCode::METHOD_NOT_ALLOWED, "/api/apikeys");
     assert!(headers.contains_key("allow"));
 }
 
@@ -122,110 +60,40 @@ async fn unknown_ids_routes_and_methods() {
 async fn bad_bodies_are_4xx_and_change_nothing() {
     let server = TestServer::start().await;
     let (_, token) = server.login("p").await;
-    let (_, _, init) = server
-        .send(
-            server
-                .http
-                .post(server.url("/api/apikeys"))
-                .bearer_auth(&token),
-        )
-        .await;
+    let (_, _, init) = server.send(server.http.post(server.url("/api/apikeys")).bearer_auth(&token)).await;
     let path = format!("/api/apikeys/{}", init["id"].as_str().unwrap());
     let (status, _, created) = server
-        .send(
-            server
-                .http
-                .put(server.url(&path))
-                .bearer_auth(&token)
-                .json(&json!({ "name": "kept" })),
-        )
+        .send(server.http.put(server.url(&path)).bearer_auth(&token).json(&json!({ "name": "kept" })))
         .await;
     assert_eq!(status, StatusCode::CREATED);
 
     let put = |content_type: &str, body: Vec<u8>| {
-        server
-            .http
-            .put(server.url(&path))
-            .bearer_auth(&token)
-            .header("Content-Type", content_type)
-            .body(body)
+        server.http.put(server.url(&path)).bearer_auth(&token).header("Content-Type", content_type).body(body)
     };
     let cases = [
-        (
-            put("application/json", b"{\"name\":".to_vec()),
-            StatusCode::BAD_REQUEST,
-        ),
-        (
-            put("application/json", b"[1,2]".to_vec()),
-            StatusCode::BAD_REQUEST,
-        ),
-        (
-            put("application/json", b"{\"name\": {\"a\": 1}}".to_vec()),
-            StatusCode::BAD_REQUEST,
-        ),
-        (
-            put("application/json", vec![0xff, 0xfe, 0x00]),
-            StatusCode::BAD_REQUEST,
-        ),
-        (
-            put("application/x-www-form-urlencoded", b"name=".to_vec()),
-            StatusCode::BAD_REQUEST,
-        ),
-        (
-            put("text/plain", b"name=x".to_vec()),
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        ),
-        (
-            put("application/xml", b"<name>x</name>".to_vec()),
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        ),
-        (
-            put("application/json", vec![b' '; 64 * 1024 + 1]),
-            StatusCode::PAYLOAD_TOO_LARGE,
-        ),
-        (
-            put("application/json", b"{}".to_vec()),
-            StatusCode::BAD_REQUEST,
-        ),
+        (put("application/json", b"{\"name\":".to_vec()), StatusCode::BAD_REQUEST),
+        (put("application/json", b"[1,2]".to_vec()), StatusCode::BAD_REQUEST),
+        (put("application/json", b"{\"name\": {\"a\": 1}}".to_vec()), StatusCode::BAD_REQUEST),
+        (put("application/json", vec![0xff, 0xfe, 0x00]), StatusCode::BAD_REQUEST),
+        (put("application/x-www-form-urlencoded", b"name=".to_vec()), StatusCode::BAD_REQUEST),
+        (put("text/plain", b"name=x".to_vec()), StatusCode::UNSUPPORTED_MEDIA_TYPE),
+        (put("application/xml", b"<name>x</name>".to_vec()), StatusCode::UNSUPPORTED_MEDIA_TYPE),
+        (put("application/json", vec![b' '; 64 * 1024 + 1]), StatusCode::PAYLOAD_TOO_LARGE),
+        (put("application/json", b"{}".to_vec()), StatusCode::BAD_REQUEST),
     ];
     for (request, expected) in cases {
         let (status, _, body) = server.send(request).await;
         assert_error(status, &body, expected, &path);
     }
-    let (status, _, bad_page) = server
-        .send(
-            server
-                .http
-                .get(server.url("/api/apikeys?page=-1"))
-                .bearer_auth(&token),
-        )
-        .await;
+    let (status, _, bad_page) =
+        server.send(server.http.get(server.url("/api/apikeys?page=-1")).bearer_auth(&token)).await;
     assert_error(status, &bad_page, StatusCode::BAD_REQUEST, "/api/apikeys");
-    let (status, _, bad_size) = server
-        .send(
-            server
-                .http
-                .get(server.url("/api/apikeys?size=abc"))
-                .bearer_auth(&token),
-        )
-        .await;
+    let (status, _, bad_size) =
+        server.send(server.http.get(server.url("/api/apikeys?size=abc")).bearer_auth(&token)).await;
     assert_error(status, &bad_size, StatusCode::BAD_REQUEST, "/api/apikeys");
 
-    let (_, _, after) = server
-        .send(server.http.get(server.url(&path)).bearer_auth(&token))
-        .await;
+    let (_, _, after) = server.send(server.http.get(server.url(&path)).bearer_auth(&token)).await;
     assert_eq!(after["name"], "kept");
     assert_eq!(after["lastModified"], created["lastModified"]);
-    assert_eq!(
-        keys(&after),
-        [
-            "_links",
-            "clientId",
-            "created",
-            "id",
-            "lastModified",
-            "name",
-            "profileId"
-        ]
-    );
+    assert_eq!(keys(&after), ["_links", "clientId", "created", "id", "lastModified", "name", "profileId"]);
 }

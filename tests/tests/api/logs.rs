@@ -9,23 +9,10 @@ async fn no_secret_or_token_appears_in_the_logs() {
     let (_, token) = server.login("p").await;
 
     // Create a key over HTTP, use its secret every way there is, and get it wrong on purpose.
-    let (_, _, init) = server
-        .send(
-            server
-                .http
-                .post(server.url("/api/apikeys"))
-                .bearer_auth(&token),
-        )
-        .await;
+    let (_, _, init) = server.send(server.http.post(server.url("/api/apikeys")).bearer_auth(&token)).await;
     let path = format!("/api/apikeys/{}", init["id"].as_str().unwrap());
     let (status, _, created) = server
-        .send(
-            server
-                .http
-                .put(server.url(&path))
-                .bearer_auth(&token)
-                .json(&json!({ "name": "logged?" })),
-        )
+        .send(server.http.put(server.url(&path)).bearer_auth(&token).json(&json!({ "name": "logged?" })))
         .await;
     assert_eq!(status, StatusCode::CREATED);
     let client_id = created["clientId"].as_str().unwrap().to_owned();
@@ -34,26 +21,11 @@ async fn no_secret_or_token_appears_in_the_logs() {
     let wrong = format!("{}x", &secret[..43]);
 
     let requests = [
-        server
-            .http
-            .get(server.url("/api/apikeys"))
-            .bearer_auth(&own_token),
-        server
-            .http
-            .get(server.url("/api/apikeys"))
-            .header("Authorization", &own_token),
-        server
-            .http
-            .get(server.url("/api/apikeys"))
-            .basic_auth(&client_id, Some(&secret)),
-        server
-            .http
-            .get(server.url("/api/apikeys"))
-            .basic_auth(&client_id, Some(&wrong)),
-        server
-            .http
-            .get(server.url(&format!("/api/apikeys?secret={secret}")))
-            .bearer_auth(&own_token),
+        server.http.get(server.url("/api/apikeys")).bearer_auth(&own_token),
+        server.http.get(server.url("/api/apikeys")).header("Authorization", &own_token),
+        server.http.get(server.url("/api/apikeys")).basic_auth(&client_id, Some(&secret)),
+        server.http.get(server.url("/api/apikeys")).basic_auth(&client_id, Some(&wrong)),
+        server.http.get(server.url(&format!("/api/apikeys?secret={secret}"))).bearer_auth(&own_token),
         server.http.post(server.url("/oauth/token")).form(&[
             ("grant_type", "client_credentials"),
             ("client_id", &client_id),
@@ -69,34 +41,19 @@ async fn no_secret_or_token_appears_in_the_logs() {
             .post(server.url("/oauth/token"))
             .header("Content-Type", "text/plain")
             .body(secret.clone()),
-        server
-            .http
-            .put(server.url(&path))
-            .bearer_auth(&own_token)
-            .json(&json!({ "name": secret })),
+        server.http.put(server.url(&path)).bearer_auth(&own_token).json(&json!({ "name": secret })),
     ];
     for request in requests {
         server.send(request).await;
     }
-    let (status, _, _) = server
-        .send(server.http.delete(server.url(&path)).bearer_auth(&token))
-        .await;
+    let (status, _, _) = server.send(server.http.delete(server.url(&path)).bearer_auth(&token)).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, _, _) = server
-        .send(
-            server
-                .http
-                .get(server.url("/api/apikeys"))
-                .bearer_auth(&own_token),
-        )
-        .await;
+    let (status, _, _) =
+        server.send(server.http.get(server.url("/api/apikeys")).bearer_auth(&own_token)).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 
     let logs = captured_logs();
-    assert!(
-        logs.contains("finished processing request"),
-        "the logs were captured"
-    );
+    assert!(logs.contains("finished processing request"), "the logs were captured");
     assert!(logs.contains(&path), "requests are logged by path");
     let signature = own_token.rsplit('.').next().unwrap();
     for (what, needle) in [

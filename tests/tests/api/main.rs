@@ -16,12 +16,7 @@ use serde_json::Value;
 
 /// Keys of a JSON object, sorted.
 pub fn keys(value: &Value) -> Vec<String> {
-    let mut keys: Vec<String> = value
-        .as_object()
-        .expect("an object")
-        .keys()
-        .cloned()
-        .collect();
+    let mut keys: Vec<String> = value.as_object().expect("an object").keys().cloned().collect();
     keys.sort();
     keys
 }
@@ -30,9 +25,7 @@ pub fn keys(value: &Value) -> Vec<String> {
 pub fn assert_resource_timestamp(value: &Value) {
     let text = value.as_str().expect("a timestamp string");
     assert!(
-        keyward_model::time::parse_resource(text).is_ok()
-            && !text.ends_with('Z')
-            && !text.contains('+'),
+        keyward_model::time::parse_resource(text).is_ok() && !text.ends_with('Z') && !text.contains('+'),
         "not a documented timestamp: {text}"
     );
 }
@@ -40,20 +33,13 @@ pub fn assert_resource_timestamp(value: &Value) {
 /// A Spring-style error body with the given status and path.
 pub fn assert_error(status: StatusCode, body: &Value, expected: StatusCode, path: &str) {
     assert_eq!(status, expected, "body: {body}");
-    assert_eq!(
-        keys(body),
-        ["error", "message", "path", "status", "timestamp"],
-        "body: {body}"
-    );
+    assert_eq!(keys(body), ["error", "message", "path", "status", "timestamp"], "body: {body}");
     assert_eq!(body["status"], expected.as_u16());
     assert_eq!(body["error"], expected.canonical_reason().unwrap());
     assert_eq!(body["path"], path);
     assert!(!body["message"].as_str().unwrap().is_empty());
     let timestamp = body["timestamp"].as_str().unwrap();
-    assert!(
-        timestamp.ends_with("+00:00") && timestamp.len() == 29,
-        "timestamp {timestamp}"
-    );
+    assert!(timestamp.ends_with("+00:00") && timestamp.len() == 29, "timestamp {timestamp}");
 }
 
 /// Sends requests concurrently and returns their statuses in order.

@@ -11,20 +11,14 @@ const DOCUMENTED_NAME: &str = "SIT-generated api key (2026-01-11T18:58:35.918500
 
 /// Runs a shell snippet with `$ACCESS_TOKEN` set; returns stdout.
 fn curl(snippet: &str, base: &str, id: &str, token: &str) -> String {
-    let snippet = snippet
-        .replace(DOCUMENTED_HOST, base)
-        .replace(DOCUMENTED_ID, id);
+    let snippet = snippet.replace(DOCUMENTED_HOST, base).replace(DOCUMENTED_ID, id);
     let output = Command::new("sh")
         .arg("-c")
         .arg(&snippet)
         .env("ACCESS_TOKEN", token)
         .output()
         .expect("curl snippets need sh and curl on PATH; .ci/run installs curl");
-    assert!(
-        output.status.success(),
-        "{snippet} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "{snippet} failed: {}", String::from_utf8_lossy(&output.stderr));
     String::from_utf8(output.stdout).unwrap()
 }
 
@@ -32,23 +26,14 @@ fn curl(snippet: &str, base: &str, id: &str, token: &str) -> String {
 fn curl_response(output: &str) -> (u16, Value) {
     let status: u16 = output.split_whitespace().nth(1).unwrap().parse().unwrap();
     let body = output.split("\r\n\r\n").nth(1).unwrap_or_default().trim();
-    (
-        status,
-        if body.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(body).unwrap()
-        },
-    )
+    (status, if body.is_empty() { Value::Null } else { serde_json::from_str(body).unwrap() })
 }
 
 /// Runs a Python snippet after `ACCESS_TOKEN = "..."`; returns the status it got and what it printed.
 fn python(snippet: &str, base: &str, id: &str, token: &str) -> (u16, String) {
     let program = format!(
         "ACCESS_TOKEN = {token:?}\n{}\nimport sys\nsys.stderr.write(str(response.status_code))\n",
-        snippet
-            .replace(DOCUMENTED_HOST, base)
-            .replace(DOCUMENTED_ID, id)
+        snippet.replace(DOCUMENTED_HOST, base).replace(DOCUMENTED_ID, id)
     );
     let output = Command::new("python3")
         .arg("-c")
@@ -60,10 +45,7 @@ fn python(snippet: &str, base: &str, id: &str, token: &str) -> (u16, String) {
         "the Python snippet failed (is `requests` installed? .ci/run installs it): {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let status = String::from_utf8_lossy(&output.stderr)
-        .trim()
-        .parse()
-        .unwrap();
+    let status = String::from_utf8_lossy(&output.stderr).trim().parse().unwrap();
     (status, String::from_utf8(output.stdout).unwrap())
 }
 
@@ -74,7 +56,8 @@ const CURL_CREATE: &str = r#"curl -H "Authorization: Bearer $ACCESS_TOKEN" 'http
 -d '{
 "name" : "SIT-generated api key (2026-01-11T18:58:35.918500330)"
 }'"#;
-const CURL_LIST: &str = r#"curl -H "Authorization: Bearer $ACCESS_TOKEN" 'https://app.matatika.com/api/apikeys/' -i -X GET"#;
+const CURL_LIST: &str =
+    r#"curl -H "Authorization: Bearer $ACCESS_TOKEN" 'https://app.matatika.com/api/apikeys/' -i -X GET"#;
 const CURL_VIEW: &str = r#"curl -H "Authorization: Bearer $ACCESS_TOKEN" 'https://app.matatika.com/api/apikeys/9904cf92-2202-48c0-a751-a9724e32c98e' -i -X GET"#;
 const CURL_UPDATE: &str = r#"curl -H "Authorization: Bearer $ACCESS_TOKEN" 'https://app.matatika.com/api/apikeys/9904cf92-2202-48c0-a751-a9724e32c98e' -i -X PUT \
 -H 'Content-Type: application/json' \
@@ -173,22 +156,13 @@ async fn the_documented_python_snippets_work_as_printed() {
     let base = server.base.clone();
     let run = |snippet: &'static str, id: String| {
         let (base, token) = (base.clone(), token.clone());
-        async move {
-            tokio::task::spawn_blocking(move || python(snippet, &base, &id, &token))
-                .await
-                .unwrap()
-        }
+        async move { tokio::task::spawn_blocking(move || python(snippet, &base, &id, &token)).await.unwrap() }
     };
 
     let (status, printed) = run(PY_INITIALISE, String::new()).await;
     assert_eq!(status, 200, "{printed}");
     // The snippet prints `b'{...}'`: the id is the first UUID in it.
-    let id = printed
-        .split('"')
-        .skip_while(|part| *part != "id")
-        .nth(2)
-        .unwrap()
-        .to_owned();
+    let id = printed.split('"').skip_while(|part| *part != "id").nth(2).unwrap().to_owned();
     uuid::Uuid::parse_str(&id).expect("the initialised id");
 
     let (status, printed) = run(PY_CREATE, id.clone()).await;

@@ -12,15 +12,12 @@ fn fixtures() -> PathBuf {
 }
 
 fn fixture(name: &str) -> Value {
-    let text =
-        std::fs::read_to_string(fixtures().join(name)).unwrap_or_else(|_| panic!("fixture {name}"));
+    let text = std::fs::read_to_string(fixtures().join(name)).unwrap_or_else(|_| panic!("fixture {name}"));
     serde_json::from_str(&text).unwrap()
 }
 
 fn repo_file(relative: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join(relative)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(relative)
 }
 
 #[test]
@@ -43,12 +40,7 @@ fn the_documents_are_valid_openapi_by_an_independent_validator() {
             String::from_utf8_lossy(&output.stderr)
         );
     }
-    assert!(
-        spec().document["openapi"]
-            .as_str()
-            .unwrap()
-            .starts_with("3.1")
-    );
+    assert!(spec().document["openapi"].as_str().unwrap().starts_with("3.1"));
 }
 
 /// Every example in the document, with the schema it illustrates: `(where, schema, value)`.
@@ -57,31 +49,20 @@ fn examples() -> Vec<(String, Value, Value)> {
     for (path, item) in spec().document["paths"].as_object().unwrap() {
         for (method, operation) in item.as_object().unwrap() {
             let mut contents: Vec<(String, &Value)> = Vec::new();
-            if let Some(content) = operation
-                .pointer("/requestBody/content")
-                .and_then(Value::as_object)
-            {
-                contents.extend(
-                    content
-                        .iter()
-                        .map(|(media, c)| (format!("{method} {path} request {media}"), c)),
-                );
+            if let Some(content) = operation.pointer("/requestBody/content").and_then(Value::as_object) {
+                contents
+                    .extend(content.iter().map(|(media, c)| (format!("{method} {path} request {media}"), c)));
             }
             for (status, response) in operation["responses"].as_object().unwrap() {
                 if let Some(content) = response.get("content").and_then(Value::as_object) {
                     contents.extend(
-                        content
-                            .iter()
-                            .map(|(media, c)| (format!("{method} {path} {status} {media}"), c)),
+                        content.iter().map(|(media, c)| (format!("{method} {path} {status} {media}"), c)),
                     );
                 }
             }
             for (place, content) in contents {
-                for (name, example) in content
-                    .get("examples")
-                    .and_then(Value::as_object)
-                    .into_iter()
-                    .flatten()
+                for (name, example) in
+                    content.get("examples").and_then(Value::as_object).into_iter().flatten()
                 {
                     found.push((
                         format!("{place} ({name})"),
@@ -99,17 +80,12 @@ fn examples() -> Vec<(String, Value, Value)> {
 fn every_documented_body_is_an_example_that_matches_its_schema() {
     let examples = examples();
     for (place, schema, value) in &examples {
-        spec()
-            .check(schema, value)
-            .unwrap_or_else(|error| panic!("{place}: {error}"));
+        spec().check(schema, value).unwrap_or_else(|error| panic!("{place}: {error}"));
     }
     // Every transcribed body is attached somewhere.
     for document in ["matatika", "meltano"] {
         for entry in std::fs::read_dir(fixtures().join(document)).unwrap() {
-            let name = format!(
-                "{document}/{}",
-                entry.unwrap().file_name().to_string_lossy()
-            );
+            let name = format!("{document}/{}", entry.unwrap().file_name().to_string_lossy());
             if name.ends_with("/apikey.json") {
                 // The documents' object example: the view response shows the same object.
                 continue;
@@ -126,27 +102,12 @@ fn every_documented_body_is_an_example_that_matches_its_schema() {
 #[test]
 fn the_schema_check_can_fail() {
     let spec = spec();
-    let not_a_key =
-        json!({ "id": "not-a-uuid", "created": "yesterday", "profileId": 1, "_links": {} });
+    let not_a_key = json!({ "id": "not-a-uuid", "created": "yesterday", "profileId": 1, "_links": {} });
+    assert!(spec.check(&json!({ "$ref": "#/components/schemas/ApiKey" }), &not_a_key).is_err());
+    assert!(spec.check_response("GET", "/api/apikeys/x", 200, b"{}").is_err());
+    assert!(spec.check_response("GET", "/api/apikeys", 418, b"{}").is_err(), "an undocumented status");
     assert!(
-        spec.check(
-            &json!({ "$ref": "#/components/schemas/ApiKey" }),
-            &not_a_key
-        )
-        .is_err()
-    );
-    assert!(
-        spec.check_response("GET", "/api/apikeys/x", 200, b"{}")
-            .is_err()
-    );
-    assert!(
-        spec.check_response("GET", "/api/apikeys", 418, b"{}")
-            .is_err(),
-        "an undocumented status"
-    );
-    assert!(
-        spec.check_response("DELETE", "/api/apikeys/x", 204, b"{}")
-            .is_err(),
+        spec.check_response("DELETE", "/api/apikeys/x", 204, b"{}").is_err(),
         "a body where none is documented"
     );
 }
@@ -183,9 +144,7 @@ fn redact_uuids(text: &str) -> String {
     let mut out = String::new();
     let mut rest = text;
     while !rest.is_empty() {
-        let candidate = rest
-            .get(..36)
-            .filter(|c| uuid::Uuid::parse_str(c).is_ok() && c.contains('-'));
+        let candidate = rest.get(..36).filter(|c| uuid::Uuid::parse_str(c).is_ok() && c.contains('-'));
         match candidate {
             Some(_) => {
                 out.push_str("[uuid]");
@@ -204,9 +163,7 @@ fn redact_uuids(text: &str) -> String {
 /// Every value's JSON type, keyed as the value is.
 fn shape(value: &Value) -> Value {
     match value {
-        Value::Object(map) => {
-            Value::Object(map.iter().map(|(k, v)| (k.clone(), shape(v))).collect())
-        }
+        Value::Object(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), shape(v))).collect()),
         Value::Array(items) => Value::Array(items.iter().map(shape).collect()),
         Value::String(_) => json!("string"),
         Value::Number(_) => json!("number"),
@@ -228,36 +185,21 @@ async fn the_live_server_answers_each_documented_request_as_documented() {
             assert_eq!(redact(live, &hosts), expected, "{document}: {documented}");
         };
 
-        let (status, _, initialised) = server
-            .send(
-                server
-                    .http
-                    .post(server.url("/api/apikeys/"))
-                    .bearer_auth(&token),
-            )
-            .await;
+        let (status, _, initialised) =
+            server.send(server.http.post(server.url("/api/apikeys/")).bearer_auth(&token)).await;
         assert_eq!(status, StatusCode::OK);
         same(&initialised, "initialise-response.json");
 
         let path = format!("/api/apikeys/{}", initialised["id"].as_str().unwrap());
         let create = fixture(&format!("{document}/create-request.json"));
-        let (status, _, created) = server
-            .send(
-                server
-                    .http
-                    .put(server.url(&path))
-                    .bearer_auth(&token)
-                    .json(&create),
-            )
-            .await;
+        let (status, _, created) =
+            server.send(server.http.put(server.url(&path)).bearer_auth(&token).json(&create)).await;
         assert_eq!(status, StatusCode::CREATED);
         if document == "matatika" {
             same(&created, "create-response.json");
         }
 
-        let (_, _, viewed) = server
-            .send(server.http.get(server.url(&path)).bearer_auth(&token))
-            .await;
+        let (_, _, viewed) = server.send(server.http.get(server.url(&path)).bearer_auth(&token)).await;
         let mut expected_view = fixture(&format!("{document}/view-response.json"));
         expected_view["name"] = create["name"].clone();
         let (hosts_, expected_view) = (&hosts, redact(&expected_view, &hosts));
@@ -265,63 +207,29 @@ async fn the_live_server_answers_each_documented_request_as_documented() {
 
         // The documented list shows an `accessToken` on one key. Keyward never returns a
         // credential after creation, so that field is the one documented difference.
-        let (_, _, list) = server
-            .send(
-                server
-                    .http
-                    .get(server.url("/api/apikeys/"))
-                    .bearer_auth(&token),
-            )
-            .await;
+        let (_, _, list) =
+            server.send(server.http.get(server.url("/api/apikeys/")).bearer_auth(&token)).await;
         let mut expected_list = fixture(&format!("{document}/list-response.json"));
-        for key in expected_list["_embedded"]["apikeys"]
-            .as_array_mut()
-            .unwrap()
-        {
+        for key in expected_list["_embedded"]["apikeys"].as_array_mut().unwrap() {
             key.as_object_mut().unwrap().remove("accessToken");
         }
-        let names: Vec<Value> = list["_embedded"]["apikeys"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|k| k["name"].clone())
-            .collect();
-        for (key, name) in expected_list["_embedded"]["apikeys"]
-            .as_array_mut()
-            .unwrap()
-            .iter_mut()
-            .zip(names)
+        let names: Vec<Value> =
+            list["_embedded"]["apikeys"].as_array().unwrap().iter().map(|k| k["name"].clone()).collect();
+        for (key, name) in expected_list["_embedded"]["apikeys"].as_array_mut().unwrap().iter_mut().zip(names)
         {
             key["name"] = name;
         }
-        assert_eq!(
-            redact(&list, &hosts),
-            redact(&expected_list, &hosts),
-            "{document}: list"
-        );
+        assert_eq!(redact(&list, &hosts), redact(&expected_list, &hosts), "{document}: list");
 
         let update = fixture(&format!("{document}/update-request.json"));
-        let (status, _, updated) = server
-            .send(
-                server
-                    .http
-                    .put(server.url(&path))
-                    .bearer_auth(&token)
-                    .json(&update),
-            )
-            .await;
+        let (status, _, updated) =
+            server.send(server.http.put(server.url(&path)).bearer_auth(&token).json(&update)).await;
         assert_eq!(status, StatusCode::OK);
         let mut expected_update = fixture(&format!("{document}/update-response.json"));
         expected_update["name"] = update["name"].clone();
-        assert_eq!(
-            redact(&updated, &hosts),
-            redact(&expected_update, &hosts),
-            "{document}: update"
-        );
+        assert_eq!(redact(&updated, &hosts), redact(&expected_update, &hosts), "{document}: update");
 
-        let (status, _, body) = server
-            .send(server.http.delete(server.url(&path)).bearer_auth(&token))
-            .await;
+        let (status, _, body) = server.send(server.http.delete(server.url(&path)).bearer_auth(&token)).await;
         assert_eq!((status, body), (StatusCode::NO_CONTENT, Value::Null));
     }
 }
@@ -330,14 +238,8 @@ async fn the_live_server_answers_each_documented_request_as_documented() {
 async fn the_documented_limit_error_has_the_documented_shape() {
     let server = TestServer::start_with(|settings| settings.keys.max_keys_per_profile = 1).await;
     let (_, token) = server.login_named(PROFILE, "default").await;
-    let (_, _, initialised) = server
-        .send(
-            server
-                .http
-                .post(server.url("/api/apikeys/"))
-                .bearer_auth(&token),
-        )
-        .await;
+    let (_, _, initialised) =
+        server.send(server.http.post(server.url("/api/apikeys/")).bearer_auth(&token)).await;
     let path = format!("/api/apikeys/{}", initialised["id"].as_str().unwrap());
     let (status, _, error) = server
         .send(
@@ -350,10 +252,7 @@ async fn the_documented_limit_error_has_the_documented_shape() {
         .await;
     // The document shows the 403 after its gateway turned it into a 500; the body is the same shape.
     assert_eq!(status, StatusCode::FORBIDDEN);
-    assert_eq!(
-        shape(&error),
-        shape(&fixture("meltano/create-limit-error.json"))
-    );
+    assert_eq!(shape(&error), shape(&fixture("meltano/create-limit-error.json")));
     assert!(
         fixture("meltano/create-limit-error.json")["message"]
             .as_str()
@@ -389,9 +288,6 @@ async fn the_reference_page_renders_every_operation_without_network() {
     let dom = String::from_utf8_lossy(&output.stdout);
     assert!(dom.contains("swagger-ui"), "Swagger UI did not load: {dom}");
     for (path, _) in spec().document["paths"].as_object().unwrap() {
-        assert!(
-            dom.contains(&format!("data-path=\"{path}\"")),
-            "{path} is not rendered"
-        );
+        assert!(dom.contains(&format!("data-path=\"{path}\"")), "{path} is not rendered");
     }
 }

@@ -40,22 +40,13 @@ async fn form_json_and_basic_all_yield_a_bearer_token() {
     for request in [form, json, basic] {
         let (status, headers, body) = server.send(request).await;
         assert_eq!(status, StatusCode::OK, "{body}");
-        assert_eq!(
-            crate::keys(&body),
-            ["access_token", "expires_in", "token_type"]
-        );
+        assert_eq!(crate::keys(&body), ["access_token", "expires_in", "token_type"]);
         assert_eq!(body["token_type"], "Bearer");
         assert_eq!(body["expires_in"], 86_400);
         assert_eq!(headers["cache-control"], "no-store");
         let token = body["access_token"].as_str().unwrap();
-        let (status, _, _) = server
-            .send(
-                server
-                    .http
-                    .get(server.url("/api/apikeys"))
-                    .bearer_auth(token),
-            )
-            .await;
+        let (status, _, _) =
+            server.send(server.http.get(server.url("/api/apikeys")).bearer_auth(token)).await;
         assert_eq!(status, StatusCode::OK);
     }
 }
@@ -75,27 +66,17 @@ async fn tokens_carry_the_documented_claims_and_verify_against_the_jwks() {
     let kid = header["kid"].as_str().expect("a kid").to_owned();
 
     let claims = claims(&token);
-    assert_eq!(
-        crate::keys(&claims),
-        ["aud", "azp", "exp", "gty", "iat", "iss", "sub"]
-    );
+    assert_eq!(crate::keys(&claims), ["aud", "azp", "exp", "gty", "iat", "iss", "sub"]);
     assert_eq!(claims["iss"], "https://keys.example.com/");
     assert_eq!(claims["aud"], "https://keys.example.com/api");
     assert_eq!(claims["sub"], format!("{}@clients", key.client_id));
     assert_eq!(claims["azp"], key.client_id.as_str());
     assert_eq!(claims["gty"], "client-credentials");
-    assert_eq!(
-        claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap(),
-        600
-    );
+    assert_eq!(claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap(), 600);
 
-    let jwks: JwkSet = serde_json::from_value(
-        server
-            .send(server.http.get(server.url("/.well-known/jwks.json")))
-            .await
-            .2,
-    )
-    .unwrap();
+    let jwks: JwkSet =
+        serde_json::from_value(server.send(server.http.get(server.url("/.well-known/jwks.json"))).await.2)
+            .unwrap();
     let jwk = jwks.find(&kid).expect("the token's key is published");
     let mut validation = Validation::new(Algorithm::RS256);
     validation.set_audience(&["https://keys.example.com/api"]);
@@ -103,27 +84,13 @@ async fn tokens_carry_the_documented_claims_and_verify_against_the_jwks() {
     jsonwebtoken::decode::<Value>(&token, &DecodingKey::from_jwk(jwk).unwrap(), &validation)
         .expect("the token verifies with the published key");
 
-    let (status, _, discovery) = server
-        .send(
-            server
-                .http
-                .get(server.url("/.well-known/openid-configuration")),
-        )
-        .await;
+    let (status, _, discovery) =
+        server.send(server.http.get(server.url("/.well-known/openid-configuration"))).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(discovery["issuer"], "https://keys.example.com/");
-    assert_eq!(
-        discovery["token_endpoint"],
-        "https://keys.example.com/oauth/token"
-    );
-    assert_eq!(
-        discovery["jwks_uri"],
-        "https://keys.example.com/.well-known/jwks.json"
-    );
-    assert_eq!(
-        discovery["grant_types_supported"],
-        json!(["client_credentials"])
-    );
+    assert_eq!(discovery["token_endpoint"], "https://keys.example.com/oauth/token");
+    assert_eq!(discovery["jwks_uri"], "https://keys.example.com/.well-known/jwks.json");
+    assert_eq!(discovery["grant_types_supported"], json!(["client_credentials"]));
 }
 
 #[tokio::test]
@@ -151,31 +118,19 @@ async fn token_errors_follow_rfc_6749() {
             StatusCode::UNAUTHORIZED,
             "invalid_client",
         ),
+        (post().form(&[("grant_type", "client_credentials")]), StatusCode::UNAUTHORIZED, "invalid_client"),
         (
-            post().form(&[("grant_type", "client_credentials")]),
+            post().basic_auth(&key.client_id, Some("wrong")).form(&[("grant_type", "client_credentials")]),
             StatusCode::UNAUTHORIZED,
             "invalid_client",
         ),
         (
-            post()
-                .basic_auth(&key.client_id, Some("wrong"))
-                .form(&[("grant_type", "client_credentials")]),
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-        ),
-        (
-            post().form(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", key.client_id.as_str()),
-            ]),
+            post().form(&[("grant_type", "client_credentials"), ("client_id", key.client_id.as_str())]),
             StatusCode::BAD_REQUEST,
             "invalid_request",
         ),
         (
-            post().form(&[
-                ("client_id", key.client_id.as_str()),
-                ("client_secret", key.secret.as_str()),
-            ]),
+            post().form(&[("client_id", key.client_id.as_str()), ("client_secret", key.secret.as_str())]),
             StatusCode::BAD_REQUEST,
             "invalid_request",
         ),
@@ -189,24 +144,19 @@ async fn token_errors_follow_rfc_6749() {
             "unsupported_grant_type",
         ),
         (
-            post().basic_auth(&key.client_id, Some(&key.secret)).form(&[
-                ("grant_type", "client_credentials"),
-                ("client_secret", key.secret.as_str()),
-            ]),
+            post()
+                .basic_auth(&key.client_id, Some(&key.secret))
+                .form(&[("grant_type", "client_credentials"), ("client_secret", key.secret.as_str())]),
             StatusCode::BAD_REQUEST,
             "invalid_request",
         ),
         (
-            post()
-                .header("Content-Type", "application/json")
-                .body("{not json"),
+            post().header("Content-Type", "application/json").body("{not json"),
             StatusCode::BAD_REQUEST,
             "invalid_request",
         ),
         (
-            post()
-                .header("Content-Type", "text/plain")
-                .body("grant_type=client_credentials"),
+            post().header("Content-Type", "text/plain").body("grant_type=client_credentials"),
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "invalid_request",
         ),
@@ -227,29 +177,14 @@ async fn instances_on_one_database_sign_and_verify_alike() {
     let second = first.start_beside().await;
     let key = first.mint("p", "k").await;
     let token = first.token(&key.client_id, &key.secret).await;
-    let (status, _, _) = second
-        .send(
-            second
-                .http
-                .get(second.url("/api/apikeys"))
-                .bearer_auth(&token),
-        )
-        .await;
+    let (status, _, _) = second.send(second.http.get(second.url("/api/apikeys")).bearer_auth(&token)).await;
     assert_eq!(status, StatusCode::OK);
-    let a: Value = serde_json::from_value(
-        first
-            .send(first.http.get(first.url("/.well-known/jwks.json")))
-            .await
-            .2,
-    )
-    .unwrap();
-    let b: Value = serde_json::from_value(
-        second
-            .send(second.http.get(second.url("/.well-known/jwks.json")))
-            .await
-            .2,
-    )
-    .unwrap();
+    let a: Value =
+        serde_json::from_value(first.send(first.http.get(first.url("/.well-known/jwks.json"))).await.2)
+            .unwrap();
+    let b: Value =
+        serde_json::from_value(second.send(second.http.get(second.url("/.well-known/jwks.json"))).await.2)
+            .unwrap();
     assert_eq!(a, b);
 }
 
@@ -258,29 +193,11 @@ async fn expired_tokens_are_refused() {
     let server = TestServer::start_with(|settings| settings.token_ttl = 1).await;
     let key = server.mint("p", "k").await;
     let token = server.token(&key.client_id, &key.secret).await;
-    let (status, _, _) = server
-        .send(
-            server
-                .http
-                .get(server.url("/api/apikeys"))
-                .bearer_auth(&token),
-        )
-        .await;
+    let (status, _, _) = server.send(server.http.get(server.url("/api/apikeys")).bearer_auth(&token)).await;
     assert_eq!(status, StatusCode::OK);
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
-    let (status, headers, _) = server
-        .send(
-            server
-                .http
-                .get(server.url("/api/apikeys"))
-                .bearer_auth(&token),
-        )
-        .await;
+    let (status, headers, _) =
+        server.send(server.http.get(server.url("/api/apikeys")).bearer_auth(&token)).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert!(
-        headers["www-authenticate"]
-            .to_str()
-            .unwrap()
-            .contains("invalid_token")
-    );
+    assert!(headers["www-authenticate"].to_str().unwrap().contains("invalid_token"));
 }

@@ -14,7 +14,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use keyward_model::{
-    ApiKey, ApiKeyLinks, ApiKeyPage, ApiKeyRequest, ClientSecret, EmbeddedApiKeys, ErrorBody, Link,
+    ApiKey, ApiKeyLinks, ApiKeyPage, ApiKeyRequest, ClientSecret, EmbeddedApiKeys, ErrorBody, KeyType, Link,
     PageLinks, PageMetadata,
 };
 use serde::Deserialize;
@@ -64,8 +64,8 @@ async fn list(
     OriginalUri(uri): OriginalUri,
     params: Result<Query<PageParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<ApiKeyPage>, ApiError> {
-    let Query(params) = params
-        .map_err(|_| ApiError::BadRequest("page and size must be non-negative integers".into()))?;
+    let Query(params) =
+        params.map_err(|_| ApiError::BadRequest("page and size must be non-negative integers".into()))?;
     let number = params.page.unwrap_or(0);
     let size = match params.size {
         None => DEFAULT_PAGE_SIZE,
@@ -87,16 +87,9 @@ async fn list(
         last: several.then(|| page_href(total_pages - 1)),
     };
     Ok(Json(ApiKeyPage {
-        embedded: EmbeddedApiKeys {
-            apikeys: records.iter().map(|r| resource(r, &base, None)).collect(),
-        },
+        embedded: EmbeddedApiKeys { apikeys: records.iter().map(|r| resource(r, &base, None)).collect() },
         links,
-        page: PageMetadata {
-            size,
-            total_elements: total,
-            total_pages,
-            number,
-        },
+        page: PageMetadata { size, total_elements: total, total_pages, number },
     }))
 }
 
@@ -176,19 +169,16 @@ async fn put(
 ) -> Result<Response, ApiError> {
     let id = key_id(&id)?;
     let JsonOrForm(request) = body?;
-    match state
-        .keys
-        .create_or_rename(&caller.profile_id, id, request.name.as_deref())
-        .await?
-    {
+    let key_for = match request.key_for.as_deref() {
+        None => KeyType::default(),
+        Some(text) => text.parse().map_err(|_| {
+            ApiError::BadRequest("keyFor must be one of GENERIC, ONBOARDING, GCP, AWS".into())
+        })?,
+    };
+    match state.keys.create_or_rename(&caller.profile_id, id, request.name.as_deref(), key_for).await? {
         PutOutcome::Created(created) => {
             let resource = resource(&created.record, &base, Some(created.secret));
-            let location = resource
-                .links
-                .self_
-                .as_ref()
-                .map(|link| link.href.clone())
-                .unwrap_or_default();
+            let location = resource.links.self_.as_ref().map(|link| link.href.clone()).unwrap_or_default();
             let mut response = (StatusCode::CREATED, Json(resource)).into_response();
             let headers = response.headers_mut();
             // The body holds the only copy of the secret: no cache may keep it.
@@ -240,10 +230,7 @@ fn resource(record: &KeyRecord, base: &str, secret: Option<ClientSecret>) -> Api
             create: None,
         }
     } else {
-        ApiKeyLinks {
-            create: Some(Link::new(&href)),
-            ..ApiKeyLinks::default()
-        }
+        ApiKeyLinks { create: Some(Link::new(&href)), ..ApiKeyLinks::default() }
     };
     ApiKey {
         id: record.id,

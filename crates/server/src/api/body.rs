@@ -41,33 +41,24 @@ where
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         let media_type = request.headers().get(CONTENT_TYPE).map(|value| {
             let value = value.to_str().unwrap_or_default();
-            value
-                .split(';')
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_ascii_lowercase()
+            value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase()
         });
-        let bytes = Bytes::from_request(request, state)
-            .await
-            .map_err(|rejection| {
-                if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                    BodyError::TooLarge
-                } else {
-                    BodyError::Malformed(rejection.body_text())
-                }
-            })?;
+        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
+            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                BodyError::TooLarge
+            } else {
+                BodyError::Malformed(rejection.body_text())
+            }
+        })?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(Self(T::default()));
         }
         match media_type.as_deref() {
-            Some("application/json") => serde_json::from_slice(&bytes)
-                .map(Self)
-                .map_err(|e| BodyError::Malformed(e.to_string())),
+            Some("application/json") => {
+                serde_json::from_slice(&bytes).map(Self).map_err(|e| BodyError::Malformed(e.to_string()))
+            }
             Some(json) if json.starts_with("application/") && json.ends_with("+json") => {
-                serde_json::from_slice(&bytes)
-                    .map(Self)
-                    .map_err(|e| BodyError::Malformed(e.to_string()))
+                serde_json::from_slice(&bytes).map(Self).map_err(|e| BodyError::Malformed(e.to_string()))
             }
             Some("application/x-www-form-urlencoded") => serde_urlencoded::from_bytes(&bytes)
                 .map(Self)

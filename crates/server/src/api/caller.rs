@@ -1,35 +1,64 @@
-//! The authenticated caller of an API route, from the `Authorization` header.
+//! The authenticated caller of an API route, from the `Authorization` header, and the address it
+//! calls from.
 
 use crate::AppState;
 use crate::auth::{AuthError, Principal, header};
 use crate::error::ApiError;
-use axum::extract::FromRequestParts;
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
 
+/// Why a request is not authenticated, before a dialect words it.
+pub enum CallerError {
+    /// No `Authorization` header.
+    Missing,
+    /// A header that is malformed or names no live key or token.
+    Invalid,
+    /// Too many failed attempts; retry after this long.
+    Throttled(std::time::Duration),
+    Internal(anyhow::Error),
+}
+
+/// Authenticates the request's `Authorization` header.
+pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Principal, CallerError> {
+    let value = parts.headers.get(AUTHORIZATION).ok_or(CallerError::Missing)?;
+    let presented = value.to_str().ok().and_then(header::parse).ok_or(CallerError::Invalid)?;
+    state.auth.authenticate(&presented, client_address(parts)).await.map_err(|error| match error {
+        AuthError::Invalid | AuthError::Malformed => CallerError::Invalid,
+        AuthError::Throttled(wait) => CallerError::Throttled(wait),
+        AuthError::Store(error) => CallerError::Internal(error.into()),
+    })
+}
+
+/// The peer's address, when the server was started with connection info (it always is by
+/// [`crate::serve`]). Proxies' `X-Forwarded-For` is not trusted.
+pub fn client_address(parts: &Parts) -> Option<IpAddr> {
+    parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(address)| address.ip())
+}
+
+/// The caller's address, for handlers that verify credentials themselves.
+pub struct ClientAddress(pub Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddress(client_address(parts)))
+    }
+}
+
+/// The HAL dialect's caller.
 impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let value = parts
-            .headers
-            .get(AUTHORIZATION)
-            .ok_or(ApiError::Unauthenticated)?;
-        let presented = value
-            .to_str()
-            .ok()
-            .and_then(header::parse)
-            .ok_or(ApiError::InvalidCredentials)?;
-        state
-            .auth
-            .authenticate(&presented)
-            .await
-            .map_err(|error| match error {
-                AuthError::Invalid => ApiError::InvalidCredentials,
-                AuthError::Store(error) => ApiError::internal(error),
-            })
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        authenticate(parts, state).await.map_err(|error| match error {
+            CallerError::Missing => ApiError::Unauthenticated,
+            CallerError::Invalid => ApiError::InvalidCredentials,
+            CallerError::Throttled(wait) => ApiError::TooManyRequests(wait),
+            CallerError::Internal(error) => ApiError::Internal(error),
+        })
     }
 }

@@ -5,11 +5,7 @@ use uuid::Uuid;
 
 /// Everything but RFC 3986's unreserved characters is escaped in a path segment, so that
 /// `auth0|5eb0...` becomes `auth0%7C5eb0...` as in the documents.
-const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
+const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
 
 pub fn apikeys(base: &str) -> String {
     format!("{base}/api/apikeys")
@@ -20,10 +16,7 @@ pub fn apikey(base: &str, id: Uuid) -> String {
 }
 
 pub fn profile(base: &str, profile_id: &str) -> String {
-    format!(
-        "{base}/api/profiles/{}",
-        utf8_percent_encode(profile_id, PATH_SEGMENT)
-    )
+    format!("{base}/api/profiles/{}", utf8_percent_encode(profile_id, PATH_SEGMENT))
 }
 
 #[cfg(test)]

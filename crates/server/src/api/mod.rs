@@ -4,8 +4,9 @@
 pub mod apikeys;
 pub mod base_url;
 pub mod body;
-mod caller;
+pub mod caller;
 mod health;
+pub mod keys_v1;
 pub mod links;
 pub mod openapi;
 pub mod profiles;
@@ -28,6 +29,7 @@ fn documented() -> OpenApiRouter<AppState> {
         .merge(profiles::router())
         .merge(tokens::router())
         .merge(well_known::router())
+        .merge(keys_v1::router())
         .merge(health::router())
 }
 

@@ -6,8 +6,7 @@ use utoipa::openapi::content::Content;
 use utoipa::openapi::example::ExampleBuilder;
 use utoipa::openapi::path::{HttpMethod, Operation, PathItem};
 use utoipa::openapi::security::{
-    ApiKey, ApiKeyValue, ClientCredentials, Flow, HttpAuthScheme, HttpBuilder, OAuth2, Scopes,
-    SecurityScheme,
+    ApiKey, ApiKeyValue, ClientCredentials, Flow, HttpAuthScheme, HttpBuilder, OAuth2, Scopes, SecurityScheme,
 };
 use utoipa::openapi::{Components, RefOr, SecurityRequirement};
 
@@ -21,6 +20,7 @@ use utoipa::openapi::{Components, RefOr, SecurityRequirement};
     ),
     tags(
         (name = "apikeys", description = "API keys, in the HAL dialect"),
+        (name = "keys", description = "API keys by name and type, shown once in full"),
         (name = "profiles", description = "The owners of keys"),
         (name = "oauth", description = "Access tokens and the keys that verify them"),
         (name = "operations", description = "Running the service"),
@@ -44,9 +44,7 @@ pub fn finish(document: &mut utoipa::openapi::OpenApi) {
             HttpBuilder::new()
                 .scheme(HttpAuthScheme::Bearer)
                 .bearer_format("JWT")
-                .description(Some(
-                    "An access token from `/oauth/token`: `Authorization: Bearer <token>`.",
-                ))
+                .description(Some("An access token from `/oauth/token`: `Authorization: Bearer <token>`."))
                 .build(),
         ),
     );
@@ -54,7 +52,7 @@ pub fn finish(document: &mut utoipa::openapi::OpenApi) {
         "authorization",
         SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
             "Authorization",
-            "An access token alone, without `Bearer`: `Authorization: <token>`.",
+            "An access token or a full key alone, without `Bearer`: `Authorization: <key>`.",
         ))),
     );
     components.add_security_scheme(
@@ -69,10 +67,7 @@ pub fn finish(document: &mut utoipa::openapi::OpenApi) {
     components.add_security_scheme(
         "oauth2",
         SecurityScheme::OAuth2(OAuth2::with_description(
-            [Flow::ClientCredentials(ClientCredentials::new(
-                "/oauth/token",
-                Scopes::new(),
-            ))],
+            [Flow::ClientCredentials(ClientCredentials::new("/oauth/token", Scopes::new()))],
             "The client-credentials grant: a key's client id and secret for an access token.",
         )),
     );
@@ -103,11 +98,7 @@ struct Documented {
 /// A documented body from `tests/fixtures/documented/`.
 macro_rules! fixture {
     ($file:literal) => {
-        include_str!(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../tests/fixtures/documented/",
-            $file
-        ))
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/documented/", $file))
     };
 }
 
@@ -132,6 +123,16 @@ const DOCUMENTED: &[Documented] = documented! {
     "/api/apikeys/{id}" Put Slot::Response(200), "matatika" => "matatika/update-response.json";
     "/api/apikeys/{id}" Put Slot::Response(200), "meltano" => "meltano/update-response.json";
     "/api/apikeys/{id}" Put Slot::Response(403), "meltano" => "meltano/create-limit-error.json";
+    "/api/v1/keys/create" Post Slot::Request, "metlo" => "metlo/create-request.json";
+    "/api/v1/keys/create" Post Slot::Response(200), "metlo" => "metlo/create-response.json";
+    "/api/v1/keys/create" Post Slot::Response(400), "metlo" => "metlo/create-error.json";
+    "/api/v1/keys/create" Post Slot::Response(400), "metlo limit" => "metlo/limit-error.json";
+    "/api/v1/keys/create" Post Slot::Response(401), "metlo" => "metlo/unauthorized-error.json";
+    "/api/v1/keys/list" Get Slot::Response(200), "metlo" => "metlo/list-response.json";
+    "/api/v1/keys/list" Get Slot::Response(401), "metlo" => "metlo/unauthorized-error.json";
+    "/api/v1/keys/onboarding" Get Slot::Response(401), "metlo" => "metlo/unauthorized-error.json";
+    "/api/v1/keys/{name}/delete" Delete Slot::Response(200), "metlo" => "metlo/delete-response.json";
+    "/api/v1/keys/{name}/delete" Delete Slot::Response(401), "metlo" => "metlo/unauthorized-error.json";
 };
 
 /// Attaches every documented body to its operation as a named example of each media type.
@@ -150,28 +151,19 @@ fn attach_examples(document: &mut utoipa::openapi::OpenApi) {
                 Some(RefOr::T(body)) => body.content.values_mut().collect(),
                 _ => Vec::new(),
             },
-            Slot::Response(status) => {
-                match operation.responses.responses.get_mut(&status.to_string()) {
-                    Some(RefOr::T(response)) => response.content.values_mut().collect(),
-                    _ => Vec::new(),
-                }
-            }
+            Slot::Response(status) => match operation.responses.responses.get_mut(&status.to_string()) {
+                Some(RefOr::T(response)) => response.content.values_mut().collect(),
+                _ => Vec::new(),
+            },
         };
-        assert!(
-            !contents.is_empty(),
-            "nowhere to attach {} to {}",
-            documented.source,
-            documented.path
-        );
+        assert!(!contents.is_empty(), "nowhere to attach {} to {}", documented.source, documented.path);
         for content in contents {
             if let RefOr::T(content) = content {
                 let example = ExampleBuilder::new()
                     .summary(format!("As documented ({})", documented.source))
                     .value(Some(value.clone()))
                     .build();
-                content
-                    .examples
-                    .insert(documented.source.to_owned(), RefOr::T(example));
+                content.examples.insert(documented.source.to_owned(), RefOr::T(example));
             }
         }
     }

@@ -3,6 +3,7 @@
 use crate::AppState;
 use crate::api::base_url::BaseUrl;
 use crate::api::body::{BodyError, JsonOrForm};
+use crate::api::caller::ClientAddress;
 use crate::auth::{AuthError, Presented, header};
 use axum::Json;
 use axum::extract::State;
@@ -27,6 +28,8 @@ pub enum TokenError {
     UnsupportedGrantType,
     #[error("{0}")]
     Body(#[from] BodyError),
+    #[error("too many failed attempts; retry later")]
+    Throttled(std::time::Duration),
     #[error("the token could not be issued")]
     Internal,
 }
@@ -37,27 +40,23 @@ impl IntoResponse for TokenError {
             TokenError::InvalidRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
             TokenError::InvalidClient => (StatusCode::UNAUTHORIZED, "invalid_client"),
             TokenError::UnsupportedGrantType => (StatusCode::BAD_REQUEST, "unsupported_grant_type"),
-            TokenError::Body(BodyError::TooLarge) => {
-                (StatusCode::PAYLOAD_TOO_LARGE, "invalid_request")
-            }
+            TokenError::Body(BodyError::TooLarge) => (StatusCode::PAYLOAD_TOO_LARGE, "invalid_request"),
             TokenError::Body(BodyError::UnsupportedMediaType(_)) => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "invalid_request")
             }
-            TokenError::Body(BodyError::Malformed(_)) => {
-                (StatusCode::BAD_REQUEST, "invalid_request")
-            }
+            TokenError::Body(BodyError::Malformed(_)) => (StatusCode::BAD_REQUEST, "invalid_request"),
+            TokenError::Throttled(_) => (StatusCode::TOO_MANY_REQUESTS, "temporarily_unavailable"),
             TokenError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "server_error"),
         };
-        let body = OAuthError {
-            error: code.to_owned(),
-            error_description: Some(self.to_string()),
-        };
+        let body = OAuthError { error: code.to_owned(), error_description: Some(self.to_string()) };
         let mut response = (status, no_store(), Json(body)).into_response();
+        if let TokenError::Throttled(wait) = self {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, crate::error::retry_after(wait));
+        }
         if status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(
-                "www-authenticate",
-                HeaderValue::from_static(r#"Basic realm="keyward""#),
-            );
+            response
+                .headers_mut()
+                .insert("www-authenticate", HeaderValue::from_static(r#"Basic realm="keyward""#));
         }
         response
     }
@@ -80,11 +79,14 @@ impl IntoResponse for TokenError {
         (status = 401, description = "`invalid_client`: unknown, wrong or revoked credentials.", body = OAuthError),
         (status = 413, description = "The body is larger than 64 KiB.", body = OAuthError),
         (status = 415, description = "The body is neither a form nor JSON.", body = OAuthError),
+        (status = 429, description = "`temporarily_unavailable`: too many failed attempts for this client \
+            or from this address; see `Retry-After`.", body = OAuthError),
     )
 )]
 async fn token(
     State(state): State<AppState>,
     BaseUrl(base): BaseUrl,
+    ClientAddress(address): ClientAddress,
     headers: HeaderMap,
     body: Result<JsonOrForm<TokenRequest>, BodyError>,
 ) -> Result<Response, TokenError> {
@@ -94,26 +96,20 @@ async fn token(
         Some(_) => return Err(TokenError::UnsupportedGrantType),
         None => return Err(TokenError::InvalidRequest("grant_type is required".into())),
     }
-    let (client_id, secret) =
-        client_credentials(&headers, request.client_id, request.client_secret)?;
-    let principal = state
-        .auth
-        .client_credentials(&client_id, &secret)
-        .await
-        .map_err(|error| match error {
-            AuthError::Invalid => TokenError::InvalidClient,
+    let (client_id, secret) = client_credentials(&headers, request.client_id, request.client_secret)?;
+    let principal =
+        state.auth.client_credentials(&client_id, &secret, address).await.map_err(|error| match error {
+            AuthError::Invalid | AuthError::Malformed => TokenError::InvalidClient,
+            AuthError::Throttled(wait) => TokenError::Throttled(wait),
             AuthError::Store(error) => {
                 tracing::error!(%error, "token request failed");
                 TokenError::Internal
             }
         })?;
-    let access_token = state
-        .tokens
-        .issue(&principal.client_id, &base)
-        .map_err(|error| {
-            tracing::error!(%error, "token signing failed");
-            TokenError::Internal
-        })?;
+    let access_token = state.tokens.issue(&principal.client_id, &base).map_err(|error| {
+        tracing::error!(%error, "token signing failed");
+        TokenError::Internal
+    })?;
     let body = TokenResponse {
         access_token,
         token_type: "Bearer".to_owned(),
@@ -132,17 +128,12 @@ fn client_credentials(
         None => None,
         Some(value) => {
             let value = value.to_str().map_err(|_| TokenError::InvalidClient)?;
-            let (scheme, encoded) = value
-                .trim()
-                .split_once(' ')
-                .ok_or(TokenError::InvalidClient)?;
+            let (scheme, encoded) = value.trim().split_once(' ').ok_or(TokenError::InvalidClient)?;
             if !scheme.eq_ignore_ascii_case("basic") {
                 return Err(TokenError::InvalidClient);
             }
             match header::parse_basic(encoded.trim()) {
-                Some(Presented::ClientCredentials { client_id, secret }) => {
-                    Some((client_id, secret))
-                }
+                Some(Presented::ClientCredentials { client_id, secret }) => Some((client_id, secret)),
                 _ => return Err(TokenError::InvalidClient),
             }
         }
@@ -161,21 +152,15 @@ fn client_credentials(
         }
         (None, Some(client_id), Some(secret)) => Ok((client_id, secret)),
         (None, None, None) => Err(TokenError::InvalidClient),
-        (None, _, _) => Err(TokenError::InvalidRequest(
-            "client_id and client_secret are both required".into(),
-        )),
+        (None, _, _) => {
+            Err(TokenError::InvalidRequest("client_id and client_secret are both required".into()))
+        }
     }
 }
 
 fn no_store() -> [(axum::http::HeaderName, HeaderValue); 2] {
     [
-        (
-            axum::http::header::CACHE_CONTROL,
-            HeaderValue::from_static("no-store"),
-        ),
-        (
-            axum::http::header::PRAGMA,
-            HeaderValue::from_static("no-cache"),
-        ),
+        (axum::http::header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        (axum::http::header::PRAGMA, HeaderValue::from_static("no-cache")),
     ]
 }

@@ -11,9 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(jwks))
-        .routes(routes!(openid_configuration))
+    OpenApiRouter::new().routes(routes!(jwks)).routes(routes!(openid_configuration))
 }
 
 /// The token signing keys
@@ -42,10 +40,7 @@ async fn openid_configuration(BaseUrl(base): BaseUrl) -> Json<OpenIdConfiguratio
         token_endpoint: format!("{base}/oauth/token"),
         jwks_uri: format!("{base}/.well-known/jwks.json"),
         grant_types_supported: strings(&["client_credentials"]),
-        token_endpoint_auth_methods_supported: strings(&[
-            "client_secret_basic",
-            "client_secret_post",
-        ]),
+        token_endpoint_auth_methods_supported: strings(&["client_secret_basic", "client_secret_post"]),
         id_token_signing_alg_values_supported: strings(&["RS256"]),
         response_types_supported: strings(&["token"]),
         subject_types_supported: strings(&["public"]),

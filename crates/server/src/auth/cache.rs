@@ -41,14 +41,8 @@ pub struct CredentialCache {
 impl CredentialCache {
     pub fn new(ttl: Duration) -> Self {
         Self {
-            verified: Cache::builder()
-                .max_capacity(CAPACITY)
-                .time_to_live(ttl)
-                .build(),
-            live: Cache::builder()
-                .max_capacity(CAPACITY)
-                .time_to_live(ttl)
-                .build(),
+            verified: Cache::builder().max_capacity(CAPACITY).time_to_live(ttl).build(),
+            live: Cache::builder().max_capacity(CAPACITY).time_to_live(ttl).build(),
             // Revocations outlive every entry they guard against.
             revoked: Cache::builder()
                 .max_capacity(CAPACITY)
@@ -69,13 +63,8 @@ impl CredentialCache {
             return;
         }
         let secret_digest: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
-        self.verified.insert(
-            principal.client_id.clone(),
-            Verified {
-                secret_digest,
-                principal: principal.clone(),
-            },
-        );
+        self.verified
+            .insert(principal.client_id.clone(), Verified { secret_digest, principal: principal.clone() });
         self.remember_live(principal);
     }
 
@@ -86,8 +75,7 @@ impl CredentialCache {
 
     pub fn remember_live(&self, principal: &Principal) {
         if !self.revoked.contains_key(&principal.client_id) {
-            self.live
-                .insert(principal.client_id.clone(), principal.clone());
+            self.live.insert(principal.client_id.clone(), principal.clone());
         }
     }
 
@@ -109,11 +97,7 @@ mod tests {
     use super::*;
 
     fn principal() -> Principal {
-        Principal {
-            key_id: Uuid::new_v4(),
-            profile_id: "p".into(),
-            client_id: "c".into(),
-        }
+        Principal { key_id: Uuid::new_v4(), profile_id: "p".into(), client_id: "c".into() }
     }
 
     #[test]

@@ -12,10 +12,7 @@ pub enum Presented {
     /// A bearer value: an access token (and, with the key API, a full key).
     Token(String),
     /// A client id and secret.
-    ClientCredentials {
-        client_id: String,
-        secret: ClientSecret,
-    },
+    ClientCredentials { client_id: String, secret: ClientSecret },
 }
 
 /// The credentials in an `Authorization` header value, or `None` when it is malformed.
@@ -30,8 +27,7 @@ pub fn parse(value: &str) -> Option<Presented> {
         return parse_basic(rest);
     }
     // A bare value is one token: it has no spaces.
-    (!value.is_empty() && !value.contains(char::is_whitespace))
-        .then(|| Presented::Token(value.to_owned()))
+    (!value.is_empty() && !value.contains(char::is_whitespace)).then(|| Presented::Token(value.to_owned()))
 }
 
 /// `Basic base64(clientId:secret)`.
@@ -71,8 +67,7 @@ mod tests {
 
     #[test]
     fn basic_credentials() {
-        let Some(Presented::ClientCredentials { client_id, secret }) = parse("Basic aWQ6czNjcmV0")
-        else {
+        let Some(Presented::ClientCredentials { client_id, secret }) = parse("Basic aWQ6czNjcmV0") else {
             panic!("not parsed as client credentials");
         };
         assert_eq!(client_id, "id");

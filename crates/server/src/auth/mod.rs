@@ -2,83 +2,101 @@
 
 pub mod cache;
 pub mod header;
+pub mod throttle;
 
 pub use cache::{CredentialCache, Principal};
 pub use header::Presented;
+pub use throttle::Throttle;
 
+use crate::key_format::KeyFormat;
 use crate::secrets::{CLIENT_ID_LEN, SECRET_LEN, SecretHasher};
 use crate::store::{Store, StoreError};
 use crate::tokens::TokenService;
 use keyward_model::ClientSecret;
+use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
     /// The credentials are unknown, wrong, expired or revoked. Callers are never told which.
     #[error("invalid credentials")]
     Invalid,
+    /// Something that claims to be a full key but is not well-formed (checked without the store).
+    #[error("malformed key")]
+    Malformed,
+    /// Too many uncached verifications for this client id or from this address.
+    #[error("too many attempts; retry in {0:?}")]
+    Throttled(Duration),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
-/// Verifies client credentials and access tokens.
+/// What an [`Authenticator`] is made of.
+pub struct AuthenticatorParts {
+    pub store: Arc<dyn Store>,
+    pub hasher: SecretHasher,
+    pub cache: Arc<CredentialCache>,
+    pub tokens: Arc<TokenService>,
+    pub format: KeyFormat,
+    pub throttle: Throttle,
+    pub public_url: Option<String>,
+}
+
+/// Verifies full keys, client credentials and access tokens.
 pub struct Authenticator {
-    store: Arc<dyn Store>,
-    hasher: SecretHasher,
-    cache: Arc<CredentialCache>,
-    tokens: Arc<TokenService>,
-    public_url: Option<String>,
+    parts: AuthenticatorParts,
 }
 
 impl Authenticator {
-    pub fn new(
-        store: Arc<dyn Store>,
-        hasher: SecretHasher,
-        cache: Arc<CredentialCache>,
-        tokens: Arc<TokenService>,
-        public_url: Option<String>,
-    ) -> Self {
-        Self {
-            store,
-            hasher,
-            cache,
-            tokens,
-            public_url,
-        }
+    pub fn new(parts: AuthenticatorParts) -> Self {
+        Self { parts }
     }
 
-    pub async fn authenticate(&self, presented: &Presented) -> Result<Principal, AuthError> {
+    /// Who `presented` authenticates as, asked from `address`.
+    pub async fn authenticate(
+        &self,
+        presented: &Presented,
+        address: Option<IpAddr>,
+    ) -> Result<Principal, AuthError> {
         match presented {
+            Presented::Token(token) if self.parts.format.claims(token) => self.full_key(token, address).await,
             Presented::Token(token) => self.access_token(token).await,
             Presented::ClientCredentials { client_id, secret } => {
-                self.client_credentials(client_id, secret).await
+                self.client_credentials(client_id, secret, address).await
             }
         }
     }
 
+    /// Verifies a full key: its checksum first (no store, no hash), then as client credentials.
+    pub async fn full_key(&self, key: &str, address: Option<IpAddr>) -> Result<Principal, AuthError> {
+        let (client_id, secret) = self.parts.format.decode(key).map_err(|_| AuthError::Malformed)?;
+        self.client_credentials(&client_id, &secret, address).await
+    }
+
     /// Verifies a client id and secret: from the cache when this exact pair verified before,
-    /// otherwise with one lookup by client id and one argon2 verification.
+    /// otherwise, within the throttle's quota, with one lookup by client id and one argon2
+    /// verification.
     pub async fn client_credentials(
         &self,
         client_id: &str,
         secret: &ClientSecret,
+        address: Option<IpAddr>,
     ) -> Result<Principal, AuthError> {
+        let parts = &self.parts;
         // Anything not shaped like our credentials is refused before any query or hash.
         if !is_base62(client_id, CLIENT_ID_LEN) || !is_base62(secret.expose(), SECRET_LEN) {
             return Err(AuthError::Invalid);
         }
-        if self.cache.is_revoked(client_id) {
+        if parts.cache.is_revoked(client_id) {
             return Err(AuthError::Invalid);
         }
-        if let Some(principal) = self.cache.verified(client_id, secret.expose()) {
+        if let Some(principal) = parts.cache.verified(client_id, secret.expose()) {
             return Ok(principal);
         }
-        let stored = self
-            .store
-            .credential(client_id)
-            .await?
-            .ok_or(AuthError::Invalid)?;
-        let hasher = self.hasher.clone();
+        parts.throttle.attempt(client_id, address).map_err(AuthError::Throttled)?;
+        let stored = parts.store.credential(client_id).await?.ok_or(AuthError::Invalid)?;
+        let hasher = parts.hasher.clone();
         let candidate = secret.clone();
         let hash = stored.secret_hash;
         let matches = tokio::task::spawn_blocking(move || hasher.verify(candidate.expose(), &hash))
@@ -92,38 +110,38 @@ impl Authenticator {
             profile_id: stored.profile_id,
             client_id: client_id.to_owned(),
         };
-        self.cache.remember_verified(secret.expose(), &principal);
+        parts.cache.remember_verified(secret.expose(), &principal);
         Ok(principal)
     }
 
     /// Verifies an access token and that the key it was issued for still exists.
     pub async fn access_token(&self, token: &str) -> Result<Principal, AuthError> {
-        let claims = self
-            .tokens
-            .verify(token, self.public_url.as_deref())
-            .ok_or(AuthError::Invalid)?;
+        let claims =
+            self.parts.tokens.verify(token, self.parts.public_url.as_deref()).ok_or(AuthError::Invalid)?;
         self.live_key(&claims.azp).await
     }
 
     async fn live_key(&self, client_id: &str) -> Result<Principal, AuthError> {
-        if self.cache.is_revoked(client_id) {
+        let parts = &self.parts;
+        if parts.cache.is_revoked(client_id) {
             return Err(AuthError::Invalid);
         }
-        if let Some(principal) = self.cache.live(client_id) {
+        if let Some(principal) = parts.cache.live(client_id) {
             return Ok(principal);
         }
-        let stored = self
-            .store
-            .credential(client_id)
-            .await?
-            .ok_or(AuthError::Invalid)?;
+        let stored = parts.store.credential(client_id).await?.ok_or(AuthError::Invalid)?;
         let principal = Principal {
             key_id: stored.key_id,
             profile_id: stored.profile_id,
             client_id: client_id.to_owned(),
         };
-        self.cache.remember_live(&principal);
+        parts.cache.remember_live(&principal);
         Ok(principal)
+    }
+
+    /// Drops throttle state that no longer limits anyone.
+    pub fn forget_idle(&self) {
+        self.parts.throttle.forget_idle();
     }
 }
 

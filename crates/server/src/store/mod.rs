@@ -6,6 +6,7 @@ pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use keyward_model::KeyType;
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -46,7 +47,7 @@ pub struct KeyRecord {
     /// `None` while the key is only initialised.
     pub name: Option<String>,
     pub client_id: Option<String>,
-    pub key_for: String,
+    pub key_for: KeyType,
     pub created: DateTime<Utc>,
     pub last_modified: DateTime<Utc>,
 }
@@ -61,7 +62,7 @@ impl KeyRecord {
 #[derive(Debug, Clone)]
 pub struct NewCredentials {
     pub name: String,
-    pub key_for: String,
+    pub key_for: KeyType,
     pub client_id: String,
     /// PHC string of the secret's argon2id hash.
     pub secret_hash: String,
@@ -132,6 +133,16 @@ pub trait Store: Send + Sync + 'static {
         offset: u64,
         limit: u32,
     ) -> Result<(Vec<KeyRecord>, u64), StoreError>;
+
+    /// Every created key of the profile, of one type or of all, newest first.
+    async fn list_all(
+        &self,
+        profile_id: &str,
+        key_for: Option<KeyType>,
+    ) -> Result<Vec<KeyRecord>, StoreError>;
+
+    /// Deletes the profile's key named `name` and returns it.
+    async fn delete_by_name(&self, profile_id: &str, name: &str) -> Result<Option<KeyRecord>, StoreError>;
 
     /// Deletes a key of the profile and returns it.
     async fn delete(&self, id: Uuid, profile_id: &str) -> Result<Option<KeyRecord>, StoreError>;

@@ -5,11 +5,11 @@
 //! another request's.
 
 use super::{
-    KeyRecord, NewCredentials, SigningKeyRecord, Store, StoreError, StoredCredential, from_micros,
-    to_micros,
+    KeyRecord, NewCredentials, SigningKeyRecord, Store, StoreError, StoredCredential, from_micros, to_micros,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use keyward_model::KeyType;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
@@ -37,28 +37,19 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(options)
-            .await?;
+        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
         sqlx::migrate!("migrations/sqlite").run(&pool).await?;
         Ok(Self { pool })
     }
 
     /// Why a conditional update of `id` matched no row.
-    async fn explain_miss(
-        &self,
-        id: Uuid,
-        profile_id: &str,
-        limit: u32,
-    ) -> Result<StoreError, StoreError> {
-        let created: Option<bool> = sqlx::query_scalar(
-            "SELECT name IS NOT NULL FROM api_keys WHERE id = ?1 AND profile_id = ?2",
-        )
-        .bind(id.to_string())
-        .bind(profile_id)
-        .fetch_optional(&self.pool)
-        .await?;
+    async fn explain_miss(&self, id: Uuid, profile_id: &str, limit: u32) -> Result<StoreError, StoreError> {
+        let created: Option<bool> =
+            sqlx::query_scalar("SELECT name IS NOT NULL FROM api_keys WHERE id = ?1 AND profile_id = ?2")
+                .bind(id.to_string())
+                .bind(profile_id)
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(match created {
             None => StoreError::NotFound,
             Some(true) => StoreError::AlreadyCreated,
@@ -78,7 +69,11 @@ fn key_record(row: &SqliteRow) -> Result<KeyRecord, StoreError> {
         profile_id: row.try_get("profile_id")?,
         name: row.try_get("name")?,
         client_id: row.try_get("client_id")?,
-        key_for: row.try_get("key_for")?,
+        key_for: {
+            let text: String = row.try_get("key_for")?;
+            text.parse()
+                .map_err(|_| StoreError::Database(sqlx::Error::Decode(format!("key type {text}").into())))?
+        },
         created: from_micros(row.try_get("created")?),
         last_modified: from_micros(row.try_get("last_modified")?),
     })
@@ -134,7 +129,7 @@ impl Store for SqliteStore {
         .bind(&credentials.name)
         .bind(&credentials.client_id)
         .bind(&credentials.secret_hash)
-        .bind(&credentials.key_for)
+        .bind(credentials.key_for.as_str())
         .bind(to_micros(now))
         .bind(limit)
         .fetch_optional(&self.pool)
@@ -166,7 +161,7 @@ impl Store for SqliteStore {
         .bind(&credentials.name)
         .bind(&credentials.client_id)
         .bind(&credentials.secret_hash)
-        .bind(&credentials.key_for)
+        .bind(credentials.key_for.as_str())
         .bind(to_micros(now))
         .bind(limit)
         .fetch_optional(&self.pool)
@@ -224,12 +219,11 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> Result<(Vec<KeyRecord>, u64), StoreError> {
         let mut tx = self.pool.begin().await?;
-        let total: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM api_keys WHERE profile_id = ?1 AND name IS NOT NULL",
-        )
-        .bind(profile_id)
-        .fetch_one(&mut *tx)
-        .await?;
+        let total: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM api_keys WHERE profile_id = ?1 AND name IS NOT NULL")
+                .bind(profile_id)
+                .fetch_one(&mut *tx)
+                .await?;
         let rows = sqlx::query(concat!(
             "SELECT ",
             key_columns!(),
@@ -246,6 +240,36 @@ impl Store for SqliteStore {
         Ok((keys, u64::try_from(total).unwrap_or_default()))
     }
 
+    async fn list_all(
+        &self,
+        profile_id: &str,
+        key_for: Option<KeyType>,
+    ) -> Result<Vec<KeyRecord>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            key_columns!(),
+            " FROM api_keys WHERE profile_id = ?1 AND name IS NOT NULL AND (?2 IS NULL OR key_for = ?2)
+             ORDER BY created DESC, id DESC"
+        ))
+        .bind(profile_id)
+        .bind(key_for.map(KeyType::as_str))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(key_record).collect()
+    }
+
+    async fn delete_by_name(&self, profile_id: &str, name: &str) -> Result<Option<KeyRecord>, StoreError> {
+        let row = sqlx::query(concat!(
+            "DELETE FROM api_keys WHERE profile_id = ?1 AND name = ?2 RETURNING ",
+            key_columns!()
+        ))
+        .bind(profile_id)
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(key_record).transpose()
+    }
+
     async fn delete(&self, id: Uuid, profile_id: &str) -> Result<Option<KeyRecord>, StoreError> {
         let row = sqlx::query(concat!(
             "DELETE FROM api_keys WHERE id = ?1 AND profile_id = ?2 RETURNING ",
@@ -259,11 +283,10 @@ impl Store for SqliteStore {
     }
 
     async fn credential(&self, client_id: &str) -> Result<Option<StoredCredential>, StoreError> {
-        let row =
-            sqlx::query("SELECT id, profile_id, secret_hash FROM api_keys WHERE client_id = ?1")
-                .bind(client_id)
-                .fetch_optional(&self.pool)
-                .await?;
+        let row = sqlx::query("SELECT id, profile_id, secret_hash FROM api_keys WHERE client_id = ?1")
+            .bind(client_id)
+            .fetch_optional(&self.pool)
+            .await?;
         let Some(row) = row else { return Ok(None) };
         let id: String = row.try_get("id")?;
         Ok(Some(StoredCredential {

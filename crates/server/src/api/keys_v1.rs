@@ -1,0 +1,284 @@
+//! `/api/v1/keys/*`: the key API of the Metlo document. Keys by name and type; the full key is
+//! shown once, then only its public identifier; errors are JSON strings.
+
+use crate::AppState;
+use crate::api::body::{BodyError, JsonOrForm};
+use crate::api::caller::{self, CallerError, ClientAddress};
+use crate::auth::{AuthError, Principal};
+use crate::keys::KeyError;
+use crate::store::KeyRecord;
+use axum::Json;
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use keyward_model::keys::KeyApiError;
+use keyward_model::{
+    CreateKeyRequest, CreatedKey, DeleteKeyResponse, KeySummary, KeyType, VerifyFailure, VerifyKeyRequest,
+    VerifyKeyResponse,
+};
+use std::time::Duration;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create))
+        .routes(routes!(list))
+        .routes(routes!(onboarding))
+        .routes(routes!(delete))
+        .routes(routes!(verify))
+}
+
+/// Errors of this dialect, worded as the document words them.
+#[derive(Debug, thiserror::Error)]
+pub enum V1Error {
+    #[error("Client unauthorized")]
+    Unauthorized,
+    /// A duplicate, missing or invalid name, or an invalid type.
+    #[error("Can not create key with name {0}")]
+    CannotCreate(String),
+    #[error("Maximum API Key Limit Reached: {0}. Consider deleting any that are not in use.")]
+    LimitReached(u32),
+    #[error("No key with name {0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Body(#[from] BodyError),
+    #[error("{0}")]
+    BadRequest(&'static str),
+    #[error("Too many failed attempts; retry later")]
+    Throttled(Duration),
+    #[error("Internal Server Error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl IntoResponse for V1Error {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            V1Error::Unauthorized => StatusCode::UNAUTHORIZED,
+            V1Error::CannotCreate(_) | V1Error::LimitReached(_) | V1Error::BadRequest(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            V1Error::NotFound(_) => StatusCode::NOT_FOUND,
+            V1Error::Body(BodyError::TooLarge) => StatusCode::PAYLOAD_TOO_LARGE,
+            V1Error::Body(BodyError::UnsupportedMediaType(_)) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            V1Error::Body(BodyError::Malformed(_)) => StatusCode::BAD_REQUEST,
+            V1Error::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
+            V1Error::Internal(error) => {
+                tracing::error!(error = ?error, "request failed");
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        };
+        let mut response = (status, Json(KeyApiError(self.to_string()))).into_response();
+        match self {
+            V1Error::Unauthorized => {
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"keyward\""));
+            }
+            V1Error::Throttled(wait) => {
+                response.headers_mut().insert(header::RETRY_AFTER, crate::error::retry_after(wait));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+/// The authenticated caller, refused in this dialect's words.
+pub struct Caller(Principal);
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = V1Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        caller::authenticate(parts, state).await.map(Caller).map_err(|error| match error {
+            CallerError::Missing | CallerError::Invalid => V1Error::Unauthorized,
+            CallerError::Throttled(wait) => V1Error::Throttled(wait),
+            CallerError::Internal(error) => V1Error::Internal(error),
+        })
+    }
+}
+
+/// Create a new API key
+///
+/// Creates a key of the caller's profile. The response carries the full key: it is not shown
+/// again.
+#[utoipa::path(
+    post, path = "/api/v1/keys/create", tag = "keys", operation_id = "createKey",
+    request_body(content((CreateKeyRequest = "application/json"), (CreateKeyRequest = "application/x-www-form-urlencoded"))),
+    responses(
+        (status = 200, description = "The new key, in full this once.", body = CreatedKey),
+        (status = 400, description = "A duplicate, missing or invalid name, an invalid type, the key limit, or a \
+            malformed body.", body = KeyApiError),
+        (status = 401, description = "No key, an invalid key, or a deleted key.", body = KeyApiError),
+        (status = 413, description = "The body is larger than 64 KiB.", body = KeyApiError),
+        (status = 415, description = "The body is neither JSON nor a form.", body = KeyApiError),
+        (status = 429, description = "Too many failed attempts; see `Retry-After`.", body = KeyApiError),
+    )
+)]
+async fn create(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    body: Result<JsonOrForm<CreateKeyRequest>, BodyError>,
+) -> Result<Response, V1Error> {
+    let JsonOrForm(request) = body?;
+    let name = request.name.clone().unwrap_or_default();
+    let key_for = match request.key_for.as_deref() {
+        None => KeyType::default(),
+        Some(text) => text.parse().map_err(|_| V1Error::CannotCreate(name.clone()))?,
+    };
+    let created =
+        state.keys.create(&caller.profile_id, request.name.as_deref(), key_for).await.map_err(|error| {
+            match error {
+                KeyError::NameTaken(_) | KeyError::InvalidName(_) => V1Error::CannotCreate(name.clone()),
+                KeyError::LimitReached(limit) => V1Error::LimitReached(limit),
+                other => V1Error::Internal(other.into()),
+            }
+        })?;
+    let client_id = created.record.client_id.clone().unwrap_or_default();
+    let body = CreatedKey {
+        api_key: state.format.encode(&client_id, &created.secret),
+        name: created.record.name.clone().unwrap_or_default(),
+        identifier: state.format.identifier(&client_id),
+        created: created.record.created,
+        key_for: created.record.key_for,
+    };
+    // The body holds the only copy of the key: no cache may keep it.
+    Ok(([(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))], Json(body)).into_response())
+}
+
+/// List all API keys
+///
+/// The metadata of every key of the caller's profile, newest first. Keys themselves are never
+/// shown again.
+#[utoipa::path(
+    get, path = "/api/v1/keys/list", tag = "keys", operation_id = "listKeys",
+    responses(
+        (status = 200, description = "Key metadata.", body = [KeySummary]),
+        (status = 401, description = "No key, an invalid key, or a deleted key.", body = KeyApiError),
+        (status = 429, description = "Too many failed attempts; see `Retry-After`.", body = KeyApiError),
+    )
+)]
+async fn list(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+) -> Result<Json<Vec<KeySummary>>, V1Error> {
+    summaries(&state, &caller, None).await
+}
+
+/// Get onboarding keys
+///
+/// The metadata of the caller's `ONBOARDING` keys, newest first.
+#[utoipa::path(
+    get, path = "/api/v1/keys/onboarding", tag = "keys", operation_id = "listOnboardingKeys",
+    responses(
+        (status = 200, description = "Key metadata.", body = [KeySummary]),
+        (status = 401, description = "No key, an invalid key, or a deleted key.", body = KeyApiError),
+        (status = 429, description = "Too many failed attempts; see `Retry-After`.", body = KeyApiError),
+    )
+)]
+async fn onboarding(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+) -> Result<Json<Vec<KeySummary>>, V1Error> {
+    summaries(&state, &caller, Some(KeyType::Onboarding)).await
+}
+
+async fn summaries(
+    state: &AppState,
+    caller: &Principal,
+    key_for: Option<KeyType>,
+) -> Result<Json<Vec<KeySummary>>, V1Error> {
+    let records =
+        state.keys.list_all(&caller.profile_id, key_for).await.map_err(|e| V1Error::Internal(e.into()))?;
+    Ok(Json(records.iter().map(|record| summary(state, record)).collect()))
+}
+
+fn summary(state: &AppState, record: &KeyRecord) -> KeySummary {
+    KeySummary {
+        name: record.name.clone().unwrap_or_default(),
+        identifier: state.format.identifier(record.client_id.as_deref().unwrap_or_default()),
+        created: record.created,
+        key_for: record.key_for,
+    }
+}
+
+/// Delete an API key
+///
+/// Deletes the caller's key named `{name}`. It is refused from the very next request on.
+#[utoipa::path(
+    delete, path = "/api/v1/keys/{name}/delete", tag = "keys", operation_id = "deleteKey",
+    params(("name" = String, Path, description = "The key's name.")),
+    responses(
+        (status = 200, description = "Deleted.", body = DeleteKeyResponse),
+        (status = 401, description = "No key, an invalid key, or a deleted key.", body = KeyApiError),
+        (status = 404, description = "The caller has no key of this name.", body = KeyApiError),
+        (status = 429, description = "Too many failed attempts; see `Retry-After`.", body = KeyApiError),
+    )
+)]
+async fn delete(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    Path(name): Path<String>,
+) -> Result<Json<DeleteKeyResponse>, V1Error> {
+    state.keys.delete_by_name(&caller.profile_id, &name).await.map_err(|error| match error {
+        KeyError::NotFound => V1Error::NotFound(name.clone()),
+        other => V1Error::Internal(other.into()),
+    })?;
+    Ok(Json(DeleteKeyResponse { status: "OK".to_owned() }))
+}
+
+/// Verify a key
+///
+/// What another service asks Keyward: is this full key valid, and whose is it? Answers for keys
+/// of the caller's own profile; any other key is `NOT_FOUND`.
+#[utoipa::path(
+    post, path = "/api/v1/keys/verify", tag = "keys", operation_id = "verifyKey",
+    request_body(content((VerifyKeyRequest = "application/json"), (VerifyKeyRequest = "application/x-www-form-urlencoded"))),
+    responses(
+        (status = 200, description = "The verdict: the key's metadata when valid, a code when not.", body = VerifyKeyResponse),
+        (status = 400, description = "No key in the body, or a malformed body.", body = KeyApiError),
+        (status = 401, description = "The caller is not authenticated.", body = KeyApiError),
+        (status = 413, description = "The body is larger than 64 KiB.", body = KeyApiError),
+        (status = 415, description = "The body is neither JSON nor a form.", body = KeyApiError),
+        (status = 429, description = "Too many failed attempts; see `Retry-After`.", body = KeyApiError),
+    )
+)]
+async fn verify(
+    State(state): State<AppState>,
+    Caller(caller): Caller,
+    ClientAddress(address): ClientAddress,
+    body: Result<JsonOrForm<VerifyKeyRequest>, BodyError>,
+) -> Result<Json<VerifyKeyResponse>, V1Error> {
+    let JsonOrForm(request) = body?;
+    let key = request.key.ok_or(V1Error::BadRequest("key is required"))?;
+    let principal = match state.auth.full_key(key.expose(), address).await {
+        Ok(principal) if principal.profile_id == caller.profile_id => principal,
+        Ok(_) | Err(AuthError::Invalid) => {
+            return Ok(Json(VerifyKeyResponse::invalid(VerifyFailure::NotFound)));
+        }
+        Err(AuthError::Malformed) => {
+            return Ok(Json(VerifyKeyResponse::invalid(VerifyFailure::InvalidFormat)));
+        }
+        Err(AuthError::Throttled(_)) => {
+            return Ok(Json(VerifyKeyResponse::invalid(VerifyFailure::RateLimited)));
+        }
+        Err(AuthError::Store(error)) => return Err(V1Error::Internal(error.into())),
+    };
+    let record = match state.keys.get(&caller.profile_id, principal.key_id).await {
+        Ok(record) => record,
+        Err(KeyError::NotFound) => return Ok(Json(VerifyKeyResponse::invalid(VerifyFailure::NotFound))),
+        Err(other) => return Err(V1Error::Internal(other.into())),
+    };
+    let summary = summary(&state, &record);
+    Ok(Json(VerifyKeyResponse {
+        valid: true,
+        code: None,
+        identifier: Some(summary.identifier),
+        name: Some(summary.name),
+        key_for: Some(summary.key_for),
+        profile_id: Some(record.profile_id),
+        created: Some(record.created),
+    }))
+}
