@@ -77,13 +77,24 @@ async fn bootstrap_a_key_serve_and_use_it() {
     let dir = tempfile::tempdir().unwrap();
     // `keys create` writes into ./keyward.db, the default database, creating it.
     let output = command(dir.path())
-        .args(["keys", "create", "--profile", "auth0|5eb0327cbfd7490bff55feeb", "--name", "default"])
+        .args([
+            "keys",
+            "create",
+            "--profile",
+            "auth0|5eb0327cbfd7490bff55feeb",
+            "--name",
+            "default",
+            "--for",
+            "ONBOARDING",
+        ])
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     assert!(dir.path().join("keyward.db").exists());
     let key: serde_json::Value = serde_json::from_slice(&output.stdout).expect("one JSON object");
-    for field in ["id", "name", "profileId", "clientId", "clientSecret", "created"] {
+    for field in
+        ["id", "name", "profileId", "clientId", "clientSecret", "apiKey", "identifier", "for", "created"]
+    {
         assert!(key[field].is_string(), "{field} missing from {key}");
     }
     let client_id = key["clientId"].as_str().unwrap();
@@ -116,11 +127,26 @@ async fn bootstrap_a_key_serve_and_use_it() {
     assert_eq!(list["_embedded"]["apikeys"][0]["id"], key["id"]);
     assert!(list["_embedded"]["apikeys"][0].get("clientSecret").is_none());
 
+    // The printed full key authenticates by itself.
+    let api_key = key["apiKey"].as_str().unwrap();
+    let keys: serde_json::Value = http
+        .get(format!("{}/api/v1/keys/list", server.base))
+        .header("Authorization", api_key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(keys[0]["identifier"], key["identifier"]);
+    assert_eq!(keys[0]["for"], "ONBOARDING");
+
     // Even at TRACE, the process logs neither the secret nor the token.
     tokio::time::sleep(Duration::from_millis(200)).await;
     let logs = server.logs();
     assert!(logs.contains("/api/apikeys"), "requests are logged: {logs}");
     assert!(!logs.contains(secret), "the secret is in the logs");
+    assert!(!logs.contains(api_key), "the full key is in the logs");
     assert!(!logs.contains(access_token.rsplit('.').next().unwrap()), "the token is in the logs");
 }
 
@@ -157,6 +183,9 @@ fn help_documents_every_setting() {
         "KEYWARD_ARGON2_MEMORY_KIB",
         "KEYWARD_ARGON2_ITERATIONS",
         "KEYWARD_ARGON2_PARALLELISM",
+        "KEYWARD_KEY_PREFIX",
+        "KEYWARD_THROTTLE_PER_KEY",
+        "KEYWARD_THROTTLE_PER_ADDRESS",
     ] {
         assert!(help.contains(variable), "{variable} is not in --help");
     }

@@ -19,6 +19,13 @@ async fn no_secret_or_token_appears_in_the_logs() {
     let secret = created["clientSecret"].as_str().unwrap().to_owned();
     let own_token = server.token(&client_id, &secret).await;
     let wrong = format!("{}x", &secret[..43]);
+    let full_key = server
+        .state
+        .format
+        .encode(&client_id, &keyward_model::ClientSecret::new(secret.clone()))
+        .expose()
+        .to_owned();
+    let tampered_key = format!("{}0", &full_key[..full_key.len() - 1]);
 
     let requests = [
         server.http.get(server.url("/api/apikeys")).bearer_auth(&own_token),
@@ -42,6 +49,24 @@ async fn no_secret_or_token_appears_in_the_logs() {
             .header("Content-Type", "text/plain")
             .body(secret.clone()),
         server.http.put(server.url(&path)).bearer_auth(&own_token).json(&json!({ "name": secret })),
+        server.http.get(server.url("/api/v1/keys/list")).header("Authorization", &full_key),
+        server.http.get(server.url("/api/v1/keys/list")).bearer_auth(&full_key),
+        server.http.get(server.url("/api/v1/keys/list")).header("Authorization", &tampered_key),
+        server
+            .http
+            .post(server.url("/api/v1/keys/verify"))
+            .bearer_auth(&full_key)
+            .json(&json!({ "key": full_key })),
+        server
+            .http
+            .post(server.url("/api/v1/keys/verify"))
+            .bearer_auth(&full_key)
+            .json(&json!({ "key": tampered_key })),
+        server
+            .http
+            .post(server.url("/api/v1/keys/create"))
+            .bearer_auth(&full_key)
+            .json(&json!({ "name": full_key })),
     ];
     for request in requests {
         server.send(request).await;
@@ -62,6 +87,8 @@ async fn no_secret_or_token_appears_in_the_logs() {
         ("token", own_token.as_str()),
         ("token signature", signature),
         ("login token", token.as_str()),
+        ("full key", full_key.as_str()),
+        ("tampered key", tampered_key.as_str()),
     ] {
         assert!(!logs.contains(needle), "the {what} appears in the logs");
     }

@@ -2,6 +2,7 @@
 
 mod apikeys;
 mod errors;
+mod keys_v1;
 mod limits;
 mod logs;
 mod ownership;

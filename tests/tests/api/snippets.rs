@@ -180,3 +180,55 @@ async fn the_documented_python_snippets_work_as_printed() {
     assert_eq!(status, 204);
     assert_eq!(printed.trim(), "b''");
 }
+
+const METLO_HOST: &str = "https://<your-metlo-instance>";
+const METLO_KEY: &str = "metlo_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
+
+const METLO_CREATE: &str = r#"curl -X POST 'https://<your-metlo-instance>/api/v1/keys/create' \
+  -H 'Content-Type: application/json' \
+  -d '{
+    "name": "my-api-key",
+    "keyFor": "GENERIC"
+  }'"#;
+const METLO_LIST: &str = r#"curl 'https://<your-metlo-instance>/api/v1/keys/list' \
+  -H 'Authorization: metlo_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'"#;
+const METLO_ONBOARDING: &str = r#"curl 'https://<your-metlo-instance>/api/v1/keys/onboarding' \
+  -H 'Authorization: metlo_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'"#;
+const METLO_DELETE: &str = r#"curl -X DELETE 'https://<your-metlo-instance>/api/v1/keys/my-api-key/delete' \
+  -H 'Authorization: metlo_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'"#;
+
+/// Runs a Metlo snippet with the host and the key substituted; returns the body as JSON.
+fn metlo(snippet: &str, base: &str, key: &str) -> Value {
+    let snippet = snippet.replace(METLO_HOST, base).replace(METLO_KEY, key);
+    let output = Command::new("sh").arg("-c").arg(&snippet).output().expect("curl snippets need sh and curl");
+    assert!(output.status.success(), "{snippet} failed: {}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|_| panic!("{snippet}: {}", String::from_utf8_lossy(&output.stdout)))
+}
+
+#[tokio::test]
+async fn the_documented_key_api_snippets_work_as_printed() {
+    let server = TestServer::start().await;
+    let admin = server.mint_typed("p", "onboarding-key", keyward_model::KeyType::Onboarding).await;
+    let (base, key) = (server.base.clone(), admin.api_key.clone());
+    let run = |snippet: String| {
+        let (base, key) = (base.clone(), key.clone());
+        async move { tokio::task::spawn_blocking(move || metlo(&snippet, &base, &key)).await.unwrap() }
+    };
+
+    // The create snippet as printed sends no key: Keyward creates keys for no anonymous caller.
+    assert_eq!(run(METLO_CREATE.to_owned()).await, Value::from("Client unauthorized"));
+    // With the header every other snippet sends, it creates the key.
+    let with_key = METLO_CREATE
+        .replace("-H 'Content-Type", &format!("-H 'Authorization: {METLO_KEY}' \\\n  -H 'Content-Type"));
+    let created = run(with_key).await;
+    assert_eq!(created["name"], "my-api-key");
+    assert!(created["apiKey"].as_str().unwrap().starts_with("keyward_"));
+
+    let list = run(METLO_LIST.to_owned()).await;
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    let onboarding = run(METLO_ONBOARDING.to_owned()).await;
+    assert_eq!(onboarding[0]["name"], "onboarding-key");
+    assert_eq!(run(METLO_DELETE.to_owned()).await, serde_json::json!({ "status": "OK" }));
+    assert_eq!(run(METLO_LIST.to_owned()).await.as_array().unwrap().len(), 1);
+}

@@ -83,7 +83,7 @@ fn every_documented_body_is_an_example_that_matches_its_schema() {
         spec().check(schema, value).unwrap_or_else(|error| panic!("{place}: {error}"));
     }
     // Every transcribed body is attached somewhere.
-    for document in ["matatika", "meltano"] {
+    for document in ["matatika", "meltano", "metlo"] {
         for entry in std::fs::read_dir(fixtures().join(document)).unwrap() {
             let name = format!("{document}/{}", entry.unwrap().file_name().to_string_lossy());
             if name.ends_with("/apikey.json") {
@@ -121,6 +121,8 @@ fn redact(value: &Value, hosts: &[&str]) -> Value {
                     let redacted = match key.as_str() {
                         "clientId" => json!("[clientId]"),
                         "clientSecret" => json!("[clientSecret]"),
+                        "apiKey" => json!("[apiKey]"),
+                        "identifier" => json!("[identifier]"),
                         "created" | "lastModified" | "timestamp" => json!("[timestamp]"),
                         _ => redact(value, hosts),
                     };
@@ -290,4 +292,49 @@ async fn the_reference_page_renders_every_operation_without_network() {
     for (path, _) in spec().document["paths"].as_object().unwrap() {
         assert!(dom.contains(&format!("data-path=\"{path}\"")), "{path} is not rendered");
     }
+}
+
+#[tokio::test]
+async fn the_live_key_api_answers_as_documented() {
+    let server = TestServer::start().await;
+    let admin = server.mint_typed(PROFILE, "onboarding-key", keyward_model::KeyType::Onboarding).await;
+    let hosts: [&str; 0] = [];
+    let send =
+        |request: reqwest::RequestBuilder| server.send(request.header("Authorization", &admin.api_key));
+
+    let (status, _, created) =
+        send(server.http.post(server.url("/api/v1/keys/create")).json(&fixture("metlo/create-request.json")))
+            .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(redact(&created, &hosts), redact(&fixture("metlo/create-response.json"), &hosts));
+
+    let (_, _, list) = send(server.http.get(server.url("/api/v1/keys/list"))).await;
+    assert_eq!(redact(&list, &hosts), redact(&fixture("metlo/list-response.json"), &hosts));
+
+    let (status, _, error) =
+        send(server.http.post(server.url("/api/v1/keys/create")).json(&fixture("metlo/create-request.json")))
+            .await;
+    assert_eq!((status, error), (StatusCode::BAD_REQUEST, fixture("metlo/create-error.json")));
+
+    let limited = TestServer::start_with(|settings| settings.keys.max_keys_per_profile = 50).await;
+    let key = limited.mint(PROFILE, "first").await;
+    for n in 1..50 {
+        limited.mint(PROFILE, &format!("key {n}")).await;
+    }
+    let (status, _, error) = limited
+        .send(
+            limited
+                .http
+                .post(limited.url("/api/v1/keys/create"))
+                .header("Authorization", &key.api_key)
+                .json(&fixture("metlo/create-request.json")),
+        )
+        .await;
+    assert_eq!((status, error), (StatusCode::BAD_REQUEST, fixture("metlo/limit-error.json")));
+
+    let (status, _, deleted) = send(server.http.delete(server.url("/api/v1/keys/my-api-key/delete"))).await;
+    assert_eq!((status, deleted), (StatusCode::OK, fixture("metlo/delete-response.json")));
+
+    let (status, _, error) = server.send(server.http.get(server.url("/api/v1/keys/list"))).await;
+    assert_eq!((status, error), (StatusCode::UNAUTHORIZED, fixture("metlo/unauthorized-error.json")));
 }

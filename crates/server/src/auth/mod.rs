@@ -75,8 +75,8 @@ impl Authenticator {
     }
 
     /// Verifies a client id and secret: from the cache when this exact pair verified before,
-    /// otherwise, within the throttle's quota, with one lookup by client id and one argon2
-    /// verification.
+    /// otherwise, unless failures for this id or address are throttled, with one lookup by
+    /// client id and one argon2 verification.
     pub async fn client_credentials(
         &self,
         client_id: &str,
@@ -94,8 +94,12 @@ impl Authenticator {
         if let Some(principal) = parts.cache.verified(client_id, secret.expose()) {
             return Ok(principal);
         }
-        parts.throttle.attempt(client_id, address).map_err(AuthError::Throttled)?;
-        let stored = parts.store.credential(client_id).await?.ok_or(AuthError::Invalid)?;
+        parts.throttle.check(client_id, address).map_err(AuthError::Throttled)?;
+        let failed = || match parts.throttle.fail(client_id, address) {
+            Ok(()) => AuthError::Invalid,
+            Err(wait) => AuthError::Throttled(wait),
+        };
+        let Some(stored) = parts.store.credential(client_id).await? else { return Err(failed()) };
         let hasher = parts.hasher.clone();
         let candidate = secret.clone();
         let hash = stored.secret_hash;
@@ -103,7 +107,7 @@ impl Authenticator {
             .await
             .unwrap_or(false);
         if !matches {
-            return Err(AuthError::Invalid);
+            return Err(failed());
         }
         let principal = Principal {
             key_id: stored.key_id,
