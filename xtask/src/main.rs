@@ -1,6 +1,7 @@
 //! `cargo xtask <task>`: Keyward's development tasks. Each writes generated files that are
 //! committed, and with `--check` fails when the committed files are stale.
 
+mod codegen;
 mod openapi;
 
 use clap::{Parser, Subcommand};
@@ -23,12 +24,20 @@ enum Task {
         #[arg(long)]
         check: bool,
     },
+    /// Generate the client's request code (`crates/client/src/generated.rs`) from
+    /// `openapi/keyward-3.0.json`.
+    Codegen {
+        /// Fail if the committed code differs from what the document generates.
+        #[arg(long)]
+        check: bool,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.task {
         Task::Openapi { check } => update(&openapi::generate(), check, "openapi"),
+        Task::Codegen { check } => codegen::generate().and_then(|files| update(&files, check, "codegen")),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -16,8 +16,8 @@ pub use apikey::{ApiKey, ApiKeyLinks, ApiKeyPage, ApiKeyRequest, EmbeddedApiKeys
 pub use error::ErrorBody;
 pub use hal::{Link, PageLinks, PageMetadata};
 pub use keys::{
-    CreateKeyRequest, CreatedKey, DeleteKeyResponse, KeySummary, KeyType, VerifyFailure, VerifyKeyRequest,
-    VerifyKeyResponse,
+    CreateKeyRequest, CreatedKey, DeleteKeyResponse, KeyApiError, KeySummary, KeyType, VerifyFailure,
+    VerifyKeyRequest, VerifyKeyResponse,
 };
 pub use profile::{Profile, ProfileLinks};
 pub use secret::ClientSecret;

@@ -1,6 +1,7 @@
 //! Black-box tests of the HTTP API: a real server on an ephemeral port per test.
 
 mod apikeys;
+mod client;
 mod errors;
 mod keys_v1;
 mod limits;

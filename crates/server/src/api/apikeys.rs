@@ -55,6 +55,7 @@ struct PageParams {
         (status = 200, description = "API key collection with HAL links.", body = ApiKeyPage),
         (status = 400, description = "Invalid paging parameters.", body = ErrorBody),
         (status = 401, description = "Missing or invalid credentials.", body = ErrorBody),
+        (status = 429, description = "Too many failed attempts; see `Retry-After`.", body = ErrorBody),
     )
 )]
 async fn list(
@@ -102,6 +103,7 @@ async fn list(
     responses(
         (status = 200, description = "API key with HAL links.", body = ApiKey),
         (status = 401, description = "Missing or invalid credentials.", body = ErrorBody),
+        (status = 429, description = "Too many failed attempts; see `Retry-After`.", body = ErrorBody),
         (status = 404, description = "No such key among the caller's.", body = ErrorBody),
     )
 )]
@@ -124,6 +126,7 @@ async fn view(
     responses(
         (status = 200, description = "API key with HAL links.", body = ApiKey),
         (status = 401, description = "Missing or invalid credentials.", body = ErrorBody),
+        (status = 429, description = "Too many failed attempts; see `Retry-After`.", body = ErrorBody),
         (status = 403, description = "Too many initialised keys.", body = ErrorBody),
     )
 )]
@@ -153,6 +156,7 @@ async fn initialise(
             headers(("Location" = String, description = "The key's URL"))),
         (status = 400, description = "Missing or invalid name, or a malformed body.", body = ErrorBody),
         (status = 401, description = "Missing or invalid credentials.", body = ErrorBody),
+        (status = 429, description = "Too many failed attempts; see `Retry-After`.", body = ErrorBody),
         (status = 403, description = "The profile's key limit is reached.", body = ErrorBody),
         (status = 404, description = "No such key among the caller's.", body = ErrorBody),
         (status = 409, description = "The profile already has a key with this name.", body = ErrorBody),
@@ -201,6 +205,7 @@ async fn put(
     responses(
         (status = 204, description = "Deleted; no body."),
         (status = 401, description = "Missing or invalid credentials.", body = ErrorBody),
+        (status = 429, description = "Too many failed attempts; see `Retry-After`.", body = ErrorBody),
         (status = 404, description = "No such key among the caller's.", body = ErrorBody),
     )
 )]

@@ -12,7 +12,7 @@ use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use keyward_model::keys::KeyApiError;
+use keyward_model::KeyApiError;
 use keyward_model::{
     CreateKeyRequest, CreatedKey, DeleteKeyResponse, KeySummary, KeyType, VerifyFailure, VerifyKeyRequest,
     VerifyKeyResponse,

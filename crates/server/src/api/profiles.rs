@@ -24,6 +24,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     responses(
         (status = 200, description = "The caller's profile.", body = Profile),
         (status = 401, description = "Missing or invalid credentials.", body = ErrorBody),
+        (status = 429, description = "Too many failed attempts; see `Retry-After`.", body = ErrorBody),
         (status = 404, description = "Not the caller's profile.", body = ErrorBody),
     )
 )]

@@ -1,0 +1,246 @@
+//! A client for [Keyward](https://github.com/keyward/keyward), the self-hostable API-key service.
+//!
+//! [`Keyward`] stays authenticated for as long as it runs: with client credentials it fetches an
+//! access token, reuses it, refreshes it before it expires and once more if the server refuses
+//! it, all without caller code. Idempotent requests are retried on 429, 503 and connection
+//! failures, honouring `Retry-After`. Errors carry the server's error body ([`Error`]).
+//!
+//! ```no_run
+//! use futures::TryStreamExt;
+//!
+//! # async fn run() -> Result<(), keyward_client::Error> {
+//! let keyward = keyward_client::Keyward::builder("https://keys.example.com")
+//!     .client_credentials("UajESGdi9hMM9v3IsPv7NLYZfJ1uo53i", "the-client-secret")
+//!     .build()?;
+//! let created = keyward.create_key("deploy bot").await?;
+//! println!("secret, shown once: {:?}", created.client_secret);
+//! let keys: Vec<_> = keyward.keys().try_collect().await?;
+//! println!("{} keys", keys.len());
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Every operation of the API is also available, generated from its OpenAPI document, through
+//! [`Keyward::api`].
+
+mod error;
+#[allow(clippy::all, clippy::pedantic, missing_docs, unused_imports, unused_qualifications)]
+#[rustfmt::skip]
+mod generated;
+mod hooks;
+
+pub use error::Error;
+pub use generated::{Client, ResponseValue, builder, types};
+pub use keyward_model as model;
+
+use futures::Stream;
+use hooks::{Auth, Inner};
+use keyward_model::{
+    ApiKey, ApiKeyPage, ApiKeyRequest, ClientSecret, CreateKeyRequest, CreatedKey, KeySummary, KeyType,
+    VerifyKeyRequest, VerifyKeyResponse,
+};
+use std::time::Duration;
+use uuid::Uuid;
+
+/// When and how often requests are retried.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt.
+    pub max_retries: u32,
+    /// The first backoff; each retry doubles it.
+    pub initial_backoff: Duration,
+    /// The longest wait before a retry, whatever `Retry-After` asks.
+    pub max_wait: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_retries: 3,
+            initial_backoff: Duration::from_millis(200),
+            max_wait: Duration::from_secs(30),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// No retries at all.
+    pub fn none() -> Self {
+        Self { max_retries: 0, ..Self::default() }
+    }
+
+    fn backoff(&self, retry: u32) -> Duration {
+        self.initial_backoff.saturating_mul(2u32.saturating_pow(retry)).min(self.max_wait)
+    }
+}
+
+/// Builds a [`Keyward`].
+pub struct KeywardBuilder {
+    base_url: String,
+    credentials: Auth,
+    retry: RetryPolicy,
+    http: Option<reqwest::Client>,
+}
+
+impl KeywardBuilder {
+    /// Authenticate with a key's client id and secret, exchanged for access tokens as needed.
+    pub fn client_credentials(
+        mut self,
+        client_id: impl Into<String>,
+        client_secret: impl Into<String>,
+    ) -> Self {
+        self.credentials = Auth::ClientCredentials {
+            client_id: client_id.into(),
+            secret: ClientSecret::new(client_secret.into()),
+        };
+        self
+    }
+
+    /// Authenticate with a full key (`keyward_...`), sent as it is.
+    pub fn api_key(mut self, key: impl Into<String>) -> Self {
+        self.credentials = Auth::ApiKey(ClientSecret::new(key.into()));
+        self
+    }
+
+    /// Authenticate with an access token obtained elsewhere. It is not refreshed.
+    pub fn bearer(mut self, token: impl Into<String>) -> Self {
+        self.credentials = Auth::Bearer(ClientSecret::new(token.into()));
+        self
+    }
+
+    /// Replace the retry policy.
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Use this HTTP client (timeouts, proxies, TLS roots).
+    pub fn http_client(mut self, http: reqwest::Client) -> Self {
+        self.http = Some(http);
+        self
+    }
+
+    pub fn build(self) -> Result<Keyward, Error> {
+        let base_url = self.base_url.trim_end_matches('/').to_owned();
+        reqwest::Url::parse(&base_url)
+            .map_err(|e| Error::InvalidRequest(format!("base URL {base_url:?}: {e}")))?;
+        let inner = Inner::new(self.credentials, self.retry);
+        let http = match self.http {
+            Some(http) => http,
+            None => reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(10))
+                .timeout(Duration::from_secs(30))
+                .build()
+                .map_err(Error::Transport)?,
+        };
+        Ok(Keyward { client: Client::new_with_client(&base_url, http, inner) })
+    }
+}
+
+/// A Keyward server, with credentials. Cheap to clone; clones share the access token.
+#[derive(Clone, Debug)]
+pub struct Keyward {
+    client: Client,
+}
+
+impl Keyward {
+    pub fn builder(base_url: impl Into<String>) -> KeywardBuilder {
+        KeywardBuilder {
+            base_url: base_url.into(),
+            credentials: Auth::None,
+            retry: RetryPolicy::default(),
+            http: None,
+        }
+    }
+
+    /// Every operation of the API, as generated from its OpenAPI document.
+    pub fn api(&self) -> &Client {
+        &self.client
+    }
+
+    /// Checks the credentials now: with client credentials, fetches a token (and reports the
+    /// token endpoint's answer if it refuses); with a key or a token, makes one cheap call.
+    pub async fn authenticate(&self) -> Result<(), Error> {
+        use progenitor_client::ClientInfo;
+        match self.client.inner().token(&self.client).await {
+            Ok(_) => Ok(()),
+            Err(Error::InvalidRequest(_)) => self.page(0, 1).await.map(drop),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// How many access tokens this client (and its clones) has fetched so far.
+    pub fn tokens_fetched(&self) -> u64 {
+        use progenitor_client::ClientInfo;
+        self.client.inner().tokens_fetched()
+    }
+
+    /// One page of the caller's keys, newest first.
+    pub async fn page(&self, page: u64, size: u32) -> Result<ApiKeyPage, Error> {
+        Ok(self.client.list_api_keys().page(page).size(size).send().await?.into_inner())
+    }
+
+    /// Every key of the caller, newest first, fetched a page at a time as the stream is read.
+    pub fn keys(&self) -> impl Stream<Item = Result<ApiKey, Error>> + Send + '_ {
+        self.keys_in_pages_of(100)
+    }
+
+    /// [`Keyward::keys`], asking for `page_size` keys a request.
+    pub fn keys_in_pages_of(&self, page_size: u32) -> impl Stream<Item = Result<ApiKey, Error>> + Send + '_ {
+        use futures::{StreamExt, TryStreamExt};
+        futures::stream::try_unfold(Some(0u64), move |next| async move {
+            let Some(number) = next else { return Ok(None) };
+            let page = self.page(number, page_size).await?;
+            let more = number + 1 < page.page.total_pages;
+            Ok::<_, Error>(Some((page.embedded.apikeys, more.then_some(number + 1))))
+        })
+        .map_ok(|keys| futures::stream::iter(keys.into_iter().map(Ok)))
+        .try_flatten()
+        .boxed()
+    }
+
+    pub async fn get_key(&self, id: Uuid) -> Result<ApiKey, Error> {
+        Ok(self.client.get_api_key().id(id).send().await?.into_inner())
+    }
+
+    /// Creates a key (initialise, then create). The answer's `client_secret` is the only copy.
+    pub async fn create_key(&self, name: &str) -> Result<ApiKey, Error> {
+        self.create_typed_key(name, KeyType::Generic).await
+    }
+
+    /// Creates a key of a type. The answer's `client_secret` is the only copy.
+    pub async fn create_typed_key(&self, name: &str, key_for: KeyType) -> Result<ApiKey, Error> {
+        let initialised = self.client.initialise_api_key().send().await?.into_inner();
+        let body = ApiKeyRequest { name: Some(name.to_owned()), key_for: Some(key_for.as_str().to_owned()) };
+        Ok(self.client.put_api_key().id(initialised.id).body(body).send().await?.into_inner())
+    }
+
+    pub async fn rename_key(&self, id: Uuid, name: &str) -> Result<ApiKey, Error> {
+        let body = ApiKeyRequest { name: Some(name.to_owned()), key_for: None };
+        Ok(self.client.put_api_key().id(id).body(body).send().await?.into_inner())
+    }
+
+    /// Deletes a key; it and its tokens stop working at once.
+    pub async fn delete_key(&self, id: Uuid) -> Result<(), Error> {
+        self.client.delete_api_key().id(id).send().await?;
+        Ok(())
+    }
+
+    /// Creates a key through the key API: the answer's `api_key` is the full key, shown once.
+    pub async fn create_full_key(&self, name: &str, key_for: KeyType) -> Result<CreatedKey, Error> {
+        let body =
+            CreateKeyRequest { name: Some(name.to_owned()), key_for: Some(key_for.as_str().to_owned()) };
+        Ok(self.client.create_key().body(body).send().await?.into_inner())
+    }
+
+    /// The metadata of every key of the caller, from the key API.
+    pub async fn key_summaries(&self) -> Result<Vec<KeySummary>, Error> {
+        Ok(self.client.list_keys().send().await?.into_inner())
+    }
+
+    /// Asks whether a full key is valid, and whose it is.
+    pub async fn verify(&self, key: &str) -> Result<VerifyKeyResponse, Error> {
+        let body = VerifyKeyRequest { key: Some(ClientSecret::new(key.to_owned())) };
+        Ok(self.client.verify_key().body(body).send().await?.into_inner())
+    }
+}
