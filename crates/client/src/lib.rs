@@ -22,6 +22,23 @@
 //!
 //! Every operation of the API is also available, generated from its OpenAPI document, through
 //! [`Keyward::api`].
+//!
+//! With an API key instead, and a custom retry policy:
+//!
+//! ```no_run
+//! use keyward_client::{Keyward, RetryPolicy};
+//!
+//! # async fn run() -> Result<(), keyward_client::Error> {
+//! let keyward = Keyward::builder("https://keys.example.com")
+//!     .api_key("keyward_...")
+//!     .retry(RetryPolicy { max_retries: 5, ..RetryPolicy::default() })
+//!     .build()?;
+//! for key in keyward.key_summaries().await? {
+//!     println!("{} {} {}", key.identifier, key.name, key.key_for);
+//! }
+//! # Ok(())
+//! # }
+//! ```
 
 mod error;
 #[allow(clippy::all, clippy::pedantic, missing_docs, unused_imports, unused_qualifications)]
@@ -30,6 +47,11 @@ mod generated;
 mod hooks;
 
 pub use error::Error;
+
+/// The README's program, compiled as a doctest so that it stays true.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
 pub use generated::{Client, ResponseValue, builder, types};
 pub use keyward_model as model;
 
