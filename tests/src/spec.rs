@@ -46,8 +46,10 @@ impl Spec {
             if status != 404 && status != 405 {
                 return Err(format!("{method} {path} is not in the spec, yet answered {status}"));
             }
-            return self
-                .check(&serde_json::json!({ "$ref": "#/components/schemas/ErrorBody" }), &parse(body)?);
+            // Each dialect's error body: a message string under the key API, Spring's elsewhere.
+            let schema = if path.starts_with("/api/v1/") { "KeyApiError" } else { "ErrorBody" };
+            let schema = serde_json::json!({ "$ref": format!("#/components/schemas/{schema}") });
+            return self.check(&schema, &parse(body)?);
         };
         let response = operation["responses"].get(status.to_string()).ok_or_else(|| {
             format!("{method} {template} answered {status}, which the spec does not document")

@@ -102,27 +102,44 @@ pub async fn render_errors(request: Request, next: Next) -> Response {
     let status = response.status();
     let message = match response.extensions_mut().remove::<ErrorMessage>() {
         Some(ErrorMessage(message)) => message,
-        // axum's own rejections (404, 405) come without a body type; bodies we wrote keep theirs.
+        // axum's own answers (unknown route, wrong method, a rejection) come with no body or a
+        // plain-text one; the JSON bodies the dialects wrote keep theirs.
         None if status.is_client_error() || status.is_server_error() => {
-            if response.headers().contains_key(header::CONTENT_TYPE) {
+            let json = response
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|value| value.to_str().ok())
+                .is_some_and(|value| value.starts_with("application/json"));
+            if json {
                 return response;
             }
-            default_message(status)
+            let text =
+                axum::body::to_bytes(std::mem::take(response.body_mut()), 4096).await.unwrap_or_default();
+            let text = String::from_utf8_lossy(&text).trim().to_owned();
+            if text.is_empty() { default_message(status) } else { text }
         }
         None => return response,
     };
-    let body = ErrorBody {
+    let (mut parts, _) = response.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    // The key API's errors are a JSON string, as its document shows.
+    let rendered = if path.starts_with("/api/v1/") {
+        axum::Json(keyward_model::KeyApiError(message)).into_response()
+    } else {
+        axum::Json(spring_body(status, message, path)).into_response()
+    };
+    parts.headers.extend(rendered.headers().clone());
+    Response::from_parts(parts, rendered.into_body())
+}
+
+fn spring_body(status: StatusCode, message: String, path: String) -> ErrorBody {
+    ErrorBody {
         timestamp: keyward_model::time::format_error(&Utc::now()),
         status: status.as_u16(),
         error: status.canonical_reason().unwrap_or("Error").to_owned(),
         message,
         path,
-    };
-    let (mut parts, _) = response.into_parts();
-    parts.headers.remove(header::CONTENT_LENGTH);
-    let rendered = axum::Json(body).into_response();
-    parts.headers.extend(rendered.headers().clone());
-    Response::from_parts(parts, rendered.into_body())
+    }
 }
 
 fn default_message(status: StatusCode) -> String {

@@ -50,6 +50,23 @@ async fn unknown_ids_routes_and_methods() {
         server.send(server.http.get(server.url("/api/nothing")).bearer_auth(&token)).await;
     assert_error(status, &body, StatusCode::NOT_FOUND, "/api/nothing");
 
+    // A path segment that is not UTF-8 names nothing either.
+    for path in ["/api/apikeys/%FF", "/api/profiles/%FF%FE"] {
+        let (status, _, body) = server.send(server.http.get(server.url(path)).bearer_auth(&token)).await;
+        assert_error(status, &body, StatusCode::NOT_FOUND, path);
+    }
+    // Under the key API, the same answers come as that API's JSON strings.
+    for (method, path, expected) in [
+        (reqwest::Method::DELETE, "/api/v1/keys/%FF/delete", StatusCode::NOT_FOUND),
+        (reqwest::Method::GET, "/api/v1/keys/nothing", StatusCode::NOT_FOUND),
+        (reqwest::Method::PATCH, "/api/v1/keys/list", StatusCode::METHOD_NOT_ALLOWED),
+    ] {
+        let (status, _, body) =
+            server.send(server.http.request(method, server.url(path)).bearer_auth(&token)).await;
+        assert_eq!(status, expected, "{path}");
+        assert!(body.is_string(), "{path}: {body}");
+    }
+
     let (status, headers, body) =
         server.send(server.http.patch(server.url("/api/apikeys")).bearer_auth(&token)).await;
     assert_error(status, &body, StatusCode::METHOD_NOT_ALLOWED, "/api/apikeys");

@@ -9,6 +9,7 @@ use crate::error::ApiError;
 use crate::keys::PutOutcome;
 use crate::store::KeyRecord;
 use axum::Json;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{OriginalUri, Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -111,9 +112,9 @@ async fn view(
     State(state): State<AppState>,
     caller: Principal,
     BaseUrl(base): BaseUrl,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<ApiKey>, ApiError> {
-    let record = state.keys.get(&caller.profile_id, key_id(&id)?).await?;
+    let record = state.keys.get(&caller.profile_id, key_id(id)?).await?;
     Ok(Json(resource(&record, &base, None)))
 }
 
@@ -168,10 +169,10 @@ async fn put(
     State(state): State<AppState>,
     caller: Principal,
     BaseUrl(base): BaseUrl,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
     body: Result<JsonOrForm<ApiKeyRequest>, BodyError>,
 ) -> Result<Response, ApiError> {
-    let id = key_id(&id)?;
+    let id = key_id(id)?;
     let JsonOrForm(request) = body?;
     let key_for = match request.key_for.as_deref() {
         None => KeyType::default(),
@@ -212,15 +213,15 @@ async fn put(
 async fn delete(
     State(state): State<AppState>,
     caller: Principal,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
 ) -> Result<StatusCode, ApiError> {
-    state.keys.delete(&caller.profile_id, key_id(&id)?).await?;
+    state.keys.delete(&caller.profile_id, key_id(id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// An id that is not a UUID names no key.
-fn key_id(raw: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(raw).map_err(|_| ApiError::key_not_found())
+/// An id that is not a UUID (or not even UTF-8) names no key.
+fn key_id(id: Result<Path<String>, PathRejection>) -> Result<Uuid, ApiError> {
+    id.ok().and_then(|Path(id)| Uuid::parse_str(&id).ok()).ok_or_else(ApiError::key_not_found)
 }
 
 /// The HAL representation of a key. `secret` is given only by the response that creates it.

@@ -8,6 +8,7 @@ use crate::auth::{AuthError, Principal};
 use crate::keys::KeyError;
 use crate::store::KeyRecord;
 use axum::Json;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -220,8 +221,10 @@ fn summary(state: &AppState, record: &KeyRecord) -> KeySummary {
 async fn delete(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    Path(name): Path<String>,
+    name: Result<Path<String>, PathRejection>,
 ) -> Result<Json<DeleteKeyResponse>, V1Error> {
+    // A name that does not even decode names no key.
+    let Ok(Path(name)) = name else { return Err(V1Error::NotFound(String::new())) };
     state.keys.delete_by_name(&caller.profile_id, &name).await.map_err(|error| match error {
         KeyError::NotFound => V1Error::NotFound(name.clone()),
         other => V1Error::Internal(other.into()),

@@ -7,6 +7,7 @@ use crate::auth::Principal;
 use crate::error::ApiError;
 use axum::Json;
 use axum::extract::Path;
+use axum::extract::rejection::PathRejection;
 use keyward_model::{ErrorBody, Link, Profile, ProfileLinks};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -31,12 +32,13 @@ pub fn router() -> OpenApiRouter<AppState> {
 async fn view(
     caller: Principal,
     BaseUrl(base): BaseUrl,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Profile>, ApiError> {
     // Another profile is a 404 like an unknown one: its existence is not the caller's business.
-    if id != caller.profile_id {
-        return Err(ApiError::NotFound("Profile not found".into()));
-    }
+    let id = match id {
+        Ok(Path(id)) if id == caller.profile_id => id,
+        _ => return Err(ApiError::NotFound("Profile not found".into())),
+    };
     Ok(Json(Profile {
         links: ProfileLinks {
             self_: Link::new(links::profile(&base, &id)),
