@@ -206,3 +206,18 @@ async fn retries_stop_at_the_policy_and_posts_are_not_retried() {
     assert_eq!(error.status(), Some(StatusCode::TOO_MANY_REQUESTS), "{error:?}");
     assert_eq!(seen.load(Ordering::SeqCst), 3, "a POST is sent once");
 }
+
+#[tokio::test]
+async fn connection_failures_are_retried_with_backoff() {
+    let policy = RetryPolicy {
+        max_retries: 2,
+        initial_backoff: Duration::from_millis(100),
+        max_wait: Duration::from_secs(1),
+    };
+    let nowhere = Keyward::builder("http://127.0.0.1:9").api_key("k").retry(policy).build().unwrap();
+    let started = Instant::now();
+    let error = nowhere.page(0, 1).await.unwrap_err();
+    assert!(matches!(error, Error::Transport(_)), "{error}");
+    // Two retries, after 100 ms and 200 ms.
+    assert!(started.elapsed() >= Duration::from_millis(300), "{:?}", started.elapsed());
+}
