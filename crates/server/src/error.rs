@@ -122,9 +122,14 @@ pub async fn render_errors(request: Request, next: Next) -> Response {
     };
     let (mut parts, _) = response.into_parts();
     parts.headers.remove(header::CONTENT_LENGTH);
-    // The key API's errors are a JSON string, as its document shows.
+    // Each dialect's shape: the key API's errors are a JSON string, as its document shows; the
+    // token endpoint's follow RFC 6749.
     let rendered = if path.starts_with("/api/v1/") {
         axum::Json(keyward_model::KeyApiError(message)).into_response()
+    } else if path.starts_with("/oauth/") {
+        let code = if status.is_server_error() { "server_error" } else { "invalid_request" };
+        axum::Json(keyward_model::OAuthError { error: code.to_owned(), error_description: Some(message) })
+            .into_response()
     } else {
         axum::Json(spring_body(status, message, path)).into_response()
     };

@@ -90,20 +90,21 @@ impl KeyService {
         let name = validate_name(name)?;
         let existing = self.store.get(id, profile_id).await?.ok_or(KeyError::NotFound)?;
         if existing.is_created() {
-            let renamed = self
-                .store
-                .rename(id, profile_id, &name, Utc::now())
-                .await
-                .map_err(|e| name_error(e, &name))?;
-            return Ok(PutOutcome::Renamed(renamed));
+            return self.rename(profile_id, id, &name).await;
         }
         let (credentials, secret) = self.new_credentials(name.clone(), key_for).await?;
-        let record = self
-            .store
-            .create_initialised(id, profile_id, &credentials, Utc::now(), self.max_keys)
-            .await
-            .map_err(|e| name_error(e, &name))?;
-        Ok(PutOutcome::Created(CreatedKey { record, secret }))
+        match self.store.create_initialised(id, profile_id, &credentials, Utc::now(), self.max_keys).await {
+            Ok(record) => Ok(PutOutcome::Created(CreatedKey { record, secret })),
+            // A concurrent PUT created it first: this one is a rename, as if it came second.
+            Err(StoreError::AlreadyCreated) => self.rename(profile_id, id, &name).await,
+            Err(error) => Err(name_error(error, &name)),
+        }
+    }
+
+    async fn rename(&self, profile_id: &str, id: Uuid, name: &str) -> Result<PutOutcome, KeyError> {
+        let renamed =
+            self.store.rename(id, profile_id, name, Utc::now()).await.map_err(|e| name_error(e, name))?;
+        Ok(PutOutcome::Renamed(renamed))
     }
 
     /// Creates a key in one step.

@@ -224,3 +224,24 @@ async fn initialised_keys_are_purged_after_a_day() {
     let (_, _, list) = server.send(server.http.get(server.url("/api/apikeys")).bearer_auth(&token)).await;
     assert_eq!(list["page"]["totalElements"], 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_puts_on_one_initialised_key_create_it_once() {
+    let server = TestServer::start().await;
+    let (_, token) = server.login("p").await;
+    for _ in 0..5 {
+        let (_, _, init) =
+            server.send(server.http.post(server.url("/api/apikeys")).bearer_auth(&token)).await;
+        let path = format!("/api/apikeys/{}", init["id"].as_str().unwrap());
+        let requests = (0..2).map(|n| {
+            server
+                .http
+                .put(server.url(&path))
+                .bearer_auth(&token)
+                .json(&json!({ "name": format!("race {path} {n}") }))
+        });
+        let mut statuses = statuses_of(&server, requests).await;
+        statuses.sort();
+        assert_eq!(statuses, [StatusCode::OK, StatusCode::CREATED], "one creates, the other renames");
+    }
+}

@@ -102,6 +102,12 @@ async fn bad_bodies_are_4xx_and_change_nothing() {
         let (status, _, body) = server.send(request).await;
         assert_error(status, &body, expected, &path);
     }
+    // A body on a request that reads none is bounded too.
+    let (status, _, body) = server
+        .send(server.http.post(server.url("/api/apikeys")).bearer_auth(&token).body(vec![b'x'; 200 * 1024]))
+        .await;
+    assert_error(status, &body, StatusCode::PAYLOAD_TOO_LARGE, "/api/apikeys");
+
     let (status, _, bad_page) =
         server.send(server.http.get(server.url("/api/apikeys?page=-1")).bearer_auth(&token)).await;
     assert_error(status, &bad_page, StatusCode::BAD_REQUEST, "/api/apikeys");

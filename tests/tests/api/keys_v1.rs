@@ -280,23 +280,25 @@ async fn tampered_keys_are_refused_without_touching_the_store() {
 
 #[tokio::test]
 async fn failed_verifications_are_throttled_and_verified_keys_keep_working() {
-    let (server, calls) =
-        TestServer::start_counting(|settings| settings.throttle_per_key = 3.try_into().unwrap()).await;
+    // A verified credential is trusted for a second; the throttle allows 3 costly tries a minute.
+    let (server, calls) = TestServer::start_counting(|settings| {
+        settings.throttle_per_key = 3.try_into().unwrap();
+        settings.cache_ttl = 1;
+    })
+    .await;
     let victim = server.mint("p", "victim").await;
     let list = |auth: String| server.http.get(v1(&server, "list")).header("Authorization", auth);
 
-    // The owner's key is verified (and cached) before the attack.
+    // The owner's key is verified before the attack (its first verification takes one try).
     let (status, _, _) = server.send(list(victim.api_key.clone())).await;
     assert_eq!(status, StatusCode::OK);
 
     let guess = wrong_secret_key(&server, &victim.client_id);
-    for _ in 0..3 {
+    for _ in 0..2 {
         let (status, _, _) = server.send(list(guess.clone())).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
     }
-    // The failure that finds the quota spent is answered 429; the ones after it cost nothing.
-    let (status, _, _) = server.send(list(guess.clone())).await;
-    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    // The quota is spent: 429 before any query or hash.
     let before = calls.load(Ordering::SeqCst);
     let (status, headers, body) = server.send(list(guess.clone())).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
@@ -317,9 +319,30 @@ async fn failed_verifications_are_throttled_and_verified_keys_keep_working() {
     assert_eq!((status, &body["error"]), (StatusCode::TOO_MANY_REQUESTS, &json!("temporarily_unavailable")));
     assert!(headers.contains_key("retry-after"));
 
-    // The owner, already verified, is not locked out.
-    let (status, _, _) = server.send(list(victim.api_key.clone())).await;
-    assert_eq!(status, StatusCode::OK);
+    // The owner is not locked out, even once its verification has left the cache: the secret
+    // that last verified skips the throttle.
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    for _ in 0..3 {
+        let (status, _, _) = server.send(list(victim.api_key.clone())).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let (status, _, _) = server.send(list(guess.clone())).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "the attacker still is");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_throttle_holds_under_concurrent_guesses() {
+    let (server, calls) =
+        TestServer::start_counting(|settings| settings.throttle_per_key = 3.try_into().unwrap()).await;
+    let victim = server.mint("p", "victim").await;
+    let guess = wrong_secret_key(&server, &victim.client_id);
+    let before = calls.load(Ordering::SeqCst);
+    let requests =
+        (0..20).map(|_| server.http.get(v1(&server, "list")).header("Authorization", guess.clone()));
+    let statuses = crate::statuses_of(&server, requests).await;
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count(), 3, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count(), 17, "{statuses:?}");
+    assert_eq!(calls.load(Ordering::SeqCst) - before, 3, "only the 3 allowed tries reach the store");
 }
 
 #[tokio::test]
@@ -378,10 +401,8 @@ async fn verify_answers_for_the_callers_own_keys_only() {
         assert_eq!(code(&verdict), (json!(false), json!(expected)), "{key}");
         assert_eq!(keys(&verdict), ["code", "valid"], "nothing about the key is revealed");
     }
-    // A second wrong guess is within the quota of 2 for this public id; a third is not.
+    // The key's first verification and one wrong guess spent its quota of 2 costly tries.
     let guess = wrong_secret_key(&server, &checked.client_id);
-    let (_, _, verdict) = server.send(verify(json!({ "key": guess }))).await;
-    assert_eq!(code(&verdict), (json!(false), json!("NOT_FOUND")));
     let (_, _, verdict) = server.send(verify(json!({ "key": guess }))).await;
     assert_eq!(code(&verdict), (json!(false), json!("RATE_LIMITED")));
 

@@ -160,6 +160,16 @@ async fn token_errors_follow_rfc_6749() {
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "invalid_request",
         ),
+        (
+            post().header("X-Forwarded-Proto", "gopher").form(&[("grant_type", "client_credentials")]),
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+        ),
+        (
+            post().header("Content-Type", "application/json").body(vec![b' '; 100 * 1024]),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "invalid_request",
+        ),
     ];
     for (request, status, code) in cases {
         let (actual, headers, body) = server.send(request).await;

@@ -129,6 +129,7 @@ async fn view(
         (status = 401, description = "Missing or invalid credentials.", body = ErrorBody),
         (status = 429, description = "Too many failed attempts; see `Retry-After`.", body = ErrorBody),
         (status = 403, description = "Too many initialised keys.", body = ErrorBody),
+        (status = 413, description = "A body (which this request does not need) larger than 64 KiB.", body = ErrorBody),
     )
 )]
 async fn initialise(

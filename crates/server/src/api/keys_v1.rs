@@ -3,7 +3,7 @@
 
 use crate::AppState;
 use crate::api::body::{BodyError, JsonOrForm};
-use crate::api::caller::{self, CallerError, ClientAddress};
+use crate::api::caller::{self, CallerError};
 use crate::auth::{AuthError, Principal};
 use crate::keys::KeyError;
 use crate::store::KeyRecord;
@@ -251,12 +251,13 @@ async fn delete(
 async fn verify(
     State(state): State<AppState>,
     Caller(caller): Caller,
-    ClientAddress(address): ClientAddress,
     body: Result<JsonOrForm<VerifyKeyRequest>, BodyError>,
 ) -> Result<Json<VerifyKeyResponse>, V1Error> {
     let JsonOrForm(request) = body?;
     let key = request.key.ok_or(V1Error::BadRequest("key is required"))?;
-    let principal = match state.auth.full_key(key.expose(), address).await {
+    // Charged to the submitted key's public id alone: the caller is a service verifying keys
+    // for many users, and their mistakes must not throttle it.
+    let principal = match state.auth.full_key(key.expose(), None).await {
         Ok(principal) if principal.profile_id == caller.profile_id => principal,
         Ok(_) | Err(AuthError::Invalid) => {
             return Ok(Json(VerifyKeyResponse::invalid(VerifyFailure::NotFound)));

@@ -17,6 +17,7 @@ use crate::AppState;
 use crate::error::{ApiError, render_errors};
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::{Router, middleware};
+use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 use utoipa_axum::router::OpenApiRouter;
@@ -46,6 +47,8 @@ pub fn router(state: AppState) -> Router {
     routes
         .fallback(|| async { ApiError::NotFound("No such resource".into()) })
         .layer(DefaultBodyLimit::max(body::MAX_BODY_BYTES))
+        // Bodies no handler reads are bounded too; render_errors words the 413.
+        .layer(RequestBodyLimitLayer::new(body::MAX_BODY_BYTES))
         .layer(middleware::from_fn(render_errors))
         .with_state(state)
         // `/docs` is Swagger UI, bundled into the binary: it needs no network. It also serves the

@@ -5,6 +5,7 @@ use crate::api::base_url::BaseUrl;
 use crate::api::body::{BodyError, JsonOrForm};
 use crate::api::caller::ClientAddress;
 use crate::auth::{AuthError, Presented, header};
+use crate::error::ApiError;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -85,11 +86,12 @@ impl IntoResponse for TokenError {
 )]
 async fn token(
     State(state): State<AppState>,
-    BaseUrl(base): BaseUrl,
+    base: Result<BaseUrl, ApiError>,
     ClientAddress(address): ClientAddress,
     headers: HeaderMap,
     body: Result<JsonOrForm<TokenRequest>, BodyError>,
 ) -> Result<Response, TokenError> {
+    let BaseUrl(base) = base.map_err(|error| TokenError::InvalidRequest(error.to_string()))?;
     let JsonOrForm(request) = body?;
     match request.grant_type.as_deref() {
         Some("client_credentials") => {}

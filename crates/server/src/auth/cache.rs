@@ -34,15 +34,22 @@ pub struct CredentialCache {
     verified: Cache<String, Verified>,
     /// Client id -> its live key, for access tokens (which carry only the client id).
     live: Cache<String, Principal>,
+    /// Client id -> digest of the secret that last verified, kept long after `verified` expires,
+    /// so that its owner skips the throttle (the store is still asked whether the key lives).
+    known_good: Cache<String, [u8; 32]>,
     /// Client ids deleted within the last TTL.
     revoked: Cache<String, ()>,
 }
+
+/// How long the secret that last verified is remembered.
+const KNOWN_GOOD_TTL: Duration = Duration::from_secs(24 * 3600);
 
 impl CredentialCache {
     pub fn new(ttl: Duration) -> Self {
         Self {
             verified: Cache::builder().max_capacity(CAPACITY).time_to_live(ttl).build(),
             live: Cache::builder().max_capacity(CAPACITY).time_to_live(ttl).build(),
+            known_good: Cache::builder().max_capacity(CAPACITY).time_to_live(KNOWN_GOOD_TTL).build(),
             // Revocations outlive every entry they guard against.
             revoked: Cache::builder()
                 .max_capacity(CAPACITY)
@@ -63,9 +70,16 @@ impl CredentialCache {
             return;
         }
         let secret_digest: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
+        self.known_good.insert(principal.client_id.clone(), secret_digest);
         self.verified
             .insert(principal.client_id.clone(), Verified { secret_digest, principal: principal.clone() });
         self.remember_live(principal);
+    }
+
+    /// Whether `secret` is the secret that last verified for `client_id`.
+    pub fn known_good(&self, client_id: &str, secret: &str) -> bool {
+        let digest = Sha256::digest(secret.as_bytes());
+        self.known_good.get(client_id).is_some_and(|known| bool::from(known.ct_eq(&digest[..])))
     }
 
     /// The live key behind a client id, if known.
@@ -89,6 +103,7 @@ impl CredentialCache {
         self.revoked.insert(client_id.to_owned(), ());
         self.verified.invalidate(client_id);
         self.live.invalidate(client_id);
+        self.known_good.invalidate(client_id);
     }
 }
 
