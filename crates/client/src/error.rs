@@ -82,6 +82,30 @@ impl ErrorBodyKind for () {
     }
 }
 
+/// Marks a token endpoint refusal that the request hooks pass through the generated code, which
+/// carries hook errors as text only.
+const TOKEN_REFUSAL: &str = "keyward token refusal ";
+
+/// The hook error for a failed token fetch: the token endpoint's answer, kept whole.
+pub(crate) fn hook_error(error: &Error) -> String {
+    match error {
+        Error::OAuth { status, body } => {
+            format!("{TOKEN_REFUSAL}{} {}", status.as_u16(), serde_json::to_string(body).unwrap_or_default())
+        }
+        other => other.to_string(),
+    }
+}
+
+/// The inverse of [`hook_error`].
+fn from_hook(message: String) -> Error {
+    let refusal = message.strip_prefix(TOKEN_REFUSAL).and_then(|rest| {
+        let (status, body) = rest.split_once(' ')?;
+        let status = StatusCode::from_u16(status.parse().ok()?).ok()?;
+        Some(Error::OAuth { status, body: serde_json::from_str(body).ok()? })
+    });
+    refusal.unwrap_or(Error::InvalidRequest(message))
+}
+
 impl<E: ErrorBodyKind> From<progenitor_client::Error<E>> for Error {
     fn from(error: progenitor_client::Error<E>) -> Self {
         use progenitor_client::Error as Generated;
@@ -98,7 +122,8 @@ impl<E: ErrorBodyKind> From<progenitor_client::Error<E>> for Error {
             Generated::UnexpectedResponse(response) => {
                 Error::Unexpected { status: response.status(), body: String::new() }
             }
-            Generated::InvalidRequest(message) | Generated::Custom(message) => Error::InvalidRequest(message),
+            Generated::InvalidRequest(message) => Error::InvalidRequest(message),
+            Generated::Custom(message) => from_hook(message),
         }
     }
 }

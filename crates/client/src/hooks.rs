@@ -97,7 +97,8 @@ impl Inner {
         let fetched_at = Instant::now();
         self.0.fetches.fetch_add(1, Ordering::Relaxed);
         let response = fetch_token(client, client_id, secret).await?;
-        let lifetime = Duration::from_secs(response.expires_in);
+        // Bounded, so that no answer can overflow the clock.
+        let lifetime = Duration::from_secs(response.expires_in.min(365 * 24 * 3600));
         // Refresh a fifth of the lifetime (at most a minute) before expiry.
         let margin = (lifetime / 5).min(Duration::from_secs(60));
         let value = ClientSecret::new(response.access_token);
@@ -125,9 +126,15 @@ impl Inner {
         info: &OperationInfo,
     ) -> reqwest::Result<Response> {
         let policy = &self.0.retry;
-        let retryable = info.operation_id == TOKEN_OPERATION || is_idempotent(request.method());
+        // The token request runs under the token lock: it is never retried, so that concurrent
+        // calls are not held behind a wait.
+        let is_token_request = info.operation_id == TOKEN_OPERATION;
+        let retryable = !is_token_request && is_idempotent(request.method());
+        // A timed-out request may have been processed: only reads are sent again after one.
+        let safe = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
         let uses_tokens = matches!(self.0.credentials, Auth::ClientCredentials { .. })
-            && info.operation_id != TOKEN_OPERATION;
+            && !is_token_request
+            && request.headers().contains_key(AUTHORIZATION);
         let mut retries = 0;
         let mut reauthenticated = false;
         loop {
@@ -164,7 +171,7 @@ impl Inner {
                 Err(error)
                     if retryable
                         && retries < policy.max_retries
-                        && (error.is_connect() || error.is_timeout()) =>
+                        && (error.is_connect() || (safe && error.is_timeout())) =>
                 {
                     policy.backoff(retries)
                 }
@@ -214,11 +221,16 @@ impl ClientHooks<Inner> for Client {
         if info.operation_id == TOKEN_OPERATION {
             return Ok(());
         }
-        // A failed token fetch sends the request without credentials: the server's 401 (or the
-        // transport error it met) is then the caller's error. `Keyward::authenticate` reports
-        // the token endpoint's own answer.
-        if let Ok(Some(value)) = self.inner().authorization(self).await {
-            request.headers_mut().insert(AUTHORIZATION, value);
+        match self.inner().authorization(self).await {
+            Ok(Some(value)) => {
+                request.headers_mut().insert(AUTHORIZATION, value);
+            }
+            Ok(None) => {}
+            // The server is unreachable: the request itself meets the same failure, as a
+            // transport error the caller can recognise.
+            Err(Error::Transport(_)) => {}
+            // The token endpoint refused: that answer is the caller's error.
+            Err(error) => return Err(progenitor_client::Error::Custom(crate::error::hook_error(&error))),
         }
         Ok(())
     }

@@ -234,7 +234,16 @@ impl Keyward {
     pub async fn create_typed_key(&self, name: &str, key_for: KeyType) -> Result<ApiKey, Error> {
         let initialised = self.client.initialise_api_key().send().await?.into_inner();
         let body = ApiKeyRequest { name: Some(name.to_owned()), key_for: Some(key_for.as_str().to_owned()) };
-        Ok(self.client.put_api_key().id(initialised.id).body(body).send().await?.into_inner())
+        match self.client.put_api_key().id(initialised.id).body(body).send().await {
+            Ok(created) if created.status() == reqwest::StatusCode::CREATED => Ok(created.into_inner()),
+            Ok(_) => Err(Error::Decode("the key was created by another request: its secret is lost".into())),
+            Err(error) => {
+                // Best effort: an initialised key left behind would count against the profile's
+                // allowance of them until the server sweeps it.
+                let _ = self.client.delete_api_key().id(initialised.id).send().await;
+                Err(error.into())
+            }
+        }
     }
 
     pub async fn rename_key(&self, id: Uuid, name: &str) -> Result<ApiKey, Error> {

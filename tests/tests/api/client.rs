@@ -103,9 +103,15 @@ async fn revoked_credentials_give_a_clear_error_after_one_fresh_token() {
     let error = keyward.page(0, 1).await.unwrap_err();
     assert!(error.is_unauthorized(), "{error}");
     assert_eq!(keyward.tokens_fetched(), 2, "one retry with a fresh token, no more");
+    // From then on, each call asks for one token, and reports the token endpoint's answer.
+    for fetched in 3..6 {
+        let error = keyward.page(0, 1).await.unwrap_err();
+        let Error::OAuth { status, body } = error else { panic!("the token endpoint's answer: {error}") };
+        assert_eq!((status, body.error.as_str()), (StatusCode::UNAUTHORIZED, "invalid_client"));
+        assert_eq!(keyward.tokens_fetched(), fetched);
+    }
     let error = keyward.authenticate().await.unwrap_err();
-    let Error::OAuth { status, body } = error else { panic!("the token endpoint's answer: {error}") };
-    assert_eq!((status, body.error.as_str()), (StatusCode::UNAUTHORIZED, "invalid_client"));
+    assert!(matches!(error, Error::OAuth { .. }), "{error}");
 }
 
 #[tokio::test]
@@ -220,4 +226,17 @@ async fn connection_failures_are_retried_with_backoff() {
     assert!(matches!(error, Error::Transport(_)), "{error}");
     // Two retries, after 100 ms and 200 ms.
     assert!(started.elapsed() >= Duration::from_millis(300), "{:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn failed_creates_leave_no_initialised_key_behind() {
+    let server = TestServer::start_with(|settings| settings.keys.max_keys_per_profile = 3).await;
+    let login = server.mint("p", "login").await;
+    let keyward = client(&server, &login);
+    for _ in 0..4 {
+        let error = keyward.create_key("login").await.unwrap_err();
+        assert_eq!(error.status(), Some(StatusCode::CONFLICT), "{error}");
+    }
+    // Had the initialised keys stayed, the profile's allowance of them (3) would be spent.
+    keyward.create_key("fresh").await.expect("room for a new key");
 }
