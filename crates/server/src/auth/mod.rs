@@ -10,7 +10,7 @@ pub use throttle::Throttle;
 
 use crate::key_format::KeyFormat;
 use crate::secrets::{CLIENT_ID_LEN, SECRET_LEN, SecretHasher};
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, StoredCredential};
 use crate::tokens::TokenService;
 use keyward_model::ClientSecret;
 use std::net::IpAddr;
@@ -104,7 +104,7 @@ impl Authenticator {
         if !known_good {
             let hasher = parts.hasher.clone();
             let candidate = secret.clone();
-            let hash = stored.secret_hash;
+            let hash = stored.secret_hash.clone();
             let matches = tokio::task::spawn_blocking(move || hasher.verify(candidate.expose(), &hash))
                 .await
                 .unwrap_or(false);
@@ -112,11 +112,7 @@ impl Authenticator {
                 return Err(AuthError::Invalid);
             }
         }
-        let principal = Principal {
-            key_id: stored.key_id,
-            profile_id: stored.profile_id,
-            client_id: client_id.to_owned(),
-        };
+        let principal = Principal::of(stored, client_id);
         parts.cache.remember_verified(secret.expose(), &principal);
         Ok(principal)
     }
@@ -137,11 +133,7 @@ impl Authenticator {
             return Ok(principal);
         }
         let stored = parts.store.credential(client_id).await?.ok_or(AuthError::Invalid)?;
-        let principal = Principal {
-            key_id: stored.key_id,
-            profile_id: stored.profile_id,
-            client_id: client_id.to_owned(),
-        };
+        let principal = Principal::of(stored, client_id);
         parts.cache.remember_live(&principal);
         Ok(principal)
     }
@@ -149,6 +141,13 @@ impl Authenticator {
     /// Drops throttle state that no longer limits anyone.
     pub fn forget_idle(&self) {
         self.parts.throttle.forget_idle();
+    }
+}
+
+impl Principal {
+    /// Who a stored credential authenticates as.
+    fn of(stored: StoredCredential, client_id: &str) -> Self {
+        Self { key_id: stored.key_id, profile_id: stored.profile_id, client_id: client_id.to_owned() }
     }
 }
 
