@@ -9,17 +9,21 @@ const DOCUMENTED_HOST: &str = "https://app.matatika.com";
 const DOCUMENTED_ID: &str = "9904cf92-2202-48c0-a751-a9724e32c98e";
 const DOCUMENTED_NAME: &str = "SIT-generated api key (2026-01-11T18:58:35.918500330)";
 
-/// Runs a shell snippet with `$ACCESS_TOKEN` set; returns stdout.
-fn curl(snippet: &str, base: &str, id: &str, token: &str) -> String {
-    let snippet = snippet.replace(DOCUMENTED_HOST, base).replace(DOCUMENTED_ID, id);
+/// Runs a shell snippet (with `$ACCESS_TOKEN` set to `token`) and returns what it printed.
+fn shell(snippet: &str, token: &str) -> String {
     let output = Command::new("sh")
         .arg("-c")
-        .arg(&snippet)
+        .arg(snippet)
         .env("ACCESS_TOKEN", token)
         .output()
         .expect("curl snippets need sh and curl on PATH; .ci/run installs curl");
     assert!(output.status.success(), "{snippet} failed: {}", String::from_utf8_lossy(&output.stderr));
     String::from_utf8(output.stdout).unwrap()
+}
+
+/// Runs a documented curl snippet against `base`, about the key `id`.
+fn curl(snippet: &str, base: &str, id: &str, token: &str) -> String {
+    shell(&snippet.replace(DOCUMENTED_HOST, base).replace(DOCUMENTED_ID, id), token)
 }
 
 /// The HTTP status line and the JSON body of `curl -i` output.
@@ -199,11 +203,8 @@ const METLO_DELETE: &str = r#"curl -X DELETE 'https://<your-metlo-instance>/api/
 
 /// Runs a Metlo snippet with the host and the key substituted; returns the body as JSON.
 fn metlo(snippet: &str, base: &str, key: &str) -> Value {
-    let snippet = snippet.replace(METLO_HOST, base).replace(METLO_KEY, key);
-    let output = Command::new("sh").arg("-c").arg(&snippet).output().expect("curl snippets need sh and curl");
-    assert!(output.status.success(), "{snippet} failed: {}", String::from_utf8_lossy(&output.stderr));
-    serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|_| panic!("{snippet}: {}", String::from_utf8_lossy(&output.stdout)))
+    let printed = shell(&snippet.replace(METLO_HOST, base).replace(METLO_KEY, key), "");
+    serde_json::from_str(&printed).unwrap_or_else(|_| panic!("{snippet}: {printed}"))
 }
 
 #[tokio::test]
