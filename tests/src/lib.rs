@@ -1,7 +1,7 @@
 //! A real Keyward server on an ephemeral port, with a fresh SQLite database, for black-box tests.
 //! Every response that goes through [`TestServer::send`] is checked against the OpenAPI document.
 
-pub mod counting;
+pub mod probe;
 pub mod spec;
 
 use keyward_model::{KeyType, TokenResponse};
@@ -11,7 +11,6 @@ use keyward_server::secrets::{DEFAULT_ITERATIONS, DEFAULT_MEMORY_KIB, DEFAULT_PA
 use serde_json::Value;
 use std::io::Write;
 use std::num::NonZeroU32;
-use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex, OnceLock};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
@@ -51,13 +50,13 @@ impl TestServer {
         Self::serve(state, settings, dir).await
     }
 
-    /// A server whose every store call is counted in the returned counter.
-    pub async fn start_counting(configure: impl FnOnce(&mut ServeSettings)) -> (Self, Arc<AtomicUsize>) {
+    /// A server whose store is watched, and can be made to fail, through the returned probe.
+    pub async fn start_probed(configure: impl FnOnce(&mut ServeSettings)) -> (Self, Arc<probe::Probe>) {
         let (settings, dir) = fresh_settings(configure);
         let store = keyward_server::store::connect(&settings.database.database_url).await.expect("store");
-        let (counting, calls) = counting::CountingStore::new(store);
-        let state = AppState::with_store(Arc::new(counting), &settings).await.expect("server state");
-        (Self::serve(state, settings, dir).await, calls)
+        let (probed, probe) = probe::ProbedStore::new(store);
+        let state = AppState::with_store(Arc::new(probed), &settings).await.expect("server state");
+        (Self::serve(state, settings, dir).await, probe)
     }
 
     /// A second instance on this instance's database, as a multi-instance deployment runs.

@@ -12,6 +12,70 @@ use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use keyward_model::ErrorBody;
 
+use crate::store::StoreError;
+
+/// A failure of the server rather than of the request. Every dialect answers it in its own shape
+/// with [`Fault::status`]; the cause is logged at error level by [`Fault::log`] and never shown.
+#[derive(Debug, thiserror::Error)]
+pub enum Fault {
+    /// The database cannot do the work now (see [`StoreError::Unavailable`]): 503, and a write
+    /// that failed so changed nothing.
+    #[error("Service Unavailable: the database cannot take requests now; retry later")]
+    Unavailable(#[source] StoreError),
+    #[error("Internal Server Error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl Fault {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Fault::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Fault::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// Logs the cause, which the response never carries.
+    pub fn log(&self) {
+        match self {
+            Fault::Unavailable(cause) => {
+                tracing::error!(error = %cause, "request refused: storage unavailable")
+            }
+            Fault::Internal(cause) => tracing::error!(error = format!("{cause:#}"), "request failed"),
+        }
+    }
+
+    pub fn internal(error: impl Into<anyhow::Error>) -> Self {
+        Fault::Internal(error.into())
+    }
+}
+
+impl From<StoreError> for Fault {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Unavailable(_) => Fault::Unavailable(error),
+            other => Fault::internal(other),
+        }
+    }
+}
+
+impl From<crate::keys::KeyError> for Fault {
+    fn from(error: crate::keys::KeyError) -> Self {
+        match error {
+            crate::keys::KeyError::Store(error) => error.into(),
+            other => Fault::internal(other),
+        }
+    }
+}
+
+impl From<crate::auth::AuthError> for Fault {
+    fn from(error: crate::auth::AuthError) -> Self {
+        match error {
+            crate::auth::AuthError::Store(error) => error.into(),
+            other => Fault::internal(other),
+        }
+    }
+}
+
 /// The document's wording for the key limit.
 pub const LIMIT_MESSAGE: &str = "You reached the limit of entities of this type for this tenant.";
 
@@ -33,11 +97,11 @@ pub enum ApiError {
     PayloadTooLarge,
     #[error("Content type '{0}' not supported; use application/json or application/x-www-form-urlencoded")]
     UnsupportedMediaType(String),
-    /// Details go to the log, never to the caller.
     #[error("Too many failed attempts; retry later")]
     TooManyRequests(std::time::Duration),
-    #[error("Internal Server Error")]
-    Internal(#[source] anyhow::Error),
+    /// Details go to the log, never to the caller.
+    #[error(transparent)]
+    Fault(#[from] Fault),
 }
 
 impl ApiError {
@@ -51,16 +115,12 @@ impl ApiError {
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Fault(fault) => fault.status(),
         }
     }
 
     pub fn key_not_found() -> Self {
         ApiError::NotFound("API key not found".into())
-    }
-
-    pub fn internal(error: impl Into<anyhow::Error>) -> Self {
-        ApiError::Internal(error.into())
     }
 }
 
@@ -70,8 +130,8 @@ struct ErrorMessage(String);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let ApiError::Internal(source) = &self {
-            tracing::error!(error = ?source, "request failed");
+        if let ApiError::Fault(fault) = &self {
+            fault.log();
         }
         let mut response = self.status().into_response();
         if self.status() == StatusCode::UNAUTHORIZED {
@@ -166,8 +226,7 @@ impl From<crate::keys::KeyError> for ApiError {
                 ApiError::Conflict(format!("An API key named '{name}' already exists"))
             }
             KeyError::InvalidName(reason) => ApiError::BadRequest(reason.to_owned()),
-            KeyError::Hash => ApiError::internal(anyhow::anyhow!("hashing failed")),
-            KeyError::Store(error) => ApiError::internal(error),
+            KeyError::Hash | KeyError::Store(_) => ApiError::Fault(error.into()),
         }
     }
 }

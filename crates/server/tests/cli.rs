@@ -1,76 +1,10 @@
 //! The `keyward-server` binary: bootstrap a key from the command line, serve, and use it.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+mod common;
+
+use common::{BINARY, Running, command};
+use std::process::Command;
 use std::time::Duration;
-
-const BINARY: &str = env!("CARGO_BIN_EXE_keyward-server");
-
-fn command(dir: &std::path::Path) -> Command {
-    let mut command = Command::new(BINARY);
-    command
-        .current_dir(dir)
-        .env_remove("KEYWARD_DATABASE_URL")
-        .env_remove("KEYWARD_BIND")
-        .env_remove("KEYWARD_PUBLIC_URL");
-    command
-}
-
-/// A running server; killed on drop. Its stderr is collected in `log`.
-struct Running {
-    child: Child,
-    base: String,
-    log: mpsc::Receiver<String>,
-}
-
-impl Running {
-    fn start(dir: &std::path::Path) -> Self {
-        let mut child = command(dir)
-            .env("KEYWARD_BIND", "127.0.0.1:0")
-            .env("RUST_LOG", "trace")
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start keyward-server");
-        let stderr = child.stderr.take().unwrap();
-        let (lines, log) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if lines.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        // Dropped (and so killed) if it never reports its address.
-        let mut running = Self { child, base: String::new(), log };
-        let mut seen = Vec::new();
-        while running.base.is_empty() {
-            let line = running
-                .log
-                .recv_timeout(Duration::from_secs(30))
-                .unwrap_or_else(|_| panic!("the server did not report its address: {seen:#?}"));
-            match line.split("listening on ").nth(1) {
-                Some(address) => {
-                    running.base = address.trim().trim_end_matches(|c: char| !c.is_ascii_digit()).to_owned();
-                }
-                None => seen.push(line),
-            }
-        }
-        running
-    }
-
-    fn logs(&self) -> String {
-        self.log.try_iter().collect::<Vec<_>>().join("\n")
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 #[tokio::test]
 async fn bootstrap_a_key_serve_and_use_it() {

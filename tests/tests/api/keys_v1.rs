@@ -6,7 +6,6 @@ use crate::keys;
 use keyward_model::{ClientSecret, KeyType};
 use keyward_tests::{StatusCode, TestServer};
 use serde_json::{Value, json};
-use std::sync::atomic::Ordering;
 
 const CLIENT_UNAUTHORIZED: &str = "Client unauthorized";
 
@@ -247,7 +246,7 @@ async fn one_key_lives_in_both_dialects() {
 
 #[tokio::test]
 async fn tampered_keys_are_refused_without_touching_the_store() {
-    let (server, calls) = TestServer::start_counting(|_| {}).await;
+    let (server, probe) = TestServer::start_probed(|_| {}).await;
     let key = server.mint("p", "k").await;
     let list = |auth: &str| server.http.get(v1(&server, "list")).header("Authorization", auth.to_owned());
 
@@ -261,27 +260,27 @@ async fn tampered_keys_are_refused_without_touching_the_store() {
         &key.api_key[..key.api_key.len() - 1],
         "keyward_0000000000000000000000000000000000",
     ] {
-        let before = calls.load(Ordering::SeqCst);
+        let before = probe.calls();
         let (status, _, _) = server.send(list(bad)).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
-        assert_eq!(calls.load(Ordering::SeqCst), before, "{bad} reached the store");
+        assert_eq!(probe.calls(), before, "{bad} reached the store");
     }
 
     // A valid key: the first request looks it up (and lists); a repeat only lists.
-    let before = calls.load(Ordering::SeqCst);
+    let before = probe.calls();
     let (status, _, _) = server.send(list(&key.api_key)).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(calls.load(Ordering::SeqCst) - before, 2, "one credential lookup and one list");
-    let before = calls.load(Ordering::SeqCst);
+    assert_eq!(probe.calls() - before, 2, "one credential lookup and one list");
+    let before = probe.calls();
     let (status, _, _) = server.send(list(&key.api_key)).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(calls.load(Ordering::SeqCst) - before, 1, "a cached verification costs no query");
+    assert_eq!(probe.calls() - before, 1, "a cached verification costs no query");
 }
 
 #[tokio::test]
 async fn failed_verifications_are_throttled_and_verified_keys_keep_working() {
     // A verified credential is trusted for a second; the throttle allows 3 costly tries a minute.
-    let (server, calls) = TestServer::start_counting(|settings| {
+    let (server, probe) = TestServer::start_probed(|settings| {
         settings.throttle_per_key = 3.try_into().unwrap();
         settings.cache_ttl = 1;
     })
@@ -299,12 +298,12 @@ async fn failed_verifications_are_throttled_and_verified_keys_keep_working() {
         assert_eq!(status, StatusCode::UNAUTHORIZED);
     }
     // The quota is spent: 429 before any query or hash.
-    let before = calls.load(Ordering::SeqCst);
+    let before = probe.calls();
     let (status, headers, body) = server.send(list(guess.clone())).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
     let retry_after: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=60).contains(&retry_after), "{retry_after}");
-    assert_eq!(calls.load(Ordering::SeqCst), before, "no work is done for a throttled caller");
+    assert_eq!(probe.calls(), before, "no work is done for a throttled caller");
 
     // The same public id through the token endpoint and HTTP Basic is throttled too.
     let (status, headers, body) = server
@@ -332,17 +331,17 @@ async fn failed_verifications_are_throttled_and_verified_keys_keep_working() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_throttle_holds_under_concurrent_guesses() {
-    let (server, calls) =
-        TestServer::start_counting(|settings| settings.throttle_per_key = 3.try_into().unwrap()).await;
+    let (server, probe) =
+        TestServer::start_probed(|settings| settings.throttle_per_key = 3.try_into().unwrap()).await;
     let victim = server.mint("p", "victim").await;
     let guess = wrong_secret_key(&server, &victim.client_id);
-    let before = calls.load(Ordering::SeqCst);
+    let before = probe.calls();
     let requests =
         (0..20).map(|_| server.http.get(v1(&server, "list")).header("Authorization", guess.clone()));
     let statuses = crate::statuses_of(&server, requests).await;
     assert_eq!(statuses.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count(), 3, "{statuses:?}");
     assert_eq!(statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count(), 17, "{statuses:?}");
-    assert_eq!(calls.load(Ordering::SeqCst) - before, 3, "only the 3 allowed tries reach the store");
+    assert_eq!(probe.calls() - before, 3, "only the 3 allowed tries reach the store");
 }
 
 #[tokio::test]

@@ -11,6 +11,7 @@ mod pagination;
 mod revocation;
 mod snippets;
 mod spec;
+mod storage_faults;
 mod tokens;
 
 use keyward_tests::StatusCode;

@@ -3,7 +3,7 @@
 
 use crate::AppState;
 use crate::auth::{AuthError, Principal, header};
-use crate::error::ApiError;
+use crate::error::{ApiError, Fault};
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
@@ -18,7 +18,7 @@ pub enum CallerError {
     Invalid,
     /// Too many failed attempts; retry after this long.
     Throttled(std::time::Duration),
-    Internal(anyhow::Error),
+    Fault(Fault),
 }
 
 /// Authenticates the request's `Authorization` header.
@@ -28,7 +28,7 @@ pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Principal, 
     state.auth.authenticate(&presented, client_address(parts)).await.map_err(|error| match error {
         AuthError::Invalid | AuthError::Malformed => CallerError::Invalid,
         AuthError::Throttled(wait) => CallerError::Throttled(wait),
-        AuthError::Store(error) => CallerError::Internal(error.into()),
+        AuthError::Store(error) => CallerError::Fault(error.into()),
     })
 }
 
@@ -58,7 +58,7 @@ impl FromRequestParts<AppState> for Principal {
             CallerError::Missing => ApiError::Unauthenticated,
             CallerError::Invalid => ApiError::InvalidCredentials,
             CallerError::Throttled(wait) => ApiError::TooManyRequests(wait),
-            CallerError::Internal(error) => ApiError::Internal(error),
+            CallerError::Fault(fault) => ApiError::Fault(fault),
         })
     }
 }

@@ -5,6 +5,7 @@ use crate::AppState;
 use crate::api::body::{BodyError, JsonOrForm};
 use crate::api::caller::{self, CallerError};
 use crate::auth::{AuthError, Principal};
+use crate::error::Fault;
 use crate::keys::KeyError;
 use crate::store::KeyRecord;
 use axum::Json;
@@ -49,8 +50,8 @@ pub enum V1Error {
     BadRequest(&'static str),
     #[error("Too many failed attempts; retry later")]
     Throttled(Duration),
-    #[error("Internal Server Error")]
-    Internal(#[source] anyhow::Error),
+    #[error(transparent)]
+    Fault(#[from] Fault),
 }
 
 impl IntoResponse for V1Error {
@@ -65,9 +66,9 @@ impl IntoResponse for V1Error {
             V1Error::Body(BodyError::UnsupportedMediaType(_)) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             V1Error::Body(BodyError::Malformed(_)) => StatusCode::BAD_REQUEST,
             V1Error::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
-            V1Error::Internal(error) => {
-                tracing::error!(error = ?error, "request failed");
-                StatusCode::INTERNAL_SERVER_ERROR
+            V1Error::Fault(fault) => {
+                fault.log();
+                fault.status()
             }
         };
         let mut response = (status, Json(KeyApiError(self.to_string()))).into_response();
@@ -96,7 +97,7 @@ impl FromRequestParts<AppState> for Caller {
         caller::authenticate(parts, state).await.map(Caller).map_err(|error| match error {
             CallerError::Missing | CallerError::Invalid => V1Error::Unauthorized,
             CallerError::Throttled(wait) => V1Error::Throttled(wait),
-            CallerError::Internal(error) => V1Error::Internal(error),
+            CallerError::Fault(fault) => V1Error::Fault(fault),
         })
     }
 }
@@ -134,7 +135,7 @@ async fn create(
             match error {
                 KeyError::NameTaken(_) | KeyError::InvalidName(_) => V1Error::CannotCreate(name.clone()),
                 KeyError::LimitReached(limit) => V1Error::LimitReached(limit),
-                other => V1Error::Internal(other.into()),
+                other => V1Error::Fault(other.into()),
             }
         })?;
     let client_id = created.record.client_id.clone().unwrap_or_default();
@@ -192,7 +193,7 @@ async fn summaries(
     key_for: Option<KeyType>,
 ) -> Result<Json<Vec<KeySummary>>, V1Error> {
     let records =
-        state.keys.list_all(&caller.profile_id, key_for).await.map_err(|e| V1Error::Internal(e.into()))?;
+        state.keys.list_all(&caller.profile_id, key_for).await.map_err(|e| V1Error::Fault(e.into()))?;
     Ok(Json(records.iter().map(|record| summary(state, record)).collect()))
 }
 
@@ -227,7 +228,7 @@ async fn delete(
     let Ok(Path(name)) = name else { return Err(V1Error::NotFound(String::new())) };
     state.keys.delete_by_name(&caller.profile_id, &name).await.map_err(|error| match error {
         KeyError::NotFound => V1Error::NotFound(name.clone()),
-        other => V1Error::Internal(other.into()),
+        other => V1Error::Fault(other.into()),
     })?;
     Ok(Json(DeleteKeyResponse { status: "OK".to_owned() }))
 }
@@ -268,12 +269,12 @@ async fn verify(
         Err(AuthError::Throttled(_)) => {
             return Ok(Json(VerifyKeyResponse::invalid(VerifyFailure::RateLimited)));
         }
-        Err(AuthError::Store(error)) => return Err(V1Error::Internal(error.into())),
+        Err(AuthError::Store(error)) => return Err(V1Error::Fault(error.into())),
     };
     let record = match state.keys.get(&caller.profile_id, principal.key_id).await {
         Ok(record) => record,
         Err(KeyError::NotFound) => return Ok(Json(VerifyKeyResponse::invalid(VerifyFailure::NotFound))),
-        Err(other) => return Err(V1Error::Internal(other.into())),
+        Err(other) => return Err(V1Error::Fault(other.into())),
     };
     let summary = summary(&state, &record);
     Ok(Json(VerifyKeyResponse {

@@ -2,9 +2,10 @@
 //! the documented examples attached to the operations they document.
 
 use utoipa::OpenApi;
-use utoipa::openapi::content::Content;
+use utoipa::openapi::content::{Content, ContentBuilder};
 use utoipa::openapi::example::ExampleBuilder;
 use utoipa::openapi::path::{HttpMethod, Operation, PathItem};
+use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::security::{
     ApiKey, ApiKeyValue, ClientCredentials, Flow, HttpAuthScheme, HttpBuilder, OAuth2, Scopes, SecurityScheme,
 };
@@ -37,6 +38,7 @@ pub fn base() -> utoipa::openapi::OpenApi {
 /// that does not name its own.
 pub fn finish(document: &mut utoipa::openapi::OpenApi) {
     attach_examples(document);
+    document_unavailability(document);
     let components = document.components.get_or_insert_with(Components::new);
     components.add_security_scheme(
         "bearer",
@@ -77,6 +79,27 @@ pub fn finish(document: &mut utoipa::openapi::OpenApi) {
             .map(|scheme| SecurityRequirement::new(scheme, Vec::<String>::new()))
             .collect(),
     );
+}
+
+/// Every operation that authenticates its caller reads the store, so each may answer 503 when the
+/// database cannot work; its body is the operation's own error shape (that of its 401).
+fn document_unavailability(document: &mut utoipa::openapi::OpenApi) {
+    for item in document.paths.paths.values_mut() {
+        for method in [HttpMethod::Get, HttpMethod::Put, HttpMethod::Post, HttpMethod::Delete] {
+            let Some(operation) = operation_mut(item, &method) else { continue };
+            let Some(RefOr::T(refused)) = operation.responses.responses.get("401") else { continue };
+            let mut unavailable = ResponseBuilder::new().description(
+                "The database cannot take requests now (no space, an I/O error, a lost connection): \
+                 nothing was changed; retry later.",
+            );
+            for (media_type, content) in &refused.content {
+                let RefOr::T(content) = content else { continue };
+                let schema = content.schema.clone();
+                unavailable = unavailable.content(media_type, ContentBuilder::new().schema(schema).build());
+            }
+            operation.responses.responses.insert("503".to_owned(), RefOr::T(unavailable.build()));
+        }
+    }
 }
 
 /// Where a documented example belongs.

@@ -5,7 +5,7 @@ use crate::api::base_url::BaseUrl;
 use crate::api::body::{BodyError, JsonOrForm};
 use crate::api::caller::ClientAddress;
 use crate::auth::{AuthError, Presented, header};
-use crate::error::ApiError;
+use crate::error::{ApiError, Fault};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -31,8 +31,9 @@ pub enum TokenError {
     Body(#[from] BodyError),
     #[error("too many failed attempts; retry later")]
     Throttled(std::time::Duration),
-    #[error("the token could not be issued")]
-    Internal,
+    /// Details go to the log, never to the caller.
+    #[error("the token could not be issued now; retry later")]
+    Fault(#[from] Fault),
 }
 
 impl IntoResponse for TokenError {
@@ -47,8 +48,12 @@ impl IntoResponse for TokenError {
             }
             TokenError::Body(BodyError::Malformed(_)) => (StatusCode::BAD_REQUEST, "invalid_request"),
             TokenError::Throttled(_) => (StatusCode::TOO_MANY_REQUESTS, "temporarily_unavailable"),
-            TokenError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "server_error"),
+            TokenError::Fault(fault @ Fault::Unavailable(_)) => (fault.status(), "temporarily_unavailable"),
+            TokenError::Fault(fault) => (fault.status(), "server_error"),
         };
+        if let TokenError::Fault(fault) = &self {
+            fault.log();
+        }
         let body = OAuthError { error: code.to_owned(), error_description: Some(self.to_string()) };
         let mut response = (status, no_store(), Json(body)).into_response();
         if let TokenError::Throttled(wait) = self {
@@ -103,15 +108,12 @@ async fn token(
         state.auth.client_credentials(&client_id, &secret, address).await.map_err(|error| match error {
             AuthError::Invalid | AuthError::Malformed => TokenError::InvalidClient,
             AuthError::Throttled(wait) => TokenError::Throttled(wait),
-            AuthError::Store(error) => {
-                tracing::error!(%error, "token request failed");
-                TokenError::Internal
-            }
+            AuthError::Store(error) => TokenError::Fault(error.into()),
         })?;
-    let access_token = state.tokens.issue(&principal.client_id, &base).map_err(|error| {
-        tracing::error!(%error, "token signing failed");
-        TokenError::Internal
-    })?;
+    let access_token = state
+        .tokens
+        .issue(&principal.client_id, &base)
+        .map_err(|error| TokenError::Fault(Fault::internal(error)))?;
     let body = TokenResponse {
         access_token,
         token_type: "Bearer".to_owned(),

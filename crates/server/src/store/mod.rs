@@ -22,10 +22,22 @@ pub enum StoreError {
     AlreadyCreated,
     #[error("unsupported database URL {0:?}: expected sqlite:")]
     UnsupportedUrl(String),
+    /// The database could not do the work now (a full disk, an I/O error, a read-only file, a
+    /// lock held past the busy timeout, no connection): the request may succeed later, and a write
+    /// that failed so changed nothing.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
+    /// Anything else the database said: a defect, not a passing condition.
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(#[source] sqlx::Error),
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        if is_unavailability(&error) { StoreError::Unavailable(error) } else { StoreError::Database(error) }
+    }
 }
 
 impl StoreError {
@@ -34,8 +46,27 @@ impl StoreError {
     pub(crate) fn from_write(error: sqlx::Error) -> Self {
         match &error {
             sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::NameTaken,
-            _ => StoreError::Database(error),
+            _ => error.into(),
         }
+    }
+}
+
+/// Whether `error` is the database failing to do the work rather than refusing it: the storage,
+/// the connection or a lock, which a retry after a while may get past.
+fn is_unavailability(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::BeginFailed => true,
+        sqlx::Error::Database(db) => match db.try_downcast_ref::<sqlx::sqlite::SqliteError>() {
+            Some(sqlite) => sqlite::is_unavailability(sqlite),
+            None => false,
+        },
+        _ => false,
     }
 }
 
@@ -84,6 +115,14 @@ pub struct SigningKeyRecord {
     pub created: DateTime<Utc>,
 }
 
+/// Where keys and signing keys are kept.
+///
+/// **Acknowledged means committed.** Every method that writes returns `Ok` only after the
+/// transaction holding its change has committed, and the backend's durability setting makes a
+/// commit survive a crash and a power cut. A write that returns an error changed nothing; when the
+/// cause is the database rather than the request (no space, an I/O error, a read-only file, a lock
+/// held past its timeout, a lost connection) the error is [`StoreError::Unavailable`], which the
+/// API answers with 503.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Stores an initialised key, unless the profile already has `pending_limit` of them.

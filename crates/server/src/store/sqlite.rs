@@ -3,6 +3,11 @@
 //! Every write that must respect a limit is one statement (`INSERT ... SELECT ... WHERE count <
 //! limit`); SQLite runs one writer at a time, so the check and the write cannot interleave with
 //! another request's.
+//!
+//! Every write runs in an explicit `BEGIN IMMEDIATE` transaction and returns only after its
+//! `COMMIT` succeeded. A `... RETURNING` statement hands back its row before it is finished; in
+//! autocommit mode the commit then happens when sqlx resets the statement, and a failure there
+//! (a full disk) is never reported. The explicit commit is where such failures surface.
 
 use super::{
     KeyRecord, NewCredentials, SigningKeyRecord, Store, StoreError, StoredCredential, from_micros, to_micros,
@@ -13,7 +18,7 @@ use keyward_model::KeyType;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
-use sqlx::{Row, SqlitePool};
+use sqlx::{Connection, Row, Sqlite, SqliteConnection, SqlitePool, Transaction};
 use std::str::FromStr;
 use std::time::Duration;
 use uuid::Uuid;
@@ -34,28 +39,66 @@ impl SqliteStore {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
+            // FULL syncs the WAL on every commit: an acknowledged write survives a power cut, not
+            // only a crash. Reads pay nothing for it.
+            .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true);
-        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .after_release(|connection, _| Box::pin(keep_after_release(connection)))
+            .connect_with(options)
+            .await?;
         sqlx::migrate!("migrations/sqlite").run(&pool).await?;
         Ok(Self { pool })
     }
 
-    /// Why a conditional update of `id` matched no row.
-    async fn explain_miss(&self, id: Uuid, profile_id: &str, limit: u32) -> Result<StoreError, StoreError> {
-        let created: Option<bool> =
-            sqlx::query_scalar("SELECT name IS NOT NULL FROM api_keys WHERE id = ?1 AND profile_id = ?2")
-                .bind(id.to_string())
-                .bind(profile_id)
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(match created {
-            None => StoreError::NotFound,
-            Some(true) => StoreError::AlreadyCreated,
-            Some(false) => StoreError::LimitReached(limit),
-        })
+    /// A write transaction. `IMMEDIATE` takes the write lock at once, so that waiting for another
+    /// writer is bounded by the busy timeout instead of failing when a read turns into a write.
+    async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
+        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
     }
+}
+
+/// Whether a connection handed back to the pool may serve again: only outside any transaction.
+///
+/// When a `COMMIT` fails for want of space or I/O, SQLite has already rolled the transaction
+/// back, so the `ROLLBACK` that sqlx queues on drop fails too, and sqlx keeps counting the
+/// connection as inside a transaction; every later `BEGIN` on it would fail. Such a connection is
+/// closed and the pool opens a fresh one.
+async fn keep_after_release(connection: &mut SqliteConnection) -> Result<bool, sqlx::Error> {
+    // The ping runs after whatever rollback is still queued on the connection.
+    connection.ping().await?;
+    Ok(!connection.is_in_transaction())
+}
+
+/// Why a conditional update of `id` matched no row.
+async fn explain_miss(
+    connection: &mut SqliteConnection,
+    id: Uuid,
+    profile_id: &str,
+    limit: u32,
+) -> Result<StoreError, StoreError> {
+    let created: Option<bool> =
+        sqlx::query_scalar("SELECT name IS NOT NULL FROM api_keys WHERE id = ?1 AND profile_id = ?2")
+            .bind(id.to_string())
+            .bind(profile_id)
+            .fetch_optional(connection)
+            .await?;
+    Ok(match created {
+        None => StoreError::NotFound,
+        Some(true) => StoreError::AlreadyCreated,
+        Some(false) => StoreError::LimitReached(limit),
+    })
+}
+
+/// Whether SQLite failed for want of storage or a lock, by its primary result code: SQLITE_BUSY
+/// (5), LOCKED (6), NOMEM (7), READONLY (8), INTERRUPT (9), IOERR (10), CORRUPT (11), FULL (13),
+/// CANTOPEN (14), PROTOCOL (15) and NOTADB (26).
+pub(super) fn is_unavailability(error: &sqlx::sqlite::SqliteError) -> bool {
+    use sqlx::error::DatabaseError;
+    let primary = error.code().and_then(|code| code.parse::<i32>().ok()).map(|code| code & 0xff);
+    matches!(primary, Some(5..=11 | 13..=15 | 26))
 }
 
 fn parse_id(text: &str) -> Result<Uuid, StoreError> {
@@ -88,6 +131,7 @@ impl Store for SqliteStore {
         now: DateTime<Utc>,
         pending_limit: u32,
     ) -> Result<KeyRecord, StoreError> {
+        let mut tx = self.begin_write().await?;
         let row = sqlx::query(concat!(
             "INSERT INTO api_keys (id, profile_id, created, last_modified)
              SELECT ?1, ?2, ?3, ?3
@@ -99,9 +143,10 @@ impl Store for SqliteStore {
         .bind(profile_id)
         .bind(to_micros(now))
         .bind(pending_limit)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(StoreError::from_write)?;
+        tx.commit().await?;
         match row {
             Some(row) => key_record(&row),
             None => Err(StoreError::LimitReached(pending_limit)),
@@ -116,6 +161,7 @@ impl Store for SqliteStore {
         now: DateTime<Utc>,
         limit: u32,
     ) -> Result<KeyRecord, StoreError> {
+        let mut tx = self.begin_write().await?;
         let row = sqlx::query(concat!(
             "UPDATE api_keys
              SET name = ?3, client_id = ?4, secret_hash = ?5, key_for = ?6, created = ?7, last_modified = ?7
@@ -132,13 +178,15 @@ impl Store for SqliteStore {
         .bind(credentials.key_for.as_str())
         .bind(to_micros(now))
         .bind(limit)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(StoreError::from_write)?;
-        match row {
+        let outcome = match row {
             Some(row) => key_record(&row),
-            None => Err(self.explain_miss(id, profile_id, limit).await?),
-        }
+            None => Err(explain_miss(&mut tx, id, profile_id, limit).await?),
+        };
+        tx.commit().await?;
+        outcome
     }
 
     async fn insert_created(
@@ -149,6 +197,7 @@ impl Store for SqliteStore {
         now: DateTime<Utc>,
         limit: u32,
     ) -> Result<KeyRecord, StoreError> {
+        let mut tx = self.begin_write().await?;
         let row = sqlx::query(concat!(
             "INSERT INTO api_keys (id, profile_id, name, client_id, secret_hash, key_for, created, last_modified)
              SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7
@@ -164,9 +213,10 @@ impl Store for SqliteStore {
         .bind(credentials.key_for.as_str())
         .bind(to_micros(now))
         .bind(limit)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(StoreError::from_write)?;
+        tx.commit().await?;
         match row {
             Some(row) => key_record(&row),
             None => Err(StoreError::LimitReached(limit)),
@@ -180,6 +230,7 @@ impl Store for SqliteStore {
         name: &str,
         now: DateTime<Utc>,
     ) -> Result<KeyRecord, StoreError> {
+        let mut tx = self.begin_write().await?;
         let row = sqlx::query(concat!(
             "UPDATE api_keys SET name = ?3, last_modified = ?4
              WHERE id = ?1 AND profile_id = ?2 AND name IS NOT NULL
@@ -190,9 +241,10 @@ impl Store for SqliteStore {
         .bind(profile_id)
         .bind(name)
         .bind(to_micros(now))
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(StoreError::from_write)?;
+        tx.commit().await?;
         match row {
             Some(row) => key_record(&row),
             None => Err(StoreError::NotFound),
@@ -259,26 +311,30 @@ impl Store for SqliteStore {
     }
 
     async fn delete_by_name(&self, profile_id: &str, name: &str) -> Result<Option<KeyRecord>, StoreError> {
+        let mut tx = self.begin_write().await?;
         let row = sqlx::query(concat!(
             "DELETE FROM api_keys WHERE profile_id = ?1 AND name = ?2 RETURNING ",
             key_columns!()
         ))
         .bind(profile_id)
         .bind(name)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await?;
+        tx.commit().await?;
         row.as_ref().map(key_record).transpose()
     }
 
     async fn delete(&self, id: Uuid, profile_id: &str) -> Result<Option<KeyRecord>, StoreError> {
+        let mut tx = self.begin_write().await?;
         let row = sqlx::query(concat!(
             "DELETE FROM api_keys WHERE id = ?1 AND profile_id = ?2 RETURNING ",
             key_columns!()
         ))
         .bind(id.to_string())
         .bind(profile_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *tx)
         .await?;
+        tx.commit().await?;
         row.as_ref().map(key_record).transpose()
     }
 
@@ -297,10 +353,12 @@ impl Store for SqliteStore {
     }
 
     async fn purge_initialised(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let mut tx = self.begin_write().await?;
         let result = sqlx::query("DELETE FROM api_keys WHERE name IS NULL AND created < ?1")
             .bind(to_micros(before))
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         Ok(result.rows_affected())
     }
 
@@ -319,6 +377,7 @@ impl Store for SqliteStore {
     }
 
     async fn insert_first_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO signing_keys (kid, private_key, created)
              SELECT ?1, ?2, ?3 WHERE NOT EXISTS (SELECT 1 FROM signing_keys)",
@@ -326,8 +385,9 @@ impl Store for SqliteStore {
         .bind(&key.kid)
         .bind(&key.private_key_pem)
         .bind(to_micros(key.created))
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(())
     }
 }

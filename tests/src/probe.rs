@@ -1,0 +1,164 @@
+//! A store that passes every call on to a real one, counting them (to prove what a request did not
+//! touch) and, when told to, failing writes as a full disk does or every call as a lost database
+//! does (to prove what a storage fault answers and that it changes nothing).
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use keyward_model::KeyType;
+use keyward_server::store::{
+    KeyRecord, NewCredentials, SigningKeyRecord, Store, StoreError, StoredCredential,
+};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use uuid::Uuid;
+
+/// What a test sees of, and does to, a [`ProbedStore`].
+#[derive(Default)]
+pub struct Probe {
+    calls: AtomicUsize,
+    fail_writes: AtomicBool,
+    fail_reads: AtomicBool,
+}
+
+impl Probe {
+    /// Store calls made so far.
+    pub fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+
+    /// From now on every write fails as it does on a full disk (`SQLITE_FULL`), or works again.
+    pub fn fail_writes(&self, fail: bool) {
+        self.fail_writes.store(fail, Ordering::SeqCst);
+    }
+
+    /// From now on every read fails as it does when the database is gone, or works again.
+    pub fn fail_reads(&self, fail: bool) {
+        self.fail_reads.store(fail, Ordering::SeqCst);
+    }
+}
+
+pub struct ProbedStore {
+    inner: Arc<dyn Store>,
+    probe: Arc<Probe>,
+}
+
+impl ProbedStore {
+    pub fn new(inner: Arc<dyn Store>) -> (Self, Arc<Probe>) {
+        let probe = Arc::new(Probe::default());
+        (Self { inner, probe: probe.clone() }, probe)
+    }
+
+    fn count(&self) -> &dyn Store {
+        self.probe.calls.fetch_add(1, Ordering::SeqCst);
+        self.inner.as_ref()
+    }
+
+    /// The store, for a read: a fault when reads are failing.
+    fn read(&self) -> Result<&dyn Store, StoreError> {
+        let store = self.count();
+        if self.probe.fail_reads.load(Ordering::SeqCst) {
+            return Err(StoreError::Unavailable(sqlx::Error::PoolTimedOut));
+        }
+        Ok(store)
+    }
+
+    /// The store, for a write: a fault when writes are failing.
+    fn write(&self) -> Result<&dyn Store, StoreError> {
+        let store = self.count();
+        if self.probe.fail_writes.load(Ordering::SeqCst) {
+            let full = std::io::Error::from_raw_os_error(28); // ENOSPC
+            return Err(StoreError::Unavailable(sqlx::Error::Io(full)));
+        }
+        Ok(store)
+    }
+}
+
+#[async_trait]
+impl Store for ProbedStore {
+    async fn initialise(
+        &self,
+        id: Uuid,
+        profile_id: &str,
+        now: DateTime<Utc>,
+        pending_limit: u32,
+    ) -> Result<KeyRecord, StoreError> {
+        self.write()?.initialise(id, profile_id, now, pending_limit).await
+    }
+
+    async fn create_initialised(
+        &self,
+        id: Uuid,
+        profile_id: &str,
+        credentials: &NewCredentials,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<KeyRecord, StoreError> {
+        self.write()?.create_initialised(id, profile_id, credentials, now, limit).await
+    }
+
+    async fn insert_created(
+        &self,
+        id: Uuid,
+        profile_id: &str,
+        credentials: &NewCredentials,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<KeyRecord, StoreError> {
+        self.write()?.insert_created(id, profile_id, credentials, now, limit).await
+    }
+
+    async fn rename(
+        &self,
+        id: Uuid,
+        profile_id: &str,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> Result<KeyRecord, StoreError> {
+        self.write()?.rename(id, profile_id, name, now).await
+    }
+
+    async fn get(&self, id: Uuid, profile_id: &str) -> Result<Option<KeyRecord>, StoreError> {
+        self.read()?.get(id, profile_id).await
+    }
+
+    async fn list(
+        &self,
+        profile_id: &str,
+        offset: u64,
+        limit: u32,
+    ) -> Result<(Vec<KeyRecord>, u64), StoreError> {
+        self.read()?.list(profile_id, offset, limit).await
+    }
+
+    async fn list_all(
+        &self,
+        profile_id: &str,
+        key_for: Option<KeyType>,
+    ) -> Result<Vec<KeyRecord>, StoreError> {
+        self.read()?.list_all(profile_id, key_for).await
+    }
+
+    async fn delete_by_name(&self, profile_id: &str, name: &str) -> Result<Option<KeyRecord>, StoreError> {
+        self.write()?.delete_by_name(profile_id, name).await
+    }
+
+    async fn delete(&self, id: Uuid, profile_id: &str) -> Result<Option<KeyRecord>, StoreError> {
+        self.write()?.delete(id, profile_id).await
+    }
+
+    async fn credential(&self, client_id: &str) -> Result<Option<StoredCredential>, StoreError> {
+        self.read()?.credential(client_id).await
+    }
+
+    async fn purge_initialised(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        self.write()?.purge_initialised(before).await
+    }
+
+    async fn signing_key(&self) -> Result<Option<SigningKeyRecord>, StoreError> {
+        self.read()?.signing_key().await
+    }
+
+    async fn insert_first_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError> {
+        self.write()?.insert_first_signing_key(key).await
+    }
+}
