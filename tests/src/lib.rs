@@ -2,7 +2,9 @@
 //! Every response that goes through [`TestServer::send`] is checked against the OpenAPI document.
 
 pub mod probe;
+pub mod scripted;
 pub mod spec;
+pub mod tls;
 
 use keyward_model::{KeyType, TokenResponse};
 use keyward_server::AppState;

@@ -1,35 +1,33 @@
 //! What the generated client calls around every request: authentication and retries.
 //!
-//! `pre` puts the `Authorization` header on the request, fetching or refreshing an access token
-//! first when the client uses client credentials. `exec` sends it, fetches a new token and sends
-//! once more on a 401, and retries idempotent requests on 429, 503 and connection failures,
-//! honouring `Retry-After`.
+//! `pre` puts the `Authorization` header on the request; with client credentials it gets a token
+//! first, and a failure to get one ends the call with that failure (the request is never sent
+//! bare). `exec` sends the request, gets a fresh token and sends once more on a 401, sends again
+//! what [`RetryPolicy`] allows, and keeps the text of an error answer. `post` turns an error
+//! answer whose body is not JSON (a proxy's page) into an error that keeps its status.
 
+use crate::error::{ErrorText, to_hook};
 use crate::generated::Client;
+use crate::token::Tokens;
 use crate::{Error, RetryPolicy};
-use keyward_model::{ClientSecret, TokenRequest, TokenResponse};
+use keyward_model::ClientSecret;
 use progenitor_client::{ClientHooks, ClientInfo, OperationInfo};
-use reqwest::header::{AUTHORIZATION, HeaderValue, RETRY_AFTER};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use reqwest::{Method, Request, Response, StatusCode};
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
-use tokio::sync::Mutex;
 
 /// The generated operation that fetches tokens: it is sent without credentials of its own.
 const TOKEN_OPERATION: &str = "get_token";
+/// The generated operation that creates a key on an initialised id (and renames a created one).
+const PUT_OPERATION: &str = "put_api_key";
+/// The most of an error answer's body that is read.
+const MAX_ERROR_BODY: usize = 64 * 1024;
 
 /// How requests authenticate.
-#[derive(Clone)]
 pub(crate) enum Auth {
     /// Exchanged for access tokens, refreshed as they expire.
-    ClientCredentials {
-        client_id: String,
-        secret: ClientSecret,
-    },
+    ClientCredentials(Tokens),
     /// A full key, sent as it is.
     ApiKey(ClientSecret),
     /// A bearer token obtained elsewhere.
@@ -37,26 +35,19 @@ pub(crate) enum Auth {
     None,
 }
 
-/// The state the generated client carries: credentials, the current token, the retry policy.
+/// The state the generated client carries: credentials, tokens, the retry policy.
 #[derive(Clone)]
 pub struct Inner(Arc<Shared>);
 
 struct Shared {
-    credentials: Auth,
-    fetches: AtomicU64,
-    token: Mutex<Option<CachedToken>>,
+    auth: Auth,
     retry: RetryPolicy,
-}
-
-struct CachedToken {
-    value: ClientSecret,
-    refresh_at: Instant,
 }
 
 impl fmt::Debug for Inner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let kind = match self.0.credentials {
-            Auth::ClientCredentials { .. } => "client credentials",
+        let kind = match self.0.auth {
+            Auth::ClientCredentials(_) => "client credentials",
             Auth::ApiKey(_) => "API key",
             Auth::Bearer(_) => "bearer token",
             Auth::None => "none",
@@ -66,14 +57,21 @@ impl fmt::Debug for Inner {
 }
 
 impl Inner {
-    pub(crate) fn new(credentials: Auth, retry: RetryPolicy) -> Self {
-        Self(Arc::new(Shared { credentials, fetches: AtomicU64::new(0), token: Mutex::new(None), retry }))
+    pub(crate) fn new(auth: Auth, retry: RetryPolicy) -> Self {
+        Self(Arc::new(Shared { auth, retry }))
+    }
+
+    pub(crate) fn tokens(&self) -> Option<&Tokens> {
+        match &self.0.auth {
+            Auth::ClientCredentials(tokens) => Some(tokens),
+            _ => None,
+        }
     }
 
     /// The `Authorization` value for the next request, if the client has credentials.
-    pub(crate) async fn authorization(&self, client: &Client) -> Result<Option<HeaderValue>, Error> {
-        let value = match &self.0.credentials {
-            Auth::ClientCredentials { .. } => format!("Bearer {}", self.token(client).await?.expose()),
+    async fn authorization(&self, client: &Client) -> Result<Option<HeaderValue>, Error> {
+        let value = match &self.0.auth {
+            Auth::ClientCredentials(tokens) => format!("Bearer {}", tokens.get(client).await?.expose()),
             Auth::ApiKey(key) => key.expose().to_owned(),
             Auth::Bearer(token) => format!("Bearer {}", token.expose()),
             Auth::None => return Ok(None),
@@ -84,71 +82,50 @@ impl Inner {
         Ok(Some(value))
     }
 
-    /// The current access token, fetched or refreshed if it is missing or about to expire. The
-    /// lock is held across the fetch, so that concurrent calls share one refresh.
-    pub(crate) async fn token(&self, client: &Client) -> Result<ClientSecret, Error> {
-        let Auth::ClientCredentials { client_id, secret } = &self.0.credentials else {
-            return Err(Error::InvalidRequest("this client has no client credentials".into()));
-        };
-        let mut current = self.0.token.lock().await;
-        if let Some(token) = current.as_ref().filter(|token| Instant::now() < token.refresh_at) {
-            return Ok(token.value.clone());
-        }
-        let fetched_at = Instant::now();
-        self.0.fetches.fetch_add(1, Ordering::Relaxed);
-        let response = fetch_token(client, client_id, secret).await?;
-        // Bounded, so that no answer can overflow the clock.
-        let lifetime = Duration::from_secs(response.expires_in.min(365 * 24 * 3600));
-        // Refresh a fifth of the lifetime (at most a minute) before expiry.
-        let margin = (lifetime / 5).min(Duration::from_secs(60));
-        let value = ClientSecret::new(response.access_token);
-        *current = Some(CachedToken { value: value.clone(), refresh_at: fetched_at + lifetime - margin });
-        Ok(value)
-    }
-
-    pub(crate) fn tokens_fetched(&self) -> u64 {
-        self.0.fetches.load(Ordering::Relaxed)
-    }
-
-    /// Drops the current token if it is the one a refused request carried.
-    async fn forget_token(&self, refused: Option<&HeaderValue>) {
-        let mut current = self.0.token.lock().await;
-        let carried = refused.and_then(|value| value.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
-        if current.as_ref().is_some_and(|token| Some(token.value.expose()) == carried) {
-            *current = None;
-        }
-    }
-
     async fn execute(
+        &self,
+        client: &Client,
+        request: Request,
+        info: &OperationInfo,
+    ) -> reqwest::Result<Response> {
+        let response = self.send(client, request, info).await?;
+        keep_error_text(response).await
+    }
+
+    /// Sends `request`, and again as far as the policy allows.
+    async fn send(
         &self,
         client: &Client,
         mut request: Request,
         info: &OperationInfo,
     ) -> reqwest::Result<Response> {
         let policy = &self.0.retry;
-        // The token request runs under the token lock: it is never retried, so that concurrent
-        // calls are not held behind a wait.
         let is_token_request = info.operation_id == TOKEN_OPERATION;
-        let retryable = !is_token_request && is_idempotent(request.method());
-        // A timed-out request may have been processed: only reads are sent again after one.
-        let safe = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-        let uses_tokens = matches!(self.0.credentials, Auth::ClientCredentials { .. })
-            && !is_token_request
-            && request.headers().contains_key(AUTHORIZATION);
+        let method = request.method().clone();
+        // A token request changes nothing: it is always safe to repeat. A PUT may have created a
+        // key whose secret only the lost first answer showed.
+        let again_after_refusal =
+            is_token_request || (is_idempotent(&method) && info.operation_id != PUT_OPERATION);
+        let again_after_lost_answer = is_token_request
+            || matches!(method, Method::GET | Method::HEAD | Method::OPTIONS | Method::DELETE);
+        let tokens = self.tokens().filter(|_| !is_token_request);
         let mut retries = 0;
         let mut reauthenticated = false;
+        let mut answer_lost = false;
         loop {
             // A copy to send again; bodies here are bytes, so this only fails for streams.
             let copy = request.try_clone();
             let result = client.client().execute(request).await;
             let Some(mut next) = copy else { return result };
             let wait = match &result {
-                Ok(response)
-                    if response.status() == StatusCode::UNAUTHORIZED && uses_tokens && !reauthenticated =>
-                {
+                Ok(response) if response.status() == StatusCode::UNAUTHORIZED && !reauthenticated => {
+                    let Some(tokens) = tokens else { return result };
                     // The token expired early or was revoked: one fresh token, one more try.
                     reauthenticated = true;
-                    self.forget_token(next.headers().get(AUTHORIZATION)).await;
+                    let carried = next.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok());
+                    if let Some(token) = carried.and_then(|value| value.strip_prefix("Bearer ")) {
+                        tokens.forget(token);
+                    }
                     match self.authorization(client).await {
                         Ok(Some(value)) => {
                             next.headers_mut().insert(AUTHORIZATION, value);
@@ -158,21 +135,34 @@ impl Inner {
                         _ => return result,
                     }
                 }
+                // The first answer to this delete was lost; the key is gone, which is what was asked.
                 Ok(response)
-                    if retryable
-                        && retries < policy.max_retries
+                    if response.status() == StatusCode::NOT_FOUND
+                        && answer_lost
+                        && method == Method::DELETE =>
+                {
+                    return Ok(deleted());
+                }
+                Ok(response)
+                    if again_after_refusal
                         && matches!(
                             response.status(),
                             StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
                         ) =>
                 {
-                    retry_after(response).unwrap_or_else(|| policy.backoff(retries)).min(policy.max_wait)
+                    let asked = crate::error::retry_after(response.headers());
+                    if retries >= policy.max_retries || asked.is_some_and(|wait| wait > policy.max_wait) {
+                        return result;
+                    }
+                    asked.unwrap_or_else(|| policy.backoff(retries))
                 }
+                // A certificate that is not trusted now will not be trusted in a second.
+                Err(error) if crate::error::is_untrusted_certificate(error) => return result,
+                Err(error) if retries < policy.max_retries && error.is_connect() => policy.backoff(retries),
                 Err(error)
-                    if retryable
-                        && retries < policy.max_retries
-                        && (error.is_connect() || (safe && error.is_timeout())) =>
+                    if retries < policy.max_retries && again_after_lost_answer && !error.is_builder() =>
                 {
+                    answer_lost = true;
                     policy.backoff(retries)
                 }
                 _ => return result,
@@ -184,33 +174,43 @@ impl Inner {
     }
 }
 
-/// Fetches a token through the generated operation. Boxed, because the operation runs these
-/// hooks too.
-fn fetch_token<'a>(
-    client: &'a Client,
-    client_id: &'a str,
-    secret: &'a ClientSecret,
-) -> Pin<Box<dyn Future<Output = Result<TokenResponse, Error>> + Send + 'a>> {
-    Box::pin(async move {
-        let body = TokenRequest {
-            grant_type: Some("client_credentials".to_owned()),
-            client_id: Some(client_id.to_owned()),
-            client_secret: Some(secret.clone()),
-            audience: None,
-        };
-        Ok(client.get_token().body(body).send().await?.into_inner())
-    })
-}
-
 fn is_idempotent(method: &Method) -> bool {
     matches!(*method, Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS)
 }
 
-/// `Retry-After` in seconds (the form Keyward sends).
-fn retry_after(response: &Response) -> Option<Duration> {
-    let seconds: u64 = response.headers().get(RETRY_AFTER)?.to_str().ok()?.trim().parse().ok()?;
-    Some(Duration::from_secs(seconds))
+/// The answer to a delete that had happened before its answer was lost.
+fn deleted() -> Response {
+    let mut response = http::Response::new(Vec::<u8>::new());
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    Response::from(response)
 }
+
+/// Reads an error answer's body (bounded) and keeps its text beside the response, which is rebuilt
+/// around the same bytes for the generated code to decode.
+async fn keep_error_text(mut response: Response) -> reqwest::Result<Response> {
+    if !response.status().is_client_error() && !response.status().is_server_error() {
+        return Ok(response);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        let room = MAX_ERROR_BODY - body.len();
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if body.len() == MAX_ERROR_BODY {
+            break;
+        }
+    }
+    let mut rebuilt = http::Response::new(body.clone());
+    *rebuilt.status_mut() = response.status();
+    *rebuilt.version_mut() = response.version();
+    *rebuilt.headers_mut() = std::mem::take(response.headers_mut());
+    rebuilt.extensions_mut().insert(ErrorText::of(&body));
+    rebuilt.extensions_mut().insert(ErrorBodyBytes(body));
+    Ok(Response::from(rebuilt))
+}
+
+/// The bytes of an error answer's body, as read by [`keep_error_text`].
+#[derive(Clone)]
+struct ErrorBodyBytes(Vec<u8>);
 
 impl ClientHooks<Inner> for Client {
     async fn pre<E>(
@@ -224,18 +224,39 @@ impl ClientHooks<Inner> for Client {
         match self.inner().authorization(self).await {
             Ok(Some(value)) => {
                 request.headers_mut().insert(AUTHORIZATION, value);
+                Ok(())
             }
-            Ok(None) => {}
-            // The server is unreachable: the request itself meets the same failure, as a
-            // transport error the caller can recognise.
-            Err(Error::Transport(_)) => {}
-            // The token endpoint refused: that answer is the caller's error.
-            Err(error) => return Err(progenitor_client::Error::Custom(crate::error::hook_error(&error))),
+            Ok(None) => Ok(()),
+            // No token: the request is not sent, and the caller learns why.
+            Err(error) => Err(progenitor_client::Error::Custom(to_hook(&error))),
         }
-        Ok(())
     }
 
     async fn exec(&self, request: Request, info: &OperationInfo) -> reqwest::Result<Response> {
         self.inner().execute(self, request, info).await
+    }
+
+    async fn post<E>(
+        &self,
+        result: &reqwest::Result<Response>,
+        _: &OperationInfo,
+    ) -> Result<(), progenitor_client::Error<E>> {
+        let Ok(response) = result else { return Ok(()) };
+        let Some(ErrorBodyBytes(body)) = response.extensions().get::<ErrorBodyBytes>() else { return Ok(()) };
+        let json = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|value| value.contains("json"))
+            && serde_json::from_slice::<serde_json::Value>(body).is_ok();
+        if json {
+            return Ok(());
+        }
+        let error = Error::Unexpected {
+            status: response.status(),
+            retry_after: crate::error::retry_after(response.headers()),
+            body: response.extensions().get::<ErrorText>().map(|text| text.0.clone()).unwrap_or_default(),
+        };
+        Err(progenitor_client::Error::Custom(to_hook(&error)))
     }
 }

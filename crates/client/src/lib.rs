@@ -31,7 +31,7 @@
 //! # async fn run() -> Result<(), keyward_client::Error> {
 //! let keyward = Keyward::builder("https://keys.example.com")
 //!     .api_key("keyward_...")
-//!     .retry(RetryPolicy { max_retries: 5, ..RetryPolicy::default() })
+//!     .retry(RetryPolicy::default().max_retries(5))
 //!     .build()?;
 //! for key in keyward.key_summaries().await? {
 //!     println!("{} {} {}", key.identifier, key.name, key.key_for);
@@ -40,13 +40,18 @@
 //! # }
 //! ```
 
+#![warn(missing_docs)]
+
 mod error;
 #[allow(clippy::all, clippy::pedantic, missing_docs, unused_imports, unused_qualifications)]
 #[rustfmt::skip]
 mod generated;
 mod hooks;
+mod retry;
+mod token;
 
-pub use error::Error;
+pub use error::{Error, TransportError, TransportKind};
+pub use retry::RetryPolicy;
 
 /// The README's program, compiled as a doctest so that it stays true.
 #[doc = include_str!("../README.md")]
@@ -64,43 +69,26 @@ use keyward_model::{
 use std::time::Duration;
 use uuid::Uuid;
 
-/// When and how often requests are retried.
-#[derive(Debug, Clone)]
-pub struct RetryPolicy {
-    /// Retries after the first attempt.
-    pub max_retries: u32,
-    /// The first backoff; each retry doubles it.
-    pub initial_backoff: Duration,
-    /// The longest wait before a retry, whatever `Retry-After` asks.
-    pub max_wait: Duration,
-}
+/// The `User-Agent` of requests, unless the builder sets another.
+pub const USER_AGENT: &str = concat!("keyward-client/", env!("CARGO_PKG_VERSION"));
 
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self {
-            max_retries: 3,
-            initial_backoff: Duration::from_millis(200),
-            max_wait: Duration::from_secs(30),
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// No retries at all.
-    pub fn none() -> Self {
-        Self { max_retries: 0, ..Self::default() }
-    }
-
-    fn backoff(&self, retry: u32) -> Duration {
-        self.initial_backoff.saturating_mul(2u32.saturating_pow(retry)).min(self.max_wait)
-    }
+/// How a [`Keyward`] will authenticate, before it is built.
+enum Credentials {
+    ClientCredentials { client_id: String, secret: ClientSecret },
+    ApiKey(ClientSecret),
+    Bearer(ClientSecret),
+    None,
 }
 
 /// Builds a [`Keyward`].
 pub struct KeywardBuilder {
     base_url: String,
-    credentials: Auth,
+    credentials: Credentials,
     retry: RetryPolicy,
+    timeout: Duration,
+    connect_timeout: Duration,
+    user_agent: String,
+    root_certificates: Vec<Vec<u8>>,
     http: Option<reqwest::Client>,
 }
 
@@ -111,7 +99,7 @@ impl KeywardBuilder {
         client_id: impl Into<String>,
         client_secret: impl Into<String>,
     ) -> Self {
-        self.credentials = Auth::ClientCredentials {
+        self.credentials = Credentials::ClientCredentials {
             client_id: client_id.into(),
             secret: ClientSecret::new(client_secret.into()),
         };
@@ -120,13 +108,13 @@ impl KeywardBuilder {
 
     /// Authenticate with a full key (`keyward_...`), sent as it is.
     pub fn api_key(mut self, key: impl Into<String>) -> Self {
-        self.credentials = Auth::ApiKey(ClientSecret::new(key.into()));
+        self.credentials = Credentials::ApiKey(ClientSecret::new(key.into()));
         self
     }
 
     /// Authenticate with an access token obtained elsewhere. It is not refreshed.
     pub fn bearer(mut self, token: impl Into<String>) -> Self {
-        self.credentials = Auth::Bearer(ClientSecret::new(token.into()));
+        self.credentials = Credentials::Bearer(ClientSecret::new(token.into()));
         self
     }
 
@@ -136,26 +124,82 @@ impl KeywardBuilder {
         self
     }
 
-    /// Use this HTTP client (timeouts, proxies, TLS roots).
+    /// The longest a request may take, from connecting to the end of the answer (30 s by
+    /// default). A caller waiting for an access token waits at most this long too.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The longest connecting may take (10 s by default).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// The `User-Agent` of every request ([`USER_AGENT`] by default).
+    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
+        self.user_agent = user_agent.into();
+        self
+    }
+
+    /// Trust the CA certificates in `pem` (one or more PEM blocks) as well as the platform's
+    /// roots: for a deployment whose certificate a private CA signed.
+    #[cfg(any(feature = "rustls", feature = "native-tls"))]
+    pub fn add_root_certificates_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.root_certificates.push(pem.into());
+        self
+    }
+
+    /// Use this HTTP client as it is: the builder's timeouts, user agent and certificates are
+    /// then not applied.
     pub fn http_client(mut self, http: reqwest::Client) -> Self {
         self.http = Some(http);
         self
     }
 
+    /// The client; fails on an invalid base URL or certificate.
     pub fn build(self) -> Result<Keyward, Error> {
         let base_url = self.base_url.trim_end_matches('/').to_owned();
-        reqwest::Url::parse(&base_url)
+        let parsed = reqwest::Url::parse(&base_url)
             .map_err(|e| Error::InvalidRequest(format!("base URL {base_url:?}: {e}")))?;
-        let inner = Inner::new(self.credentials, self.retry);
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(Error::InvalidRequest(format!("base URL {base_url:?}: not http or https")));
+        }
+        let auth = match self.credentials {
+            Credentials::ClientCredentials { client_id, secret } => {
+                Auth::ClientCredentials(token::Tokens::new(client_id, secret, self.timeout))
+            }
+            Credentials::ApiKey(key) => Auth::ApiKey(key),
+            Credentials::Bearer(token) => Auth::Bearer(token),
+            Credentials::None => Auth::None,
+        };
         let http = match self.http {
             Some(http) => http,
-            None => reqwest::Client::builder()
-                .connect_timeout(Duration::from_secs(10))
-                .timeout(Duration::from_secs(30))
-                .build()
-                .map_err(Error::Transport)?,
+            None => {
+                let builder = reqwest::Client::builder()
+                    .connect_timeout(self.connect_timeout)
+                    .timeout(self.timeout)
+                    .user_agent(self.user_agent);
+                #[cfg(any(feature = "rustls", feature = "native-tls"))]
+                let builder = {
+                    let mut certificates = Vec::new();
+                    for pem in &self.root_certificates {
+                        let bundle = reqwest::Certificate::from_pem_bundle(pem)
+                            .map_err(|e| Error::InvalidRequest(format!("CA certificate: {e}")))?;
+                        if bundle.is_empty() {
+                            return Err(Error::InvalidRequest(
+                                "CA certificate: no PEM certificate found".into(),
+                            ));
+                        }
+                        certificates.extend(bundle);
+                    }
+                    builder.tls_certs_merge(certificates)
+                };
+                builder.build().map_err(Error::from)?
+            }
         };
-        Ok(Keyward { client: Client::new_with_client(&base_url, http, inner) })
+        Ok(Keyward { client: Client::new_with_client(&base_url, http, Inner::new(auth, self.retry)) })
     }
 }
 
@@ -166,11 +210,16 @@ pub struct Keyward {
 }
 
 impl Keyward {
+    /// A builder for the server at `base_url` (e.g. `https://keys.example.com`).
     pub fn builder(base_url: impl Into<String>) -> KeywardBuilder {
         KeywardBuilder {
             base_url: base_url.into(),
-            credentials: Auth::None,
+            credentials: Credentials::None,
             retry: RetryPolicy::default(),
+            timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            user_agent: USER_AGENT.to_owned(),
+            root_certificates: Vec::new(),
             http: None,
         }
     }
@@ -184,17 +233,16 @@ impl Keyward {
     /// token endpoint's answer if it refuses); with a key or a token, makes one cheap call.
     pub async fn authenticate(&self) -> Result<(), Error> {
         use progenitor_client::ClientInfo;
-        match self.client.inner().token(&self.client).await {
-            Ok(_) => Ok(()),
-            Err(Error::InvalidRequest(_)) => self.page(0, 1).await.map(drop),
-            Err(error) => Err(error),
+        match self.client.inner().tokens() {
+            Some(tokens) => tokens.get(&self.client).await.map(drop),
+            None => self.page(0, 1).await.map(drop),
         }
     }
 
     /// How many access tokens this client (and its clones) has fetched so far.
     pub fn tokens_fetched(&self) -> u64 {
         use progenitor_client::ClientInfo;
-        self.client.inner().tokens_fetched()
+        self.client.inner().tokens().map_or(0, token::Tokens::fetched)
     }
 
     /// One page of the caller's keys, newest first.
@@ -221,6 +269,7 @@ impl Keyward {
         .boxed()
     }
 
+    /// One key of the caller.
     pub async fn get_key(&self, id: Uuid) -> Result<ApiKey, Error> {
         Ok(self.client.get_api_key().id(id).send().await?.into_inner())
     }
@@ -246,6 +295,7 @@ impl Keyward {
         }
     }
 
+    /// Renames a key of the caller.
     pub async fn rename_key(&self, id: Uuid, name: &str) -> Result<ApiKey, Error> {
         let body = ApiKeyRequest { name: Some(name.to_owned()), key_for: None };
         Ok(self.client.put_api_key().id(id).body(body).send().await?.into_inner())
@@ -262,6 +312,20 @@ impl Keyward {
         let body =
             CreateKeyRequest { name: Some(name.to_owned()), key_for: Some(key_for.as_str().to_owned()) };
         Ok(self.client.create_key().body(body).send().await?.into_inner())
+    }
+
+    /// The full key (`<prefix>_...`) of a key whose client id and secret were just shown, as
+    /// [`Keyward::create_key`] shows them: the deployment's prefix is read from the key's public
+    /// identifier.
+    pub async fn full_key(&self, client_id: &str, secret: &ClientSecret) -> Result<ClientSecret, Error> {
+        let summaries = self.key_summaries().await?;
+        let prefix = summaries
+            .iter()
+            .find_map(|key| key.identifier.strip_suffix(client_id)?.strip_suffix('.').map(str::to_owned))
+            .ok_or_else(|| Error::Decode(format!("no key with client id {client_id} is listed")))?;
+        let format = keyward_model::KeyFormat::new(&prefix)
+            .map_err(|e| Error::Decode(format!("key prefix {prefix:?}: {e}")))?;
+        Ok(format.encode(client_id, secret))
     }
 
     /// The metadata of every key of the caller, from the key API.

@@ -1,11 +1,13 @@
 //! Resource and error types of the Keyward API.
 //!
 //! These are the JSON shapes on the wire, shared by the server (which writes them) and the client
-//! (which reads them). This crate holds data and its serialisation only: no behaviour, no I/O.
+//! (which reads them). This crate holds data and its serialisation (and the full key's encoding,
+//! which both sides make): no I/O.
 
 pub mod apikey;
 pub mod error;
 pub mod hal;
+pub mod key_format;
 pub mod keys;
 pub mod profile;
 pub mod secret;
@@ -15,6 +17,7 @@ pub mod token;
 pub use apikey::{ApiKey, ApiKeyLinks, ApiKeyPage, ApiKeyRequest, EmbeddedApiKeys};
 pub use error::ErrorBody;
 pub use hal::{Link, PageLinks, PageMetadata};
+pub use key_format::KeyFormat;
 pub use keys::{
     CreateKeyRequest, CreatedKey, DeleteKeyResponse, KeyApiError, KeySummary, KeyType, VerifyFailure,
     VerifyKeyRequest, VerifyKeyResponse,

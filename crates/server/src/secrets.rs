@@ -2,11 +2,9 @@
 
 use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
 use keyward_model::ClientSecret;
-
-/// Client ids are public: 32 alphanumeric characters.
-pub const CLIENT_ID_LEN: usize = 32;
-/// 44 base62 characters carry 44 * log2(62) = 261.9 bits, above the 256 bits asked of a secret.
-pub const SECRET_LEN: usize = 44;
+// Client ids are public: 32 alphanumeric characters. 44 base62 characters of secret carry
+// 44 * log2(62) = 261.9 bits, above the 256 bits asked of a secret.
+pub use keyward_model::key_format::{BASE62, CLIENT_ID_LEN, SECRET_LEN};
 
 // Why such low argon2id costs: a secret is 44 random characters from the OS's CSPRNG, not a
 // password a person chose. Nobody can guess 2^261 candidates, so a slow hash buys no protection
@@ -16,8 +14,6 @@ pub const SECRET_LEN: usize = 44;
 pub const DEFAULT_MEMORY_KIB: u32 = 4096;
 pub const DEFAULT_ITERATIONS: u32 = 1;
 pub const DEFAULT_PARALLELISM: u32 = 1;
-
-pub const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
 /// `len` base62 characters, uniformly distributed, from the OS's CSPRNG.
 pub fn random_base62(len: usize) -> String {

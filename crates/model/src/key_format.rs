@@ -6,9 +6,18 @@
 //! 256 bits); the checksum, CRC32 of everything before it in 6 base62 characters, rejects a
 //! mistyped or made-up key without a query or a hash. Everything after the `_` is alphanumeric,
 //! so the key survives copy-paste, URLs and shells; a double-click selects all of it.
+//!
+//! The server makes and checks full keys; a client may make one from the client id and secret
+//! it was shown, given the deployment's prefix (the part of any identifier before the `.`).
 
-use crate::secrets::{BASE62, CLIENT_ID_LEN, SECRET_LEN};
-use keyward_model::ClientSecret;
+use crate::ClientSecret;
+
+/// Length of a public id (client id), in base62 characters.
+pub const CLIENT_ID_LEN: usize = 32;
+/// Length of a secret, in base62 characters: over 256 bits.
+pub const SECRET_LEN: usize = 44;
+/// The digits of base62, in order.
+pub const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
 const CHECKSUM_LEN: usize = 6;
 const BODY_LEN: usize = CLIENT_ID_LEN + SECRET_LEN + CHECKSUM_LEN;
@@ -21,12 +30,14 @@ pub struct MalformedKey;
 #[error("a key prefix is 1 to 16 lowercase letters or digits")]
 pub struct InvalidPrefix;
 
+/// The full keys of one deployment: its prefix.
 #[derive(Debug, Clone)]
 pub struct KeyFormat {
     prefix: String,
 }
 
 impl KeyFormat {
+    /// The format with `prefix`: 1 to 16 lowercase letters or digits.
     pub fn new(prefix: &str) -> Result<Self, InvalidPrefix> {
         let valid = (1..=16).contains(&prefix.len())
             && prefix.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
@@ -84,12 +95,23 @@ fn checksum(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::secrets::GeneratedCredentials;
+
+    struct Generated {
+        client_id: String,
+        secret: ClientSecret,
+    }
+
+    fn generated() -> Generated {
+        Generated {
+            client_id: "UajESGdi9hMM9v3IsPv7NLYZfJ1uo53i".into(),
+            secret: ClientSecret::new("S".repeat(SECRET_LEN)),
+        }
+    }
 
     #[test]
     fn keys_round_trip_and_have_the_documented_shape() {
         let format = KeyFormat::new("keyward").unwrap();
-        let generated = GeneratedCredentials::generate();
+        let generated = generated();
         let key = format.encode(&generated.client_id, &generated.secret);
         assert!(key.expose().starts_with("keyward_"));
         assert_eq!(key.expose().len(), "keyward_".len() + BODY_LEN);
@@ -102,7 +124,7 @@ mod tests {
     #[test]
     fn any_single_change_is_caught_by_the_checksum() {
         let format = KeyFormat::new("keyward").unwrap();
-        let generated = GeneratedCredentials::generate();
+        let generated = generated();
         let key = format.encode(&generated.client_id, &generated.secret).expose().to_owned();
         for position in "keyward_".len()..key.len() {
             let mut bytes = key.clone().into_bytes();
