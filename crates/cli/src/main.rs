@@ -252,6 +252,17 @@ fn warn_if_cleartext(server: &str) {
     }
 }
 
+fn is_cleartext_to_another_host(server: &str) -> bool {
+    let Ok(url) = reqwest::Url::parse(server) else { return false };
+    let host = url.host_str().unwrap_or_default();
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_matches(['[', ']'])
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|address| address.is_loopback());
+    url.scheme() == "http" && !loopback
+}
+
 fn read_secret_from_stdin() -> Result<String, Failure> {
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line).map_err(|error| {
@@ -327,4 +338,21 @@ async fn keys(keyward: &Keyward, command: KeysCommand) -> Result<(), Failure> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_is_flagged_for_other_hosts_only() {
+        for flagged in ["http://keys.example.com", "http://10.0.0.5:8080", "http://[2001:db8::1]/"] {
+            assert!(is_cleartext_to_another_host(flagged), "{flagged}");
+        }
+        for fine in
+            ["https://keys.example.com", "http://localhost:8080", "http://127.0.0.1:1", "http://[::1]:8080"]
+        {
+            assert!(!is_cleartext_to_another_host(fine), "{fine}");
+        }
+    }
 }
