@@ -130,6 +130,15 @@ impl Store for ProbedStore {
         self.read()?.list(profile_id, offset, limit).await
     }
 
+    async fn list_after(
+        &self,
+        profile_id: &str,
+        after: Option<(DateTime<Utc>, Uuid)>,
+        limit: u32,
+    ) -> Result<(Vec<KeyRecord>, u64), StoreError> {
+        self.read()?.list_after(profile_id, after, limit).await
+    }
+
     async fn list_all(
         &self,
         profile_id: &str,

@@ -74,7 +74,7 @@ pub const USER_AGENT: &str = concat!("keyward-client/", env!("CARGO_PKG_VERSION"
 
 /// How a [`Keyward`] will authenticate, before it is built.
 enum Credentials {
-    ClientCredentials { client_id: String, secret: ClientSecret },
+    IdAndSecret { client_id: String, secret: ClientSecret },
     ApiKey(ClientSecret),
     Bearer(ClientSecret),
     None,
@@ -99,7 +99,7 @@ impl KeywardBuilder {
         client_id: impl Into<String>,
         client_secret: impl Into<String>,
     ) -> Self {
-        self.credentials = Credentials::ClientCredentials {
+        self.credentials = Credentials::IdAndSecret {
             client_id: client_id.into(),
             secret: ClientSecret::new(client_secret.into()),
         };
@@ -167,7 +167,7 @@ impl KeywardBuilder {
             return Err(Error::InvalidRequest(format!("base URL {base_url:?}: not http or https")));
         }
         let auth = match self.credentials {
-            Credentials::ClientCredentials { client_id, secret } => {
+            Credentials::IdAndSecret { client_id, secret } => {
                 Auth::ClientCredentials(token::Tokens::new(client_id, secret, self.timeout))
             }
             Credentials::ApiKey(key) => Auth::ApiKey(key),
@@ -201,6 +201,15 @@ impl KeywardBuilder {
         };
         Ok(Keyward { client: Client::new_with_client(&base_url, http, Inner::new(auth, self.retry)) })
     }
+}
+
+/// The `cursor` of a `next` link.
+fn cursor_in(href: &str) -> Result<String, Error> {
+    let url = reqwest::Url::parse(href).map_err(|e| Error::Decode(format!("next link {href:?}: {e}")))?;
+    url.query_pairs()
+        .find(|(name, _)| name == "cursor")
+        .map(|(_, value)| value.into_owned())
+        .ok_or_else(|| Error::Decode(format!("next link {href:?} has no cursor")))
 }
 
 /// A Keyward server, with credentials. Cheap to clone; clones share the access token.
@@ -251,6 +260,9 @@ impl Keyward {
     }
 
     /// Every key of the caller, newest first, fetched a page at a time as the stream is read.
+    ///
+    /// The walk follows a cursor, not page numbers: keys created or deleted meanwhile neither make
+    /// it skip a key nor show one twice.
     pub fn keys(&self) -> impl Stream<Item = Result<ApiKey, Error>> + Send + '_ {
         self.keys_in_pages_of(100)
     }
@@ -258,11 +270,12 @@ impl Keyward {
     /// [`Keyward::keys`], asking for `page_size` keys a request.
     pub fn keys_in_pages_of(&self, page_size: u32) -> impl Stream<Item = Result<ApiKey, Error>> + Send + '_ {
         use futures::{StreamExt, TryStreamExt};
-        futures::stream::try_unfold(Some(0u64), move |next| async move {
-            let Some(number) = next else { return Ok(None) };
-            let page = self.page(number, page_size).await?;
-            let more = number + 1 < page.page.total_pages;
-            Ok::<_, Error>(Some((page.embedded.apikeys, more.then_some(number + 1))))
+        // An empty cursor starts at the newest key; each page's `next` link carries the next one.
+        futures::stream::try_unfold(Some(String::new()), move |cursor| async move {
+            let Some(cursor) = cursor else { return Ok(None) };
+            let page = self.client.list_api_keys().cursor(cursor).size(page_size).send().await?.into_inner();
+            let next = page.links.next.as_ref().map(|link| cursor_in(&link.href)).transpose()?;
+            Ok::<_, Error>(Some((page.embedded.apikeys, next)))
         })
         .map_ok(|keys| futures::stream::iter(keys.into_iter().map(Ok)))
         .try_flatten()

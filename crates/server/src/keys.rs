@@ -51,6 +51,15 @@ pub enum PutOutcome {
     Renamed(KeyRecord),
 }
 
+/// A page of keys read after a position.
+pub struct KeysetPage {
+    pub keys: Vec<KeyRecord>,
+    /// All the profile's created keys.
+    pub total: u64,
+    /// Whether keys follow the last of `keys`.
+    pub more: bool,
+}
+
 pub struct KeyService {
     store: Arc<dyn Store>,
     hasher: SecretHasher,
@@ -137,6 +146,22 @@ impl KeyService {
         limit: u32,
     ) -> Result<(Vec<KeyRecord>, u64), KeyError> {
         Ok(self.store.list(profile_id, offset, limit).await?)
+    }
+
+    /// Up to `limit` of the profile's created keys that come strictly after the position `after`
+    /// (a key's `created` and `id`, which need not exist any more; `None` starts at the newest) in
+    /// the order of [`KeyService::list`]. Keys created or deleted meanwhile shift no position.
+    pub async fn list_after(
+        &self,
+        profile_id: &str,
+        after: Option<(DateTime<Utc>, Uuid)>,
+        limit: u32,
+    ) -> Result<KeysetPage, KeyError> {
+        // One key more than asked tells whether another page follows.
+        let (mut keys, total) = self.store.list_after(profile_id, after, limit.saturating_add(1)).await?;
+        let more = keys.len() > limit as usize;
+        keys.truncate(limit as usize);
+        Ok(KeysetPage { keys, total, more })
     }
 
     /// Every created key of the profile, of one type or of all, newest first.

@@ -215,3 +215,39 @@ pub async fn closed_port() -> String {
     drop(listener);
     format!("http://{address}")
 }
+
+#[tokio::test]
+async fn a_walk_over_every_key_skips_none_and_repeats_none_while_keys_come_and_go() {
+    use futures::StreamExt;
+    let server = TestServer::start_with(|settings| settings.keys.max_keys_per_profile = 200).await;
+    let login = server.mint("p", "login").await;
+    let mut stable = std::collections::BTreeSet::new();
+    let mut churn = Vec::new();
+    for n in 0..30 {
+        stable.insert(server.mint("p", &format!("stable {n}")).await.id);
+        churn.push(server.mint("p", &format!("churn {n}")).await.id);
+    }
+    let keyward = client(&server, &login);
+    let mut walk = std::pin::pin!(keyward.keys_in_pages_of(5));
+    let mut seen = Vec::new();
+    let mut created = 0;
+    while let Some(key) = walk.next().await {
+        seen.push(key.unwrap().id);
+        // Between pages: delete keys the walk has not reached yet, and create new ones.
+        if seen.len() % 5 == 0 {
+            if let Some(position) = churn.iter().position(|id| !seen.contains(id)) {
+                let id = churn.remove(position);
+                server.state.keys.delete("p", id).await.unwrap();
+            }
+            server.mint("p", &format!("new {created}")).await;
+            created += 1;
+        }
+    }
+    for id in &stable {
+        assert_eq!(seen.iter().filter(|seen| *seen == id).count(), 1, "{id} seen once");
+    }
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), seen.len(), "no key twice");
+}

@@ -3,7 +3,7 @@
 use crate::AppState;
 use crate::api::base_url::BaseUrl;
 use crate::api::body::{BodyError, JsonOrForm};
-use crate::api::links;
+use crate::api::{cursor, links};
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::keys::PutOutcome;
@@ -44,11 +44,18 @@ struct PageParams {
     /// Page size: 1 to 100, 20 by default; larger sizes are capped at 100.
     #[param(minimum = 1, default = 20)]
     size: Option<u32>,
+    /// Keyset paging, which neither skips nor repeats a key when keys are created or deleted
+    /// between pages. Empty (`cursor=`): the first page, from the newest key. Otherwise an opaque
+    /// cursor taken from a `next` link: the page after the key it names, even once that key is
+    /// deleted. Not combined with `page`; such pages have `number` 0 and no `prev` or `last`
+    /// link. A cursor this API did not return is a 400.
+    cursor: Option<String>,
 }
 
 /// View all API keys
 ///
-/// Returns all API keys owned by the authenticated user profile, newest first.
+/// Returns all API keys owned by the authenticated user profile, newest first. Pages are counted
+/// by `page`, or walked by `cursor` from the `next` links.
 #[utoipa::path(
     get, path = "/api/apikeys", tag = "apikeys", operation_id = "listApiKeys",
     params(PageParams),
@@ -74,6 +81,12 @@ async fn list(
         Some(0) => return Err(ApiError::BadRequest("size must be at least 1".into())),
         Some(size) => size.min(MAX_PAGE_SIZE),
     };
+    if let Some(cursor) = params.cursor {
+        if params.page.is_some() {
+            return Err(ApiError::BadRequest("page and cursor cannot be combined".into()));
+        }
+        return keyset_page(&state, &caller.profile_id, &base, uri.path(), &cursor, size).await.map(Json);
+    }
     let offset = number
         .checked_mul(u64::from(size))
         .ok_or_else(|| ApiError::BadRequest("page is out of range".into()))?;
@@ -93,6 +106,44 @@ async fn list(
         links,
         page: PageMetadata { size, total_elements: total, total_pages, number },
     }))
+}
+
+/// The page after the position `cursor` names (empty: from the newest key).
+async fn keyset_page(
+    state: &AppState,
+    profile_id: &str,
+    base: &str,
+    path: &str,
+    cursor: &str,
+    size: u32,
+) -> Result<ApiKeyPage, ApiError> {
+    let after = match cursor {
+        "" => None,
+        text => Some(cursor::decode(text).ok_or_else(|| {
+            ApiError::BadRequest("cursor is not valid: use the cursor of a next link, or none".into())
+        })?),
+    };
+    let page = state.keys.list_after(profile_id, after, size).await?;
+    // `cursor` is now known to be empty or URL-safe base64: it needs no escaping.
+    let cursor_href = |cursor: &str| Link::new(format!("{base}{path}?cursor={cursor}&size={size}"));
+    let next = page.keys.last().filter(|_| page.more).map(|last| cursor_href(&cursor::after(last)));
+    let links = PageLinks {
+        first: Some(Link::new(format!("{base}{path}?size={size}&cursor="))),
+        prev: None,
+        self_: cursor_href(cursor),
+        next,
+        last: None,
+    };
+    Ok(ApiKeyPage {
+        embedded: EmbeddedApiKeys { apikeys: page.keys.iter().map(|r| resource(r, base, None)).collect() },
+        links,
+        page: PageMetadata {
+            size,
+            total_elements: page.total,
+            total_pages: page.total.div_ceil(u64::from(size)),
+            number: 0,
+        },
+    })
 }
 
 /// View an API key

@@ -5,6 +5,7 @@ pub mod apikeys;
 pub mod base_url;
 pub mod body;
 pub mod caller;
+mod cursor;
 mod health;
 pub mod keys_v1;
 pub mod links;

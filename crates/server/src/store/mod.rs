@@ -165,11 +165,22 @@ pub trait Store: Send + Sync + 'static {
     /// A key of the profile, created or initialised.
     async fn get(&self, id: Uuid, profile_id: &str) -> Result<Option<KeyRecord>, StoreError>;
 
-    /// A page of the profile's created keys, newest first, and their total count.
+    /// A page of the profile's created keys, newest first (ties by descending id), and their total
+    /// count.
     async fn list(
         &self,
         profile_id: &str,
         offset: u64,
+        limit: u32,
+    ) -> Result<(Vec<KeyRecord>, u64), StoreError>;
+
+    /// Up to `limit` of the profile's created keys that come strictly after the position `after`
+    /// (a key's `created` and `id`; `None` is before the newest key) in the order of
+    /// [`Store::list`], and the count of all of them. A position need not name an existing key.
+    async fn list_after(
+        &self,
+        profile_id: &str,
+        after: Option<(DateTime<Utc>, Uuid)>,
         limit: u32,
     ) -> Result<(Vec<KeyRecord>, u64), StoreError>;
 

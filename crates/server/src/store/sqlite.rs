@@ -101,6 +101,16 @@ pub(super) fn is_unavailability(error: &sqlx::sqlite::SqliteError) -> bool {
     matches!(primary, Some(5..=11 | 13..=15 | 26))
 }
 
+/// How many created keys the profile has.
+async fn count_created(connection: &mut SqliteConnection, profile_id: &str) -> Result<u64, StoreError> {
+    let total: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM api_keys WHERE profile_id = ?1 AND name IS NOT NULL")
+            .bind(profile_id)
+            .fetch_one(connection)
+            .await?;
+    Ok(u64::try_from(total).unwrap_or_default())
+}
+
 fn parse_id(text: &str) -> Result<Uuid, StoreError> {
     Uuid::parse_str(text).map_err(|e| StoreError::Database(sqlx::Error::Decode(Box::new(e))))
 }
@@ -271,11 +281,7 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> Result<(Vec<KeyRecord>, u64), StoreError> {
         let mut tx = self.pool.begin().await?;
-        let total: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM api_keys WHERE profile_id = ?1 AND name IS NOT NULL")
-                .bind(profile_id)
-                .fetch_one(&mut *tx)
-                .await?;
+        let total = count_created(&mut tx, profile_id).await?;
         let rows = sqlx::query(concat!(
             "SELECT ",
             key_columns!(),
@@ -289,7 +295,51 @@ impl Store for SqliteStore {
         .await?;
         tx.commit().await?;
         let keys = rows.iter().map(key_record).collect::<Result<_, _>>()?;
-        Ok((keys, u64::try_from(total).unwrap_or_default()))
+        Ok((keys, total))
+    }
+
+    async fn list_after(
+        &self,
+        profile_id: &str,
+        after: Option<(DateTime<Utc>, Uuid)>,
+        limit: u32,
+    ) -> Result<(Vec<KeyRecord>, u64), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let total = count_created(&mut tx, profile_id).await?;
+        let rows = match after {
+            None => {
+                sqlx::query(concat!(
+                    "SELECT ",
+                    key_columns!(),
+                    " FROM api_keys WHERE profile_id = ?1 AND name IS NOT NULL
+                     ORDER BY created DESC, id DESC LIMIT ?2"
+                ))
+                .bind(profile_id)
+                .bind(limit)
+                .fetch_all(&mut *tx)
+                .await?
+            }
+            // The id is bound as the hyphenated lowercase text it is stored as: `id < ?3` then
+            // compares as TEXT (BINARY collation), exactly as `ORDER BY id DESC` sorts.
+            Some((created, id)) => {
+                sqlx::query(concat!(
+                    "SELECT ",
+                    key_columns!(),
+                    " FROM api_keys WHERE profile_id = ?1 AND name IS NOT NULL
+                       AND (created < ?2 OR (created = ?2 AND id < ?3))
+                     ORDER BY created DESC, id DESC LIMIT ?4"
+                ))
+                .bind(profile_id)
+                .bind(to_micros(created))
+                .bind(id.to_string())
+                .bind(limit)
+                .fetch_all(&mut *tx)
+                .await?
+            }
+        };
+        tx.commit().await?;
+        let keys = rows.iter().map(key_record).collect::<Result<_, _>>()?;
+        Ok((keys, total))
     }
 
     async fn list_all(
@@ -389,5 +439,55 @@ impl Store for SqliteStore {
         .await?;
         tx.commit().await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn credentials(n: usize) -> NewCredentials {
+        NewCredentials {
+            name: format!("key {n}"),
+            key_for: KeyType::Generic,
+            client_id: format!("client{n}"),
+            secret_hash: "hash".to_owned(),
+        }
+    }
+
+    /// Keys made in one microsecond are walked past by their id exactly as the listing orders them.
+    #[tokio::test]
+    async fn a_walk_after_positions_follows_the_listing_order_through_ties() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("keys.db").display());
+        let store = SqliteStore::connect(&url).await.unwrap();
+        let instants = [Utc::now(), Utc::now() - chrono::TimeDelta::seconds(1)];
+        for n in 0..20 {
+            store.insert_created(Uuid::new_v4(), "p", &credentials(n), instants[n % 2], 50).await.unwrap();
+        }
+        store.insert_created(Uuid::new_v4(), "other", &credentials(99), instants[0], 50).await.unwrap();
+
+        let (listed, total) = store.list("p", 0, 100).await.unwrap();
+        assert_eq!(total, 20);
+        let mut expected: Vec<_> = listed.iter().map(|k| (to_micros(k.created), k.id.to_string())).collect();
+        expected.sort_by(|a, b| b.cmp(a));
+        assert_eq!(
+            listed.iter().map(|k| (to_micros(k.created), k.id.to_string())).collect::<Vec<_>>(),
+            expected
+        );
+
+        for limit in [1, 3, 7] {
+            let mut walked = Vec::new();
+            let mut after = None;
+            // Bounded, so that a position that fails to advance fails the test instead of hanging it.
+            for _ in 0..=20 {
+                let (page, total) = store.list_after("p", after, limit).await.unwrap();
+                assert_eq!(total, 20);
+                let Some(last) = page.last() else { break };
+                after = Some((last.created, last.id));
+                walked.extend(page);
+            }
+            assert_eq!(walked, listed, "limit {limit}");
+        }
     }
 }
