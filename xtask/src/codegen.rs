@@ -20,6 +20,7 @@ const MODEL_TYPES: &[&str] = &[
     "DeleteKeyResponse",
     "EmbeddedApiKeys",
     "ErrorBody",
+    "Health",
     "JsonWebKey",
     "JsonWebKeySet",
     "KeyApiError",
@@ -45,6 +46,7 @@ pub fn generate() -> anyhow::Result<Vec<(PathBuf, String)>> {
     let path = crate::root().join("openapi/keyward-3.0.json");
     let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     let mut document: Value = serde_json::from_str(&text)?;
+    every_schema_is_a_model_type(&document)?;
     one_media_type_per_body(&mut document);
     let spec: openapiv3::OpenAPI =
         serde_json::from_value(document).context("parsing the OpenAPI 3.0 document")?;
@@ -62,6 +64,25 @@ pub fn generate() -> anyhow::Result<Vec<(PathBuf, String)>> {
     let file: syn::File = syn::parse2(tokens).context("parsing the generated code")?;
     let code = format!("{HEADER}{}", prettyplease::unparse(&file));
     Ok(vec![(crate::root().join("crates/client/src/generated.rs"), code)])
+}
+
+/// The client reuses a `keyward-model` type for every schema; a schema missing from
+/// [`MODEL_TYPES`] would be generated as a second, incompatible copy of a model type.
+fn every_schema_is_a_model_type(document: &Value) -> anyhow::Result<()> {
+    let schemas: std::collections::BTreeSet<&str> = document
+        .pointer("/components/schemas")
+        .and_then(Value::as_object)
+        .map(|schemas| schemas.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    let replaced: std::collections::BTreeSet<&str> = MODEL_TYPES.iter().copied().collect();
+    let unreplaced: Vec<_> = schemas.difference(&replaced).collect();
+    let unknown: Vec<_> = replaced.difference(&schemas).collect();
+    anyhow::ensure!(
+        unreplaced.is_empty() && unknown.is_empty(),
+        "MODEL_TYPES in xtask/src/codegen.rs does not match the document's schemas: add {unreplaced:?} \
+         (each a keyward-model type), remove {unknown:?}"
+    );
+    Ok(())
 }
 
 /// progenitor takes one media type per request body. The client sends JSON, except to the token
@@ -83,8 +104,27 @@ fn one_media_type_per_body(document: &mut Value) {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn committed_client_code_is_up_to_date() {
         crate::update(&super::generate().unwrap(), true, "codegen").unwrap();
+    }
+
+    #[test]
+    fn a_schema_that_is_not_a_model_type_is_refused() {
+        let mut document: Value = serde_json::json!({
+            "components": { "schemas": MODEL_TYPES.iter().map(|name| (name.to_string(), Value::Null)).collect::<serde_json::Map<_, _>>() }
+        });
+        every_schema_is_a_model_type(&document).expect("the model types");
+        document["components"]["schemas"]["Stray"] = Value::Null;
+        let error = every_schema_is_a_model_type(&document).unwrap_err().to_string();
+        assert!(error.contains("Stray"), "{error}");
+    }
+
+    #[test]
+    fn the_committed_document_has_only_model_types() {
+        let text = std::fs::read_to_string(crate::root().join("openapi/keyward-3.0.json")).unwrap();
+        every_schema_is_a_model_type(&serde_json::from_str(&text).unwrap()).unwrap();
     }
 }

@@ -1,8 +1,10 @@
-//! `cargo xtask <task>`: Keyward's development tasks. Each writes generated files that are
-//! committed, and with `--check` fails when the committed files are stale.
+//! `cargo xtask <task>`: Keyward's development tasks. `openapi` and `codegen` write generated
+//! files that are committed, and with `--check` fail when the committed files are stale; `test`
+//! runs every test with the tools it needs.
 
 mod codegen;
 mod openapi;
+mod test;
 
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
@@ -31,6 +33,13 @@ enum Task {
         #[arg(long)]
         check: bool,
     },
+    /// Run every test of the workspace, providing the tools some need (curl, Python's requests
+    /// and openapi-spec-validator, Chromium) and running those that plain `cargo test` ignores.
+    Test {
+        /// Passed on to `cargo test` (before `--`).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        cargo_args: Vec<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -38,6 +47,7 @@ fn main() -> ExitCode {
     let result = match cli.task {
         Task::Openapi { check } => update(&openapi::generate(), check, "openapi"),
         Task::Codegen { check } => codegen::generate().and_then(|files| update(&files, check, "codegen")),
+        Task::Test { cargo_args } => test::run(&cargo_args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -46,13 +46,13 @@ impl StoredCredentials {
         #[cfg(unix)]
         std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
         builder.create(dir).map_err(failed)?;
-        if let Ok(existing) = std::fs::symlink_metadata(&path) {
-            if existing.file_type().is_symlink() {
-                return Err(format!(
-                    "{} is a symbolic link: refusing to write credentials through it",
-                    path.display()
-                ));
-            }
+        if let Ok(existing) = std::fs::symlink_metadata(&path)
+            && existing.file_type().is_symlink()
+        {
+            return Err(format!(
+                "{} is a symbolic link: refusing to write credentials through it",
+                path.display()
+            ));
         }
         let text = toml::to_string(self).map_err(|error| error.to_string())?;
         // A temporary file is created 0600 and never follows a link.

@@ -237,14 +237,7 @@ fn client(credentials: &StoredCredentials) -> Result<Keyward, Failure> {
 
 /// Warns before a secret goes over plain HTTP to anything but this machine.
 fn warn_if_cleartext(server: &str) {
-    let Ok(url) = reqwest::Url::parse(server) else { return };
-    let host = url.host_str().unwrap_or_default();
-    let loopback = host.eq_ignore_ascii_case("localhost")
-        || host
-            .trim_matches(['[', ']'])
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|address| address.is_loopback());
-    if url.scheme() == "http" && !loopback {
+    if is_cleartext_to_another_host(server) {
         eprintln!(
             "keyward: warning: {server} is plain http: the client secret and access tokens cross the network \
              unencrypted. Use https."

@@ -7,58 +7,6 @@ use progenitor_client::{encode_path, ClientHooks, OperationInfo, RequestBuilderE
 /// Types used as operation parameters and responses.
 #[allow(clippy::all)]
 pub mod types {
-    ///`Health`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
-    pub struct Health {
-        ///`UP`.
-        pub status: ::std::string::String,
-    }
-    impl Health {
-        pub fn builder() -> builder::Health {
-            Default::default()
-        }
-    }
-    /// Types for composing complex structures.
-    pub mod builder {
-        #[derive(Clone, Debug)]
-        pub struct Health {
-            status: ::std::result::Result<::std::string::String, ::std::string::String>,
-        }
-        impl ::std::default::Default for Health {
-            fn default() -> Self {
-                Self {
-                    status: Err("no value supplied for status".to_string()),
-                }
-            }
-        }
-        impl Health {
-            pub fn status<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::string::String>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.status = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for status: {e}")
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<Health> for super::Health {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: Health,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self { status: value.status? })
-            }
-        }
-        impl ::std::convert::From<super::Health> for Health {
-            fn from(value: super::Health) -> Self {
-                Self { status: Ok(value.status) }
-            }
-        }
-    }
     /// Error types.
     pub mod error {
         /// Error from a `TryFrom` or `FromStr` implementation.
@@ -189,15 +137,22 @@ let response = client.get_open_id_configuration()
     }
     /**View all API keys
 
-Returns all API keys owned by the authenticated user profile, newest first.
+Returns all API keys owned by the authenticated user profile, newest first. Pages are counted
+by `page`, or walked by `cursor` from the `next` links.
 
 Sends a `GET` request to `/api/apikeys`
 
 Arguments:
+- `cursor`: Keyset paging, which neither skips nor repeats a key when keys are created or deleted
+between pages. Empty (`cursor=`): the first page, from the newest key. Otherwise an opaque
+cursor taken from a `next` link: the page after the key it names, even once that key is
+deleted. Not combined with `page`; such pages have `number` 0 and no `prev` or `last`
+link. A cursor this API did not return is a 400.
 - `page`: Zero-based page number.
 - `size`: Page size: 1 to 100, 20 by default; larger sizes are capped at 100.
 ```ignore
 let response = client.list_api_keys()
+    .cursor(cursor)
     .page(page)
     .size(size)
     .send()
@@ -514,6 +469,7 @@ pub mod builder {
     #[derive(Debug, Clone)]
     pub struct ListApiKeys<'a> {
         client: &'a super::Client,
+        cursor: Result<Option<::std::string::String>, String>,
         page: Result<Option<i64>, String>,
         size: Result<Option<::std::num::NonZeroU32>, String>,
     }
@@ -521,9 +477,23 @@ pub mod builder {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
+                cursor: Ok(None),
                 page: Ok(None),
                 size: Ok(None),
             }
+        }
+        pub fn cursor<V>(mut self, value: V) -> Self
+        where
+            V: std::convert::TryInto<::std::string::String>,
+        {
+            self.cursor = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for cursor failed"
+                        .to_string()
+                });
+            self
         }
         pub fn page<V>(mut self, value: V) -> Self
         where
@@ -555,7 +525,8 @@ pub mod builder {
             ResponseValue<keyward_model::ApiKeyPage>,
             Error<keyward_model::ErrorBody>,
         > {
-            let Self { client, page, size } = self;
+            let Self { client, cursor, page, size } = self;
+            let cursor = cursor.map_err(Error::InvalidRequest)?;
             let page = page.map_err(Error::InvalidRequest)?;
             let size = size.map_err(Error::InvalidRequest)?;
             let url = format!("{}/api/apikeys", client.baseurl,);
@@ -575,6 +546,7 @@ pub mod builder {
                     ::reqwest::header::ACCEPT,
                     ::reqwest::header::HeaderValue::from_static("application/json"),
                 )
+                .query(&progenitor_client::QueryParam::new("cursor", &cursor))
                 .query(&progenitor_client::QueryParam::new("page", &page))
                 .query(&progenitor_client::QueryParam::new("size", &size))
                 .headers(header_map)
@@ -1621,7 +1593,9 @@ pub mod builder {
             Self { client: client }
         }
         ///Sends a `GET` request to `/health/live`
-        pub async fn send(self) -> Result<ResponseValue<types::Health>, Error<()>> {
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<keyward_model::Health>, Error<()>> {
             let Self { client } = self;
             let url = format!("{}/health/live", client.baseurl,);
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);

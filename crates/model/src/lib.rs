@@ -7,6 +7,7 @@
 pub mod apikey;
 pub mod error;
 pub mod hal;
+pub mod health;
 pub mod key_format;
 pub mod keys;
 pub mod profile;
@@ -17,6 +18,7 @@ pub mod token;
 pub use apikey::{ApiKey, ApiKeyLinks, ApiKeyPage, ApiKeyRequest, EmbeddedApiKeys};
 pub use error::ErrorBody;
 pub use hal::{Link, PageLinks, PageMetadata};
+pub use health::Health;
 pub use key_format::KeyFormat;
 pub use keys::{
     CreateKeyRequest, CreatedKey, DeleteKeyResponse, KeyApiError, KeySummary, KeyType, VerifyFailure,

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/documented")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../openapi/examples")
 }
 
 fn fixture(name: &str) -> Value {
@@ -21,11 +21,7 @@ fn repo_file(relative: &str) -> PathBuf {
 }
 
 #[test]
-fn the_document_is_held_by_a_snapshot() {
-    insta::assert_json_snapshot!("openapi", spec().document);
-}
-
-#[test]
+#[ignore = "needs Python's openapi-spec-validator: run cargo xtask test"]
 fn the_documents_are_valid_openapi_by_an_independent_validator() {
     for file in ["openapi/keyward.json", "openapi/keyward-3.0.json"] {
         let output = Command::new("python3")
@@ -35,7 +31,7 @@ fn the_documents_are_valid_openapi_by_an_independent_validator() {
             .expect("python3 is needed to run openapi-spec-validator");
         assert!(
             output.status.success(),
-            "{file}: {}{} (is openapi-spec-validator installed? .ci/run installs it)",
+            "{file}: {}{} (cargo xtask test installs openapi-spec-validator)",
             String::from_utf8_lossy(&output.stdout),
             String::from_utf8_lossy(&output.stderr)
         );
@@ -182,6 +178,8 @@ async fn the_live_server_answers_each_documented_request_as_documented() {
         let server = TestServer::start().await;
         let (_, token) = server.login_named(PROFILE, "default").await;
         let hosts = ["https://app.matatika.com", server.base.as_str()];
+        // What the server answered, redacted, held by a snapshot as well as compared below.
+        let mut answered = serde_json::Map::new();
         let same = |live: &Value, documented: &str| {
             let expected = redact(&fixture(&format!("{document}/{documented}")), &hosts);
             assert_eq!(redact(live, &hosts), expected, "{document}: {documented}");
@@ -191,6 +189,7 @@ async fn the_live_server_answers_each_documented_request_as_documented() {
             server.send(server.http.post(server.url("/api/apikeys/")).bearer_auth(&token)).await;
         assert_eq!(status, StatusCode::OK);
         same(&initialised, "initialise-response.json");
+        answered.insert("initialise".into(), redact(&initialised, &hosts));
 
         let path = format!("/api/apikeys/{}", initialised["id"].as_str().unwrap());
         let create = fixture(&format!("{document}/create-request.json"));
@@ -200,12 +199,14 @@ async fn the_live_server_answers_each_documented_request_as_documented() {
         if document == "matatika" {
             same(&created, "create-response.json");
         }
+        answered.insert("create".into(), redact(&created, &hosts));
 
         let (_, _, viewed) = server.send(server.http.get(server.url(&path)).bearer_auth(&token)).await;
         let mut expected_view = fixture(&format!("{document}/view-response.json"));
         expected_view["name"] = create["name"].clone();
         let (hosts_, expected_view) = (&hosts, redact(&expected_view, &hosts));
         assert_eq!(redact(&viewed, hosts_), expected_view, "{document}: view");
+        answered.insert("view".into(), redact(&viewed, &hosts));
 
         // The documented list shows an `accessToken` on one key. Keyward never returns a
         // credential after creation, so that field is the one documented difference.
@@ -222,6 +223,7 @@ async fn the_live_server_answers_each_documented_request_as_documented() {
             key["name"] = name;
         }
         assert_eq!(redact(&list, &hosts), redact(&expected_list, &hosts), "{document}: list");
+        answered.insert("list".into(), redact(&list, &hosts));
 
         let update = fixture(&format!("{document}/update-request.json"));
         let (status, _, updated) =
@@ -230,9 +232,11 @@ async fn the_live_server_answers_each_documented_request_as_documented() {
         let mut expected_update = fixture(&format!("{document}/update-response.json"));
         expected_update["name"] = update["name"].clone();
         assert_eq!(redact(&updated, &hosts), redact(&expected_update, &hosts), "{document}: update");
+        answered.insert("update".into(), redact(&updated, &hosts));
 
         let (status, _, body) = server.send(server.http.delete(server.url(&path)).bearer_auth(&token)).await;
         assert_eq!((status, body), (StatusCode::NO_CONTENT, Value::Null));
+        insta::assert_json_snapshot!(format!("live-{document}"), answered);
     }
 }
 
@@ -264,6 +268,7 @@ async fn the_documented_limit_error_has_the_documented_shape() {
 }
 
 #[tokio::test]
+#[ignore = "needs Debian's chromium: run cargo xtask test"]
 async fn the_reference_page_renders_every_operation_without_network() {
     let server = TestServer::start().await;
     let profile = tempfile::tempdir().unwrap();
@@ -286,7 +291,7 @@ async fn the_reference_page_renders_every_operation_without_network() {
         .arg(server.url("/docs/"))
         .output()
         .await
-        .expect("the reference page test needs Debian's chromium (.ci/run installs it)");
+        .expect("the reference page test needs Debian's chromium (cargo xtask test installs it)");
     let dom = String::from_utf8_lossy(&output.stdout);
     assert!(dom.contains("swagger-ui"), "Swagger UI did not load: {dom}");
     for (path, _) in spec().document["paths"].as_object().unwrap() {

@@ -2,20 +2,12 @@
 
 use crate::AppState;
 use axum::Json;
-use serde::Serialize;
-use utoipa::ToSchema;
+use keyward_model::Health;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(live))
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct Health {
-    /// `UP`.
-    #[schema(example = "UP")]
-    pub status: &'static str,
 }
 
 /// Liveness
@@ -26,5 +18,5 @@ pub struct Health {
     responses((status = 200, description = "The server is up.", body = Health))
 )]
 async fn live() -> Json<Health> {
-    Json(Health { status: "UP" })
+    Json(Health { status: "UP".to_owned() })
 }

@@ -118,10 +118,10 @@ struct Documented {
     json: &'static str,
 }
 
-/// A documented body from `tests/fixtures/documented/`.
+/// A documented body from `openapi/examples/`.
 macro_rules! fixture {
     ($file:literal) => {
-        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/documented/", $file))
+        include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../openapi/examples/", $file))
     };
 }
 

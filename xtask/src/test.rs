@@ -1,0 +1,159 @@
+//! `cargo xtask test`: every test of the workspace, with the tools beside Rust that some of them
+//! need. Plain `cargo test` skips those (they are `#[ignore]`d, naming the tool); this task
+//! provides the tools and runs them all.
+//!
+//! As root on Debian or Ubuntu it installs what is missing with apt; Python packages go into a
+//! virtual environment under `target/`. Elsewhere it says exactly what to install and fails.
+
+use anyhow::{Context, bail};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+/// Python packages the documented snippets and the document validator use.
+const PYTHON_PACKAGES: &[&str] = &["requests>=2.31,<3", "openapi-spec-validator>=0.7,<0.10"];
+
+pub fn run(cargo_args: &[String]) -> anyhow::Result<()> {
+    let root = crate::root();
+    let root_user = is_root();
+    provide_debian_packages(root_user)?;
+    let venv = provide_python(&root)?;
+    if !root_user {
+        bail!("the full-disk tests mount a tmpfs and need root: run `sudo -E cargo xtask test`, as CI does");
+    }
+
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut paths = vec![venv.join("bin")];
+    paths.extend(std::env::split_paths(&path));
+    let started = Instant::now();
+    let mut child = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .current_dir(&root)
+        .args(["test", "--workspace", "--no-fail-fast"])
+        .args(cargo_args)
+        .args(["--", "--include-ignored"])
+        .env("PATH", std::env::join_paths(paths)?)
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("running cargo test")?;
+    let stdout = child.stdout.take().context("cargo test's output")?;
+    let mut totals = Totals::default();
+    for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
+        let line = line?;
+        println!("{line}");
+        totals.add(&line);
+    }
+    let status = child.wait()?;
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "xtask test: {} passed, {} failed, {} ignored in {seconds:.0} s",
+        totals.passed, totals.failed, totals.ignored
+    );
+    println!("summary: {} passed, {} failed", totals.passed, totals.failed);
+    if !status.success() || totals.failed > 0 {
+        bail!("tests failed");
+    }
+    if totals.ignored > 0 {
+        bail!("{} tests were ignored although every tool is here", totals.ignored);
+    }
+    Ok(())
+}
+
+/// The counts of every `test result:` line of cargo test.
+#[derive(Default)]
+struct Totals {
+    passed: u64,
+    failed: u64,
+    ignored: u64,
+}
+
+impl Totals {
+    fn add(&mut self, line: &str) {
+        let Some(rest) = line.strip_prefix("test result: ") else { return };
+        for part in rest.split(['.', ';']) {
+            let mut words = part.split_whitespace();
+            let (Some(count), Some(what)) = (words.next(), words.next()) else { continue };
+            let Ok(count) = count.parse::<u64>() else { continue };
+            match what {
+                "passed" => self.passed += count,
+                "failed" => self.failed += count,
+                "ignored" => self.ignored += count,
+                _ => {}
+            }
+        }
+    }
+}
+
+fn is_root() -> bool {
+    Command::new("id").arg("-u").output().is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0")
+}
+
+fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
+}
+
+/// curl, Chromium and Python's venv, from Debian's packages.
+fn provide_debian_packages(root_user: bool) -> anyhow::Result<()> {
+    let mut missing = Vec::new();
+    if !on_path("curl") {
+        missing.extend(["curl", "ca-certificates"]);
+    }
+    if !on_path("chromium") {
+        missing.push("chromium");
+    }
+    if !on_path("python3") {
+        missing.extend(["python3", "python3-venv"]);
+    } else if !python_has_venv() {
+        missing.push("python3-venv");
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    if !root_user || !on_path("apt-get") {
+        bail!("the tests need these Debian packages: apt-get install {}", missing.join(" "));
+    }
+    eprintln!("xtask test: installing {}", missing.join(" "));
+    run_checked(Command::new("apt-get").arg("update"))?;
+    run_checked(
+        Command::new("apt-get")
+            .args(["install", "-y", "--no-install-recommends"])
+            .args(&missing)
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+    )
+}
+
+fn python_has_venv() -> bool {
+    Command::new("python3")
+        .args(["-c", "import venv, ensurepip"])
+        .output()
+        .is_ok_and(|out| out.status.success())
+}
+
+/// A virtual environment under `target/` with the Python packages the tests use.
+fn provide_python(root: &Path) -> anyhow::Result<PathBuf> {
+    let venv = root.join("target").join("xtask-python");
+    let python = venv.join("bin").join("python3");
+    if !python.is_file() {
+        run_checked(Command::new("python3").arg("-m").arg("venv").arg(&venv))?;
+    }
+    let ready = Command::new(&python)
+        .args(["-c", "import requests, openapi_spec_validator"])
+        .output()
+        .is_ok_and(|out| out.status.success());
+    if !ready {
+        run_checked(
+            Command::new(&python)
+                .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+                .args(PYTHON_PACKAGES),
+        )?;
+    }
+    Ok(venv)
+}
+
+fn run_checked(command: &mut Command) -> anyhow::Result<()> {
+    let status = command.status().with_context(|| format!("running {command:?}"))?;
+    if !status.success() {
+        bail!("{command:?} failed with {status}");
+    }
+    Ok(())
+}
