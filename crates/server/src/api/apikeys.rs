@@ -2,15 +2,15 @@
 
 use crate::AppState;
 use crate::api::base_url::BaseUrl;
-use crate::api::body::{BodyError, JsonOrForm};
+use crate::api::body::JsonOrForm;
+use crate::api::caller::Caller;
+use crate::api::hal::{HalError, KeyId};
 use crate::api::{cursor, links};
-use crate::auth::Principal;
-use crate::error::ApiError;
 use crate::keys::PutOutcome;
 use crate::store::KeyRecord;
 use axum::Json;
-use axum::extract::rejection::PathRejection;
-use axum::extract::{OriginalUri, Path, Query, State};
+use axum::extract::{FromRequestParts, OriginalUri, Query, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -22,7 +22,6 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use uuid::Uuid;
 
 pub const DEFAULT_PAGE_SIZE: u32 = 20;
 pub const MAX_PAGE_SIZE: u32 = 100;
@@ -52,6 +51,17 @@ struct PageParams {
     cursor: Option<String>,
 }
 
+impl<S: Send + Sync> FromRequestParts<S> for PageParams {
+    type Rejection = HalError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Query(params) = Query::<PageParams>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| HalError::BadRequest("page and size must be non-negative integers".into()))?;
+        Ok(params)
+    }
+}
+
 /// View all API keys
 ///
 /// Returns all API keys owned by the authenticated user profile, newest first. Pages are counted
@@ -68,28 +78,26 @@ struct PageParams {
 )]
 async fn list(
     State(state): State<AppState>,
-    caller: Principal,
-    BaseUrl(base): BaseUrl,
+    Caller(caller, _): Caller<HalError>,
+    BaseUrl(base, _): BaseUrl<HalError>,
     OriginalUri(uri): OriginalUri,
-    params: Result<Query<PageParams>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<ApiKeyPage>, ApiError> {
-    let Query(params) =
-        params.map_err(|_| ApiError::BadRequest("page and size must be non-negative integers".into()))?;
+    params: PageParams,
+) -> Result<Json<ApiKeyPage>, HalError> {
     let number = params.page.unwrap_or(0);
     let size = match params.size {
         None => DEFAULT_PAGE_SIZE,
-        Some(0) => return Err(ApiError::BadRequest("size must be at least 1".into())),
+        Some(0) => return Err(HalError::BadRequest("size must be at least 1".into())),
         Some(size) => size.min(MAX_PAGE_SIZE),
     };
     if let Some(cursor) = params.cursor {
         if params.page.is_some() {
-            return Err(ApiError::BadRequest("page and cursor cannot be combined".into()));
+            return Err(HalError::BadRequest("page and cursor cannot be combined".into()));
         }
         return keyset_page(&state, &caller.profile_id, &base, uri.path(), &cursor, size).await.map(Json);
     }
     let offset = number
         .checked_mul(u64::from(size))
-        .ok_or_else(|| ApiError::BadRequest("page is out of range".into()))?;
+        .ok_or_else(|| HalError::BadRequest("page is out of range".into()))?;
     let (records, total) = state.keys.list(&caller.profile_id, offset, size).await?;
     let total_pages = total.div_ceil(u64::from(size));
     let page_href = |n: u64| Link::new(format!("{base}{}?page={n}&size={size}", uri.path()));
@@ -116,11 +124,11 @@ async fn keyset_page(
     path: &str,
     cursor: &str,
     size: u32,
-) -> Result<ApiKeyPage, ApiError> {
+) -> Result<ApiKeyPage, HalError> {
     let after = match cursor {
         "" => None,
         text => Some(cursor::decode(text).ok_or_else(|| {
-            ApiError::BadRequest("cursor is not valid: use the cursor of a next link, or none".into())
+            HalError::BadRequest("cursor is not valid: use the cursor of a next link, or none".into())
         })?),
     };
     let page = state.keys.list_after(profile_id, after, size).await?;
@@ -161,11 +169,11 @@ async fn keyset_page(
 )]
 async fn view(
     State(state): State<AppState>,
-    caller: Principal,
-    BaseUrl(base): BaseUrl,
-    id: Result<Path<String>, PathRejection>,
-) -> Result<Json<ApiKey>, ApiError> {
-    let record = state.keys.get(&caller.profile_id, key_id(id)?).await?;
+    Caller(caller, _): Caller<HalError>,
+    BaseUrl(base, _): BaseUrl<HalError>,
+    KeyId(id): KeyId,
+) -> Result<Json<ApiKey>, HalError> {
+    let record = state.keys.get(&caller.profile_id, id).await?;
     Ok(Json(resource(&record, &base, None)))
 }
 
@@ -185,9 +193,9 @@ async fn view(
 )]
 async fn initialise(
     State(state): State<AppState>,
-    caller: Principal,
-    BaseUrl(base): BaseUrl,
-) -> Result<Json<ApiKey>, ApiError> {
+    Caller(caller, _): Caller<HalError>,
+    BaseUrl(base, _): BaseUrl<HalError>,
+) -> Result<Json<ApiKey>, HalError> {
     let record = state.keys.initialise(&caller.profile_id).await?;
     Ok(Json(resource(&record, &base, None)))
 }
@@ -219,17 +227,15 @@ async fn initialise(
 )]
 async fn put(
     State(state): State<AppState>,
-    caller: Principal,
-    BaseUrl(base): BaseUrl,
-    id: Result<Path<String>, PathRejection>,
-    body: Result<JsonOrForm<ApiKeyRequest>, BodyError>,
-) -> Result<Response, ApiError> {
-    let id = key_id(id)?;
-    let JsonOrForm(request) = body?;
+    Caller(caller, _): Caller<HalError>,
+    BaseUrl(base, _): BaseUrl<HalError>,
+    KeyId(id): KeyId,
+    JsonOrForm(request, _): JsonOrForm<ApiKeyRequest, HalError>,
+) -> Result<Response, HalError> {
     let key_for = match request.key_for.as_deref() {
         None => KeyType::default(),
         Some(text) => text.parse().map_err(|_| {
-            ApiError::BadRequest("keyFor must be one of GENERIC, ONBOARDING, GCP, AWS".into())
+            HalError::BadRequest("keyFor must be one of GENERIC, ONBOARDING, GCP, AWS".into())
         })?,
     };
     match state.keys.create_or_rename(&caller.profile_id, id, request.name.as_deref(), key_for).await? {
@@ -264,16 +270,11 @@ async fn put(
 )]
 async fn delete(
     State(state): State<AppState>,
-    caller: Principal,
-    id: Result<Path<String>, PathRejection>,
-) -> Result<StatusCode, ApiError> {
-    state.keys.delete(&caller.profile_id, key_id(id)?).await?;
+    Caller(caller, _): Caller<HalError>,
+    KeyId(id): KeyId,
+) -> Result<StatusCode, HalError> {
+    state.keys.delete(&caller.profile_id, id).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// An id that is not a UUID (or not even UTF-8) names no key.
-fn key_id(id: Result<Path<String>, PathRejection>) -> Result<Uuid, ApiError> {
-    id.ok().and_then(|Path(id)| Uuid::parse_str(&id).ok()).ok_or_else(ApiError::key_not_found)
 }
 
 /// The HAL representation of a key. `secret` is given only by the response that creates it.

@@ -7,13 +7,17 @@
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
+use axum::response::IntoResponse;
 use serde::de::DeserializeOwned;
+use std::marker::PhantomData;
 
 /// Largest accepted request body.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-pub struct JsonOrForm<T>(pub T);
+/// A body of type `T`, refused with the dialect error `E`.
+pub struct JsonOrForm<T, E>(pub T, pub PhantomData<E>);
 
 #[derive(Debug, thiserror::Error)]
 pub enum BodyError {
@@ -25,46 +29,60 @@ pub enum BodyError {
     Malformed(String),
 }
 
-impl axum::response::IntoResponse for BodyError {
-    fn into_response(self) -> axum::response::Response {
-        crate::error::ApiError::from(self).into_response()
+impl BodyError {
+    /// The status every dialect answers this with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            BodyError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            BodyError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            BodyError::Malformed(_) => StatusCode::BAD_REQUEST,
+        }
     }
 }
 
-impl<S, T> FromRequest<S> for JsonOrForm<T>
+impl<S, T, E> FromRequest<S> for JsonOrForm<T, E>
 where
     S: Send + Sync,
     T: DeserializeOwned + Default,
+    E: From<BodyError> + IntoResponse,
 {
-    type Rejection = BodyError;
+    type Rejection = E;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let media_type = request.headers().get(CONTENT_TYPE).map(|value| {
-            let value = value.to_str().unwrap_or_default();
-            value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase()
-        });
-        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
-            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                BodyError::TooLarge
-            } else {
-                BodyError::Malformed(rejection.body_text())
-            }
-        })?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Self(T::default()));
+        read(request, state).await.map(|body| Self(body, PhantomData)).map_err(E::from)
+    }
+}
+
+/// The body as JSON, as a form, or empty.
+async fn read<S: Send + Sync, T: DeserializeOwned + Default>(
+    request: Request,
+    state: &S,
+) -> Result<T, BodyError> {
+    let media_type = request.headers().get(CONTENT_TYPE).map(|value| {
+        let value = value.to_str().unwrap_or_default();
+        value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase()
+    });
+    let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
+        if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            BodyError::TooLarge
+        } else {
+            BodyError::Malformed(rejection.body_text())
         }
-        match media_type.as_deref() {
-            Some("application/json") => {
-                serde_json::from_slice(&bytes).map(Self).map_err(|e| BodyError::Malformed(e.to_string()))
-            }
-            Some(json) if json.starts_with("application/") && json.ends_with("+json") => {
-                serde_json::from_slice(&bytes).map(Self).map_err(|e| BodyError::Malformed(e.to_string()))
-            }
-            Some("application/x-www-form-urlencoded") => serde_urlencoded::from_bytes(&bytes)
-                .map(Self)
-                .map_err(|e| BodyError::Malformed(e.to_string())),
-            Some(other) => Err(BodyError::UnsupportedMediaType(other.to_owned())),
-            None => Err(BodyError::UnsupportedMediaType("none".to_owned())),
+    })?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    match media_type.as_deref() {
+        Some("application/json") => {
+            serde_json::from_slice(&bytes).map_err(|e| BodyError::Malformed(e.to_string()))
         }
+        Some(json) if json.starts_with("application/") && json.ends_with("+json") => {
+            serde_json::from_slice(&bytes).map_err(|e| BodyError::Malformed(e.to_string()))
+        }
+        Some("application/x-www-form-urlencoded") => {
+            serde_urlencoded::from_bytes(&bytes).map_err(|e| BodyError::Malformed(e.to_string()))
+        }
+        Some(other) => Err(BodyError::UnsupportedMediaType(other.to_owned())),
+        None => Err(BodyError::UnsupportedMediaType("none".to_owned())),
     }
 }

@@ -3,11 +3,13 @@
 
 use crate::AppState;
 use crate::auth::{AuthError, Principal, header};
-use crate::error::{ApiError, Fault};
+use crate::error::Fault;
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use axum::response::IntoResponse;
 use std::convert::Infallible;
+use std::marker::PhantomData;
 use std::net::{IpAddr, SocketAddr};
 
 /// Why a request is not authenticated, before a dialect words it.
@@ -22,7 +24,7 @@ pub enum CallerError {
 }
 
 /// Authenticates the request's `Authorization` header.
-pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<Principal, CallerError> {
+async fn authenticate(parts: &Parts, state: &AppState) -> Result<Principal, CallerError> {
     let value = parts.headers.get(AUTHORIZATION).ok_or(CallerError::Missing)?;
     let presented = value.to_str().ok().and_then(header::parse).ok_or(CallerError::Invalid)?;
     state.auth.authenticate(&presented, client_address(parts)).await.map_err(|error| match error {
@@ -49,16 +51,16 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
     }
 }
 
-/// The HAL dialect's caller.
-impl FromRequestParts<AppState> for Principal {
-    type Rejection = ApiError;
+/// The authenticated caller, refused with the dialect error `E`.
+pub struct Caller<E>(pub Principal, pub PhantomData<E>);
+
+impl<E> FromRequestParts<AppState> for Caller<E>
+where
+    E: From<CallerError> + IntoResponse,
+{
+    type Rejection = E;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        authenticate(parts, state).await.map_err(|error| match error {
-            CallerError::Missing => ApiError::Unauthenticated,
-            CallerError::Invalid => ApiError::InvalidCredentials,
-            CallerError::Throttled(wait) => ApiError::TooManyRequests(wait),
-            CallerError::Fault(fault) => ApiError::Fault(fault),
-        })
+        authenticate(parts, state).await.map(|principal| Self(principal, PhantomData)).map_err(E::from)
     }
 }

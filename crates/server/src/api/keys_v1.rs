@@ -3,17 +3,18 @@
 
 use crate::AppState;
 use crate::api::body::{BodyError, JsonOrForm};
-use crate::api::caller::{self, CallerError};
+use crate::api::caller::{Caller, CallerError};
+use crate::api::hal::Segment;
 use crate::auth::{AuthError, Principal};
-use crate::error::Fault;
+use crate::error::{self, Dialect, Fault, Refusal, Said};
 use crate::keys::KeyError;
 use crate::store::KeyRecord;
 use axum::Json;
-use axum::extract::rejection::PathRejection;
-use axum::extract::{FromRequestParts, Path, State};
+use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::any;
 use keyward_model::KeyApiError;
 use keyward_model::{
     CreateKeyRequest, CreatedKey, DeleteKeyResponse, KeySummary, KeyType, VerifyFailure, VerifyKeyRequest,
@@ -30,6 +31,17 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(onboarding))
         .routes(routes!(delete))
         .routes(routes!(verify))
+        // Any other path of this API is answered in its words.
+        .route("/api/v1/{*rest}", any(|| async { V1Error::NoSuchResource }))
+}
+
+/// Errors as a JSON string, as the Metlo document shows them.
+pub struct KeyApi;
+
+impl Dialect for KeyApi {
+    fn body(_: StatusCode, said: Said, _: &str) -> Response {
+        Json(KeyApiError(said.message)).into_response()
+    }
 }
 
 /// Errors of this dialect, worded as the document words them.
@@ -44,6 +56,8 @@ pub enum V1Error {
     LimitReached(u32),
     #[error("No key with name {0}")]
     NotFound(String),
+    #[error("No such resource")]
+    NoSuchResource,
     #[error("{0}")]
     Body(#[from] BodyError),
     #[error("{0}")]
@@ -54,51 +68,64 @@ pub enum V1Error {
     Fault(#[from] Fault),
 }
 
-impl IntoResponse for V1Error {
-    fn into_response(self) -> Response {
-        let status = match &self {
+impl Refusal for V1Error {
+    fn status(&self) -> StatusCode {
+        match self {
             V1Error::Unauthorized => StatusCode::UNAUTHORIZED,
             V1Error::CannotCreate(_) | V1Error::LimitReached(_) | V1Error::BadRequest(_) => {
                 StatusCode::BAD_REQUEST
             }
-            V1Error::NotFound(_) => StatusCode::NOT_FOUND,
-            V1Error::Body(BodyError::TooLarge) => StatusCode::PAYLOAD_TOO_LARGE,
-            V1Error::Body(BodyError::UnsupportedMediaType(_)) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            V1Error::Body(BodyError::Malformed(_)) => StatusCode::BAD_REQUEST,
+            V1Error::NotFound(_) | V1Error::NoSuchResource => StatusCode::NOT_FOUND,
+            V1Error::Body(error) => error.status(),
             V1Error::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
-            V1Error::Fault(fault) => {
-                fault.log();
-                fault.status()
-            }
-        };
-        let mut response = (status, Json(KeyApiError(self.to_string()))).into_response();
-        match self {
-            V1Error::Unauthorized => {
-                response
-                    .headers_mut()
-                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"keyward\""));
-            }
-            V1Error::Throttled(wait) => {
-                response.headers_mut().insert(header::RETRY_AFTER, crate::error::retry_after(wait));
-            }
-            _ => {}
+            V1Error::Fault(fault) => fault.status(),
         }
-        response
+    }
+
+    fn retry_after(&self) -> Option<Duration> {
+        match self {
+            V1Error::Throttled(wait) => Some(*wait),
+            _ => None,
+        }
+    }
+
+    fn challenge(&self) -> Option<&'static str> {
+        matches!(self, V1Error::Unauthorized).then_some(error::BEARER_CHALLENGE)
+    }
+
+    fn fault(&self) -> Option<&Fault> {
+        match self {
+            V1Error::Fault(fault) => Some(fault),
+            _ => None,
+        }
     }
 }
 
-/// The authenticated caller, refused in this dialect's words.
-pub struct Caller(Principal);
+impl IntoResponse for V1Error {
+    fn into_response(self) -> Response {
+        error::respond(&self)
+    }
+}
 
-impl FromRequestParts<AppState> for Caller {
-    type Rejection = V1Error;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        caller::authenticate(parts, state).await.map(Caller).map_err(|error| match error {
+impl From<CallerError> for V1Error {
+    fn from(error: CallerError) -> Self {
+        match error {
             CallerError::Missing | CallerError::Invalid => V1Error::Unauthorized,
             CallerError::Throttled(wait) => V1Error::Throttled(wait),
             CallerError::Fault(fault) => V1Error::Fault(fault),
-        })
+        }
+    }
+}
+
+/// A key name from the path; one that does not even decode names no key.
+struct KeyName(String);
+
+impl<S: Send + Sync> FromRequestParts<S> for KeyName {
+    type Rejection = V1Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Ok(Segment(name)) = Segment::from_request_parts(parts, state).await;
+        name.map(KeyName).ok_or_else(|| V1Error::NotFound(String::new()))
     }
 }
 
@@ -121,10 +148,9 @@ impl FromRequestParts<AppState> for Caller {
 )]
 async fn create(
     State(state): State<AppState>,
-    Caller(caller): Caller,
-    body: Result<JsonOrForm<CreateKeyRequest>, BodyError>,
+    Caller(caller, _): Caller<V1Error>,
+    JsonOrForm(request, _): JsonOrForm<CreateKeyRequest, V1Error>,
 ) -> Result<Response, V1Error> {
-    let JsonOrForm(request) = body?;
     let name = request.name.clone().unwrap_or_default();
     let key_for = match request.key_for.as_deref() {
         None => KeyType::default(),
@@ -164,7 +190,7 @@ async fn create(
 )]
 async fn list(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    Caller(caller, _): Caller<V1Error>,
 ) -> Result<Json<Vec<KeySummary>>, V1Error> {
     summaries(&state, &caller, None).await
 }
@@ -182,7 +208,7 @@ async fn list(
 )]
 async fn onboarding(
     State(state): State<AppState>,
-    Caller(caller): Caller,
+    Caller(caller, _): Caller<V1Error>,
 ) -> Result<Json<Vec<KeySummary>>, V1Error> {
     summaries(&state, &caller, Some(KeyType::Onboarding)).await
 }
@@ -221,11 +247,9 @@ fn summary(state: &AppState, record: &KeyRecord) -> KeySummary {
 )]
 async fn delete(
     State(state): State<AppState>,
-    Caller(caller): Caller,
-    name: Result<Path<String>, PathRejection>,
+    Caller(caller, _): Caller<V1Error>,
+    KeyName(name): KeyName,
 ) -> Result<Json<DeleteKeyResponse>, V1Error> {
-    // A name that does not even decode names no key.
-    let Ok(Path(name)) = name else { return Err(V1Error::NotFound(String::new())) };
     state.keys.delete_by_name(&caller.profile_id, &name).await.map_err(|error| match error {
         KeyError::NotFound => V1Error::NotFound(name.clone()),
         other => V1Error::Fault(other.into()),
@@ -251,10 +275,9 @@ async fn delete(
 )]
 async fn verify(
     State(state): State<AppState>,
-    Caller(caller): Caller,
-    body: Result<JsonOrForm<VerifyKeyRequest>, BodyError>,
+    Caller(caller, _): Caller<V1Error>,
+    JsonOrForm(request, _): JsonOrForm<VerifyKeyRequest, V1Error>,
 ) -> Result<Json<VerifyKeyResponse>, V1Error> {
-    let JsonOrForm(request) = body?;
     let key = request.key.ok_or(V1Error::BadRequest("key is required"))?;
     // Charged to the submitted key's public id alone: the caller is a service verifying keys
     // for many users, and their mistakes must not throttle it.

@@ -1,11 +1,13 @@
-//! The HTTP surface: one router per resource, merged here with the layers every route shares, and
-//! the OpenAPI document those routers describe.
+//! The HTTP surface: one router per resource, grouped by the dialect its errors speak (HAL, the
+//! key API, OAuth), each group with its own error layer; merged here with the layers every route
+//! shares, and the OpenAPI document those routers describe.
 
 pub mod apikeys;
 pub mod base_url;
 pub mod body;
 pub mod caller;
 mod cursor;
+pub mod hal;
 mod health;
 pub mod keys_v1;
 pub mod links;
@@ -15,7 +17,7 @@ pub mod tokens;
 pub mod well_known;
 
 use crate::AppState;
-use crate::error::{ApiError, render_errors};
+use crate::error::{Dialect, word_errors};
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::{Router, middleware};
 use tower_http::limit::RequestBodyLimitLayer;
@@ -24,15 +26,20 @@ use tracing::Level;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
-/// Every documented route, with its OpenAPI description.
+/// Every documented route, with its OpenAPI description, each group in its dialect.
 fn documented() -> OpenApiRouter<AppState> {
+    let hal = apikeys::router().merge(profiles::router()).merge(well_known::router()).merge(health::router());
     OpenApiRouter::with_openapi(openapi::base())
-        .merge(apikeys::router())
-        .merge(profiles::router())
-        .merge(tokens::router())
-        .merge(well_known::router())
-        .merge(keys_v1::router())
-        .merge(health::router())
+        .merge(speaking::<hal::Hal>(hal))
+        .merge(speaking::<keys_v1::KeyApi>(keys_v1::router()))
+        .merge(speaking::<tokens::OAuth>(tokens::router()))
+}
+
+/// `routes`, with every error they answer worded in `D`, bodies no handler reads bounded too.
+fn speaking<D: Dialect>(routes: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
+    routes
+        .layer(RequestBodyLimitLayer::new(body::MAX_BODY_BYTES))
+        .layer(middleware::from_fn(word_errors::<D>))
 }
 
 /// The OpenAPI document of the API, built from the code.
@@ -46,11 +53,8 @@ pub fn router(state: AppState) -> Router {
     let (routes, mut document) = documented().split_for_parts();
     openapi::finish(&mut document);
     routes
-        .fallback(|| async { ApiError::NotFound("No such resource".into()) })
+        .fallback(hal::no_such_resource)
         .layer(DefaultBodyLimit::max(body::MAX_BODY_BYTES))
-        // Bodies no handler reads are bounded too; render_errors words the 413.
-        .layer(RequestBodyLimitLayer::new(body::MAX_BODY_BYTES))
-        .layer(middleware::from_fn(render_errors))
         .with_state(state)
         // `/docs` is Swagger UI, bundled into the binary: it needs no network. It also serves the
         // document at `/openapi.json`.

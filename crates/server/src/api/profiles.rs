@@ -2,12 +2,10 @@
 
 use crate::AppState;
 use crate::api::base_url::BaseUrl;
+use crate::api::caller::Caller;
+use crate::api::hal::{HalError, Segment};
 use crate::api::links;
-use crate::auth::Principal;
-use crate::error::ApiError;
 use axum::Json;
-use axum::extract::Path;
-use axum::extract::rejection::PathRejection;
 use keyward_model::{ErrorBody, Link, Profile, ProfileLinks};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -30,14 +28,15 @@ pub fn router() -> OpenApiRouter<AppState> {
     )
 )]
 async fn view(
-    caller: Principal,
-    BaseUrl(base): BaseUrl,
-    id: Result<Path<String>, PathRejection>,
-) -> Result<Json<Profile>, ApiError> {
-    // Another profile is a 404 like an unknown one: its existence is not the caller's business.
+    Caller(caller, _): Caller<HalError>,
+    BaseUrl(base, _): BaseUrl<HalError>,
+    Segment(id): Segment,
+) -> Result<Json<Profile>, HalError> {
+    // Another profile is a 404 like an unknown one (or an undecodable id): its existence is not
+    // the caller's business.
     let id = match id {
-        Ok(Path(id)) if id == caller.profile_id => id,
-        _ => return Err(ApiError::NotFound("Profile not found".into())),
+        Some(id) if id == caller.profile_id => id,
+        _ => return Err(HalError::NotFound("Profile not found".into())),
     };
     Ok(Json(Profile {
         links: ProfileLinks {

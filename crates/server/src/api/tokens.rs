@@ -1,21 +1,37 @@
 //! `POST /oauth/token`: the client-credentials grant (RFC 6749 section 4.4).
 
 use crate::AppState;
-use crate::api::base_url::BaseUrl;
+use crate::api::base_url::{BadBaseUrl, BaseUrl};
 use crate::api::body::{BodyError, JsonOrForm};
 use crate::api::caller::ClientAddress;
 use crate::auth::{AuthError, Presented, header};
-use crate::error::{ApiError, Fault};
+use crate::error::{self, Dialect, Fault, Refusal, Said};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::routing::any;
 use keyward_model::{ClientSecret, OAuthError, TokenRequest, TokenResponse};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(token))
+    OpenApiRouter::new()
+        .routes(routes!(token))
+        // Any other path under /oauth is answered in RFC 6749's words.
+        .route("/oauth/{*rest}", any(|| async { TokenError::InvalidRequest("no such endpoint".into()) }))
+}
+
+/// RFC 6749 section 5.2 bodies, never cached.
+pub struct OAuth;
+
+impl Dialect for OAuth {
+    fn body(status: StatusCode, said: Said, _: &str) -> Response {
+        let code =
+            said.code.unwrap_or(if status.is_server_error() { "server_error" } else { "invalid_request" });
+        let body = OAuthError { error: code.to_owned(), error_description: Some(said.message) };
+        (no_store(), Json(body)).into_response()
+    }
 }
 
 /// Errors of RFC 6749 section 5.2.
@@ -36,35 +52,55 @@ pub enum TokenError {
     Fault(#[from] Fault),
 }
 
+impl Refusal for TokenError {
+    fn status(&self) -> StatusCode {
+        match self {
+            TokenError::InvalidRequest(_) | TokenError::UnsupportedGrantType => StatusCode::BAD_REQUEST,
+            TokenError::InvalidClient => StatusCode::UNAUTHORIZED,
+            TokenError::Body(error) => error.status(),
+            TokenError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
+            TokenError::Fault(fault) => fault.status(),
+        }
+    }
+
+    fn code(&self) -> Option<&'static str> {
+        Some(match self {
+            TokenError::InvalidRequest(_) | TokenError::Body(_) => "invalid_request",
+            TokenError::InvalidClient => "invalid_client",
+            TokenError::UnsupportedGrantType => "unsupported_grant_type",
+            TokenError::Throttled(_) | TokenError::Fault(Fault::Unavailable(_)) => "temporarily_unavailable",
+            TokenError::Fault(Fault::Internal(_)) => "server_error",
+        })
+    }
+
+    fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            TokenError::Throttled(wait) => Some(*wait),
+            _ => None,
+        }
+    }
+
+    fn challenge(&self) -> Option<&'static str> {
+        matches!(self, TokenError::InvalidClient).then_some(error::BASIC_CHALLENGE)
+    }
+
+    fn fault(&self) -> Option<&Fault> {
+        match self {
+            TokenError::Fault(fault) => Some(fault),
+            _ => None,
+        }
+    }
+}
+
 impl IntoResponse for TokenError {
     fn into_response(self) -> Response {
-        let (status, code) = match &self {
-            TokenError::InvalidRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
-            TokenError::InvalidClient => (StatusCode::UNAUTHORIZED, "invalid_client"),
-            TokenError::UnsupportedGrantType => (StatusCode::BAD_REQUEST, "unsupported_grant_type"),
-            TokenError::Body(BodyError::TooLarge) => (StatusCode::PAYLOAD_TOO_LARGE, "invalid_request"),
-            TokenError::Body(BodyError::UnsupportedMediaType(_)) => {
-                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "invalid_request")
-            }
-            TokenError::Body(BodyError::Malformed(_)) => (StatusCode::BAD_REQUEST, "invalid_request"),
-            TokenError::Throttled(_) => (StatusCode::TOO_MANY_REQUESTS, "temporarily_unavailable"),
-            TokenError::Fault(fault @ Fault::Unavailable(_)) => (fault.status(), "temporarily_unavailable"),
-            TokenError::Fault(fault) => (fault.status(), "server_error"),
-        };
-        if let TokenError::Fault(fault) = &self {
-            fault.log();
-        }
-        let body = OAuthError { error: code.to_owned(), error_description: Some(self.to_string()) };
-        let mut response = (status, no_store(), Json(body)).into_response();
-        if let TokenError::Throttled(wait) = self {
-            response.headers_mut().insert(axum::http::header::RETRY_AFTER, crate::error::retry_after(wait));
-        }
-        if status == StatusCode::UNAUTHORIZED {
-            response
-                .headers_mut()
-                .insert("www-authenticate", HeaderValue::from_static(r#"Basic realm="keyward""#));
-        }
-        response
+        error::respond(&self)
+    }
+}
+
+impl From<BadBaseUrl> for TokenError {
+    fn from(BadBaseUrl(reason): BadBaseUrl) -> Self {
+        TokenError::InvalidRequest(reason.to_owned())
     }
 }
 
@@ -91,13 +127,11 @@ impl IntoResponse for TokenError {
 )]
 async fn token(
     State(state): State<AppState>,
-    base: Result<BaseUrl, ApiError>,
+    BaseUrl(base, _): BaseUrl<TokenError>,
     ClientAddress(address): ClientAddress,
     headers: HeaderMap,
-    body: Result<JsonOrForm<TokenRequest>, BodyError>,
+    JsonOrForm(request, _): JsonOrForm<TokenRequest, TokenError>,
 ) -> Result<Response, TokenError> {
-    let BaseUrl(base) = base.map_err(|error| TokenError::InvalidRequest(error.to_string()))?;
-    let JsonOrForm(request) = body?;
     match request.grant_type.as_deref() {
         Some("client_credentials") => {}
         Some(_) => return Err(TokenError::UnsupportedGrantType),
@@ -128,19 +162,13 @@ fn client_credentials(
     body_id: Option<String>,
     body_secret: Option<ClientSecret>,
 ) -> Result<(String, ClientSecret), TokenError> {
+    // Only HTTP Basic carries client credentials here; a bearer value is no client.
     let from_header = match headers.get(axum::http::header::AUTHORIZATION) {
         None => None,
-        Some(value) => {
-            let value = value.to_str().map_err(|_| TokenError::InvalidClient)?;
-            let (scheme, encoded) = value.trim().split_once(' ').ok_or(TokenError::InvalidClient)?;
-            if !scheme.eq_ignore_ascii_case("basic") {
-                return Err(TokenError::InvalidClient);
-            }
-            match header::parse_basic(encoded.trim()) {
-                Some(Presented::ClientCredentials { client_id, secret }) => Some((client_id, secret)),
-                _ => return Err(TokenError::InvalidClient),
-            }
-        }
+        Some(value) => match value.to_str().ok().and_then(header::parse) {
+            Some(Presented::ClientCredentials { client_id, secret }) => Some((client_id, secret)),
+            _ => return Err(TokenError::InvalidClient),
+        },
     };
     match (from_header, body_id, body_secret) {
         (Some(_), _, Some(_)) => Err(TokenError::InvalidRequest(

@@ -2,6 +2,7 @@
 
 use crate::AppState;
 use crate::api::base_url::BaseUrl;
+use crate::api::hal::HalError;
 use crate::tokens;
 use axum::Json;
 use axum::extract::State;
@@ -33,7 +34,7 @@ async fn jwks(State(state): State<AppState>) -> Json<JwkSet> {
     security(()),
     responses((status = 200, description = "The discovery document.", body = OpenIdConfiguration))
 )]
-async fn openid_configuration(BaseUrl(base): BaseUrl) -> Json<OpenIdConfiguration> {
+async fn openid_configuration(BaseUrl(base, _): BaseUrl<HalError>) -> Json<OpenIdConfiguration> {
     let strings = |items: &[&str]| items.iter().map(|s| (*s).to_owned()).collect();
     Json(OpenIdConfiguration {
         issuer: tokens::issuer(&base),
