@@ -8,12 +8,15 @@ pub mod tls;
 
 use keyward_model::{KeyType, TokenResponse};
 use keyward_server::AppState;
+use keyward_server::clock::ManualClock;
 use keyward_server::config::{DatabaseSettings, KeySettings, ServeSettings};
 use keyward_server::secrets::{DEFAULT_ITERATIONS, DEFAULT_MEMORY_KIB, DEFAULT_PARALLELISM};
+use keyward_server::store::Store;
 use serde_json::Value;
 use std::io::Write;
 use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 use uuid::Uuid;
@@ -26,6 +29,8 @@ pub struct TestServer {
     pub http: reqwest::Client,
     pub state: AppState,
     pub settings: ServeSettings,
+    /// The server's clock: it starts at the real time and moves only through [`Self::advance`].
+    pub clock: Arc<ManualClock>,
     shutdown: Option<oneshot::Sender<()>>,
     _dir: TempDir,
 }
@@ -48,27 +53,39 @@ impl TestServer {
 
     pub async fn start_with(configure: impl FnOnce(&mut ServeSettings)) -> Self {
         let (settings, dir) = fresh_settings(configure);
-        let state = AppState::open(&settings).await.expect("server state");
-        Self::serve(state, settings, dir).await
+        let clock = Arc::new(ManualClock::starting_now());
+        let state = AppState::with_store(connect(&settings).await, &settings, clock.clone())
+            .await
+            .expect("server state");
+        Self::serve(state, settings, clock, dir).await
     }
 
     /// A server whose store is watched, and can be made to fail, through the returned probe.
     pub async fn start_probed(configure: impl FnOnce(&mut ServeSettings)) -> (Self, Arc<probe::Probe>) {
         let (settings, dir) = fresh_settings(configure);
-        let store = keyward_server::store::connect(&settings.database.database_url).await.expect("store");
-        let (probed, probe) = probe::ProbedStore::new(store);
-        let state = AppState::with_store(Arc::new(probed), &settings).await.expect("server state");
-        (Self::serve(state, settings, dir).await, probe)
+        let clock = Arc::new(ManualClock::starting_now());
+        let (probed, probe) = probe::ProbedStore::new(connect(&settings).await);
+        let state =
+            AppState::with_store(Arc::new(probed), &settings, clock.clone()).await.expect("server state");
+        (Self::serve(state, settings, clock, dir).await, probe)
     }
 
-    /// A second instance on this instance's database, as a multi-instance deployment runs.
+    /// A second instance on this instance's database and clock, as a multi-instance deployment
+    /// runs.
     pub async fn start_beside(&self) -> Self {
         let dir = tempfile::tempdir().expect("temporary directory");
-        let state = AppState::open(&self.settings).await.expect("server state");
-        Self::serve(state, self.settings.clone(), dir).await
+        let state = AppState::with_store(connect(&self.settings).await, &self.settings, self.clock.clone())
+            .await
+            .expect("server state");
+        Self::serve(state, self.settings.clone(), self.clock.clone(), dir).await
     }
 
-    async fn serve(state: AppState, settings: ServeSettings, dir: TempDir) -> Self {
+    /// Lets `by` pass on the server's clock (and on every instance beside it).
+    pub fn advance(&self, by: Duration) {
+        self.clock.advance(by);
+    }
+
+    async fn serve(state: AppState, settings: ServeSettings, clock: Arc<ManualClock>, dir: TempDir) -> Self {
         let listener = tokio::net::TcpListener::bind(settings.bind).await.expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("address"));
         let (shutdown, stopped) = oneshot::channel::<()>();
@@ -81,7 +98,7 @@ impl TestServer {
             .expect("server");
         });
         let http = reqwest::Client::builder().build().expect("client");
-        Self { base, http, state, settings, shutdown: Some(shutdown), _dir: dir }
+        Self { base, http, state, settings, clock, shutdown: Some(shutdown), _dir: dir }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -161,6 +178,11 @@ impl Drop for TestServer {
             let _ = shutdown.send(());
         }
     }
+}
+
+/// The settings' database, migrated.
+async fn connect(settings: &ServeSettings) -> Arc<dyn Store> {
+    keyward_server::store::connect(&settings.database.database_url).await.expect("store")
 }
 
 /// Settings for a server on a fresh SQLite database in a new temporary directory.

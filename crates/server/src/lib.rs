@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod clock;
 pub mod config;
 pub mod error;
 pub mod keys;
@@ -13,6 +14,7 @@ pub mod store;
 pub mod tokens;
 
 use crate::auth::{Authenticator, AuthenticatorParts, CredentialCache, Throttle};
+use crate::clock::{Clock, SystemClock};
 use crate::config::{KeySettings, ServeSettings};
 use crate::keys::KeyService;
 use crate::secrets::SecretHasher;
@@ -36,21 +38,28 @@ pub struct AppState {
     pub format: KeyFormat,
     /// The configured public URL, if any; otherwise links follow each request's Host.
     pub public_url: Option<String>,
+    /// The time tokens and cached credentials are judged by.
+    pub clock: Arc<dyn Clock>,
 }
 
 impl AppState {
     /// Opens the database (running migrations), loads or makes the token signing key, and wires
-    /// the services together.
+    /// the services together on the system clock.
     pub async fn open(settings: &ServeSettings) -> anyhow::Result<Self> {
         let store = store::connect(&settings.database.database_url).await.context("opening the database")?;
-        Self::with_store(store, settings).await
+        Self::with_store(store, settings, Arc::new(SystemClock)).await
     }
 
-    pub async fn with_store(store: Arc<dyn Store>, settings: &ServeSettings) -> anyhow::Result<Self> {
+    /// Wires the services around `store`, telling the time by `clock`.
+    pub async fn with_store(
+        store: Arc<dyn Store>,
+        settings: &ServeSettings,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Self> {
         let hasher = hasher(&settings.keys)?;
-        let cache = Arc::new(CredentialCache::new(settings.cache_ttl()));
+        let cache = Arc::new(CredentialCache::with_clock(settings.cache_ttl(), clock.clone()));
         let tokens = Arc::new(
-            TokenService::load_or_create(store.as_ref(), settings.token_ttl())
+            TokenService::load_or_create(store.as_ref(), settings.token_ttl(), clock.clone())
                 .await
                 .context("loading the token signing key")?,
         );
@@ -71,7 +80,7 @@ impl AppState {
             throttle: Throttle::new(settings.throttle_per_key, settings.throttle_per_address),
             public_url: public_url.clone(),
         }));
-        Ok(Self { keys, auth, tokens, format, public_url })
+        Ok(Self { keys, auth, tokens, format, public_url, clock })
     }
 }
 

@@ -5,6 +5,7 @@
 //! client-credentials shape): `sub` is `<clientId>@clients`, `azp` the client id, `gty`
 //! `client-credentials`.
 
+use crate::clock::Clock;
 use crate::store::{SigningKeyRecord, Store, StoreError};
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rsa::{KeyPair, KeySize};
@@ -12,6 +13,7 @@ use chrono::Utc;
 use jsonwebtoken::jwk::{Jwk, JwkSet, KeyAlgorithm, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use std::time::Duration;
 
 pub const GRANT_TYPE_CLAIM: &str = "client-credentials";
@@ -45,11 +47,17 @@ pub struct TokenService {
     decoding: DecodingKey,
     jwks: JwkSet,
     ttl: Duration,
+    clock: Arc<dyn Clock>,
 }
 
 impl TokenService {
     /// Loads the database's signing key, making and storing one first if there is none.
-    pub async fn load_or_create(store: &dyn Store, ttl: Duration) -> Result<Self, TokenKeyError> {
+    /// Tokens are issued and checked at `clock`'s time.
+    pub async fn load_or_create(
+        store: &dyn Store,
+        ttl: Duration,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, TokenKeyError> {
         if store.signing_key().await?.is_none() {
             let candidate = tokio::task::spawn_blocking(generate_signing_key)
                 .await
@@ -58,17 +66,21 @@ impl TokenService {
         }
         // Read back: another instance may have stored its key first.
         let record = store.signing_key().await?.ok_or(TokenKeyError::Generate)?;
-        Self::from_record(&record, ttl)
+        Self::from_record(&record, ttl, clock)
     }
 
-    fn from_record(record: &SigningKeyRecord, ttl: Duration) -> Result<Self, TokenKeyError> {
+    fn from_record(
+        record: &SigningKeyRecord,
+        ttl: Duration,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, TokenKeyError> {
         let encoding = EncodingKey::from_rsa_pem(record.private_key_pem.as_bytes())?;
         let mut jwk = Jwk::from_encoding_key(&encoding, Algorithm::RS256)?;
         jwk.common.key_id = Some(record.kid.clone());
         jwk.common.public_key_use = Some(PublicKeyUse::Signature);
         jwk.common.key_algorithm = Some(KeyAlgorithm::RS256);
         let decoding = DecodingKey::from_jwk(&jwk)?;
-        Ok(Self { kid: record.kid.clone(), encoding, decoding, jwks: JwkSet { keys: vec![jwk] }, ttl })
+        Ok(Self { kid: record.kid.clone(), encoding, decoding, jwks: JwkSet { keys: vec![jwk] }, ttl, clock })
     }
 
     pub fn ttl(&self) -> Duration {
@@ -82,7 +94,7 @@ impl TokenService {
 
     /// A signed access token for `client_id`, issued by `issuer` (the service's base URL).
     pub fn issue(&self, client_id: &str, issuer_base: &str) -> Result<String, jsonwebtoken::errors::Error> {
-        let now = u64::try_from(Utc::now().timestamp()).unwrap_or_default();
+        let now = self.now_secs();
         let claims = Claims {
             iss: issuer(issuer_base),
             sub: format!("{client_id}@clients"),
@@ -106,6 +118,8 @@ impl TokenService {
             return None;
         }
         let mut validation = Validation::new(Algorithm::RS256);
+        // jsonwebtoken would read the system time; `exp` is checked below against our clock.
+        validation.validate_exp = false;
         validation.leeway = 0;
         validation.set_required_spec_claims(&["exp", "sub", "aud", "iss"]);
         match expected_base {
@@ -116,9 +130,16 @@ impl TokenService {
             None => validation.validate_aud = false,
         }
         let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation).ok()?.claims;
+        // RFC 7519: valid only before `exp`, with no leeway.
+        let current = self.now_secs() < claims.exp;
         let consistent = claims.gty == GRANT_TYPE_CLAIM
             && claims.sub.strip_suffix("@clients") == Some(claims.azp.as_str());
-        consistent.then_some(claims)
+        (current && consistent).then_some(claims)
+    }
+
+    /// The clock's time in whole seconds since the epoch, as `iat` and `exp` count.
+    fn now_secs(&self) -> u64 {
+        u64::try_from(self.clock.now().timestamp()).unwrap_or_default()
     }
 }
 
@@ -140,4 +161,26 @@ fn generate_signing_key() -> Result<SigningKeyRecord, TokenKeyError> {
         private_key_pem: pem::encode(&pem::Pem::new("PRIVATE KEY", der.as_ref())),
         created: Utc::now(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+
+    #[test]
+    fn a_token_is_valid_until_its_expiry_by_the_clock() {
+        let clock = Arc::new(ManualClock::starting_now());
+        let record = generate_signing_key().unwrap();
+        let service = TokenService::from_record(&record, Duration::from_secs(60), clock.clone()).unwrap();
+        let token = service.issue("c", "https://keys.example.com").unwrap();
+        let claims = service.verify(&token, Some("https://keys.example.com")).expect("valid when issued");
+        assert_eq!(claims.iat, u64::try_from(clock.now().timestamp()).unwrap());
+        assert_eq!(claims.exp - claims.iat, 60);
+        assert!(service.verify(&token, Some("https://other.example.com")).is_none(), "issuer pinned");
+        clock.advance(Duration::from_secs(59));
+        assert!(service.verify(&token, None).is_some(), "a second before expiry");
+        clock.advance(Duration::from_secs(1));
+        assert!(service.verify(&token, None).is_none(), "expired at exp, with no leeway");
+    }
 }

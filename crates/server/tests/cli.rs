@@ -75,9 +75,12 @@ async fn bootstrap_a_key_serve_and_use_it() {
     assert_eq!(keys[0]["identifier"], key["identifier"]);
     assert_eq!(keys[0]["for"], "ONBOARDING");
 
-    // Even at TRACE, the process logs neither the secret nor the token.
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let logs = server.logs();
+    // Even at TRACE, the process logs neither the secret nor the token: read its logs up to the
+    // last request's response.
+    let logs = server.logs_until(
+        |line| line.contains("/api/v1/keys/list") && line.contains("finished processing request"),
+        Duration::from_secs(10),
+    );
     assert!(logs.contains("/api/apikeys"), "requests are logged: {logs}");
     assert!(!logs.contains(secret), "the secret is in the logs");
     assert!(!logs.contains(api_key), "the full key is in the logs");

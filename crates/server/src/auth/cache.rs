@@ -4,10 +4,15 @@
 //! live for the configured TTL; [`CredentialCache::revoke`] ends them at once and, because client
 //! ids are never reused, also remembers the id as revoked so that a verification that was already
 //! under way when the key was deleted cannot put it back.
+//!
+//! Lifetimes are measured on the injected [`Clock`]: each entry carries the time it was stored and
+//! is absent once its TTL has passed. moka's own TTL and capacity only bound the memory.
 
+use crate::clock::{Clock, SystemClock};
 use moka::sync::Cache;
 use sha2::{Digest, Sha256};
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
@@ -29,78 +34,120 @@ struct Verified {
     principal: Principal,
 }
 
+/// A moka cache by client id whose entries expire by the clock after `ttl`.
+struct Timed<V> {
+    entries: Cache<String, (Instant, V)>,
+    ttl: Duration,
+}
+
+impl<V: Clone + Send + Sync + 'static> Timed<V> {
+    fn new(ttl: Duration) -> Self {
+        Self { entries: Cache::builder().max_capacity(CAPACITY).time_to_live(ttl).build(), ttl }
+    }
+
+    fn get(&self, client_id: &str, now: Instant) -> Option<V> {
+        // A stale entry is left to moka: removing it here could remove a fresh one written since.
+        let (stored, value) = self.entries.get(client_id)?;
+        (now.saturating_duration_since(stored) < self.ttl).then_some(value)
+    }
+
+    fn contains(&self, client_id: &str, now: Instant) -> bool {
+        self.get(client_id, now).is_some()
+    }
+
+    fn insert(&self, client_id: &str, value: V, now: Instant) {
+        self.entries.insert(client_id.to_owned(), (now, value));
+    }
+
+    fn invalidate(&self, client_id: &str) {
+        self.entries.invalidate(client_id);
+    }
+}
+
 pub struct CredentialCache {
     /// Client id -> the secret that verified and who it is.
-    verified: Cache<String, Verified>,
+    verified: Timed<Verified>,
     /// Client id -> its live key, for access tokens (which carry only the client id).
-    live: Cache<String, Principal>,
+    live: Timed<Principal>,
     /// Client id -> digest of the secret that last verified, kept long after `verified` expires,
     /// so that its owner skips the throttle (the store is still asked whether the key lives).
-    known_good: Cache<String, [u8; 32]>,
+    known_good: Timed<[u8; 32]>,
     /// Client ids deleted within the last TTL.
-    revoked: Cache<String, ()>,
+    revoked: Timed<()>,
+    clock: Arc<dyn Clock>,
 }
 
 /// How long the secret that last verified is remembered.
 const KNOWN_GOOD_TTL: Duration = Duration::from_secs(24 * 3600);
 
 impl CredentialCache {
+    /// A cache on the system clock.
     pub fn new(ttl: Duration) -> Self {
+        Self::with_clock(ttl, Arc::new(SystemClock))
+    }
+
+    /// A cache whose entries expire by `clock`.
+    pub fn with_clock(ttl: Duration, clock: Arc<dyn Clock>) -> Self {
         Self {
-            verified: Cache::builder().max_capacity(CAPACITY).time_to_live(ttl).build(),
-            live: Cache::builder().max_capacity(CAPACITY).time_to_live(ttl).build(),
-            known_good: Cache::builder().max_capacity(CAPACITY).time_to_live(KNOWN_GOOD_TTL).build(),
+            verified: Timed::new(ttl),
+            live: Timed::new(ttl),
+            known_good: Timed::new(KNOWN_GOOD_TTL),
             // Revocations outlive every entry they guard against.
-            revoked: Cache::builder()
-                .max_capacity(CAPACITY)
-                .time_to_live(ttl + Duration::from_secs(1))
-                .build(),
+            revoked: Timed::new(ttl + Duration::from_secs(1)),
+            clock,
         }
     }
 
     /// The principal for a client id and secret verified before, if the secret is the same.
     pub fn verified(&self, client_id: &str, secret: &str) -> Option<Principal> {
-        let entry = self.verified.get(client_id)?;
+        let entry = self.verified.get(client_id, self.clock.instant())?;
         let digest = Sha256::digest(secret.as_bytes());
         bool::from(entry.secret_digest.ct_eq(&digest[..])).then_some(entry.principal)
     }
 
     pub fn remember_verified(&self, secret: &str, principal: &Principal) {
-        if self.revoked.contains_key(&principal.client_id) {
+        let now = self.clock.instant();
+        if self.revoked.contains(&principal.client_id, now) {
             return;
         }
         let secret_digest: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
-        self.known_good.insert(principal.client_id.clone(), secret_digest);
-        self.verified
-            .insert(principal.client_id.clone(), Verified { secret_digest, principal: principal.clone() });
+        self.known_good.insert(&principal.client_id, secret_digest, now);
+        self.verified.insert(
+            &principal.client_id,
+            Verified { secret_digest, principal: principal.clone() },
+            now,
+        );
         self.remember_live(principal);
     }
 
     /// Whether `secret` is the secret that last verified for `client_id`.
     pub fn known_good(&self, client_id: &str, secret: &str) -> bool {
         let digest = Sha256::digest(secret.as_bytes());
-        self.known_good.get(client_id).is_some_and(|known| bool::from(known.ct_eq(&digest[..])))
+        self.known_good
+            .get(client_id, self.clock.instant())
+            .is_some_and(|known| bool::from(known.ct_eq(&digest[..])))
     }
 
     /// The live key behind a client id, if known.
     pub fn live(&self, client_id: &str) -> Option<Principal> {
-        self.live.get(client_id)
+        self.live.get(client_id, self.clock.instant())
     }
 
     pub fn remember_live(&self, principal: &Principal) {
-        if !self.revoked.contains_key(&principal.client_id) {
-            self.live.insert(principal.client_id.clone(), principal.clone());
+        let now = self.clock.instant();
+        if !self.revoked.contains(&principal.client_id, now) {
+            self.live.insert(&principal.client_id, principal.clone(), now);
         }
     }
 
     pub fn is_revoked(&self, client_id: &str) -> bool {
-        self.revoked.contains_key(client_id)
+        self.revoked.contains(client_id, self.clock.instant())
     }
 
     /// Forgets a client id at once: called when its key is deleted, here or (with a shared
     /// database) when another instance reports a delete.
     pub fn revoke(&self, client_id: &str) {
-        self.revoked.insert(client_id.to_owned(), ());
+        self.revoked.insert(client_id, (), self.clock.instant());
         self.verified.invalidate(client_id);
         self.live.invalidate(client_id);
         self.known_good.invalidate(client_id);
@@ -110,6 +157,7 @@ impl CredentialCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::ManualClock;
 
     fn principal() -> Principal {
         Principal { key_id: Uuid::new_v4(), profile_id: "p".into(), client_id: "c".into() }
@@ -137,5 +185,35 @@ mod tests {
         cache.remember_verified("s3cret", &p);
         assert!(cache.verified("c", "s3cret").is_none());
         assert!(cache.is_revoked("c"));
+    }
+
+    #[test]
+    fn entries_expire_by_the_clock() {
+        let clock = Arc::new(ManualClock::starting_now());
+        let cache = CredentialCache::with_clock(Duration::from_secs(60), clock.clone());
+        let p = principal();
+        cache.remember_verified("s3cret", &p);
+        clock.advance(Duration::from_secs(59));
+        assert!(cache.verified("c", "s3cret").is_some());
+        assert!(cache.live("c").is_some());
+        clock.advance(Duration::from_secs(1));
+        assert!(cache.verified("c", "s3cret").is_none(), "absent once the TTL has passed");
+        assert!(cache.live("c").is_none());
+        assert!(cache.known_good("c", "s3cret"), "the secret that verified is remembered for a day");
+        clock.advance(KNOWN_GOOD_TTL);
+        assert!(!cache.known_good("c", "s3cret"));
+    }
+
+    #[test]
+    fn a_revocation_outlives_the_entries_it_guards_against() {
+        let clock = Arc::new(ManualClock::starting_now());
+        let cache = CredentialCache::with_clock(Duration::from_secs(60), clock.clone());
+        cache.revoke("c");
+        clock.advance(Duration::from_secs(60));
+        assert!(cache.is_revoked("c"));
+        cache.remember_verified("s3cret", &principal());
+        assert!(cache.verified("c", "s3cret").is_none());
+        clock.advance(Duration::from_secs(1));
+        assert!(!cache.is_revoked("c"));
     }
 }

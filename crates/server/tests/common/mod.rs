@@ -5,7 +5,7 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub const BINARY: &str = env!("CARGO_BIN_EXE_keyward-server");
 
@@ -70,6 +70,25 @@ impl Running {
 
     pub fn logs(&self) -> String {
         self.log.try_iter().collect::<Vec<_>>().join("\n")
+    }
+
+    /// The lines logged so far, once one satisfying `until` has arrived (within `timeout`), with
+    /// every line already written after it.
+    pub fn logs_until(&self, until: impl Fn(&str) -> bool, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        let mut lines = Vec::new();
+        loop {
+            match self.log.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(line) if until(&line) => {
+                    lines.push(line);
+                    break;
+                }
+                Ok(line) => lines.push(line),
+                Err(_) => panic!("the awaited line was not logged within {timeout:?}:\n{}", lines.join("\n")),
+            }
+        }
+        lines.extend(self.log.try_iter());
+        lines.join("\n")
     }
 }
 
