@@ -10,6 +10,7 @@ use keyward_model::{KeyType, TokenResponse};
 use keyward_server::AppState;
 use keyward_server::clock::ManualClock;
 use keyward_server::config::{DatabaseSettings, KeySettings, ServeSettings};
+use keyward_server::ids::KeyId;
 use keyward_server::secrets::{DEFAULT_ITERATIONS, DEFAULT_MEMORY_KIB, DEFAULT_PARALLELISM};
 use keyward_server::store::Store;
 use serde_json::Value;
@@ -38,7 +39,7 @@ pub struct TestServer {
 /// A key made directly in the store, as `keyward-server keys create` does.
 #[derive(Clone)]
 pub struct Minted {
-    pub id: Uuid,
+    pub id: KeyId,
     pub profile_id: String,
     pub client_id: String,
     pub secret: String,
@@ -105,6 +106,26 @@ impl TestServer {
         format!("{}{path}", self.base)
     }
 
+    /// A GET of `path` on this server, to finish and [`TestServer::send`].
+    pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.get(self.url(path))
+    }
+
+    /// A POST to `path` on this server.
+    pub fn post(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.post(self.url(path))
+    }
+
+    /// A PUT to `path` on this server.
+    pub fn put(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.put(self.url(path))
+    }
+
+    /// A DELETE of `path` on this server.
+    pub fn delete(&self, path: &str) -> reqwest::RequestBuilder {
+        self.http.delete(self.url(path))
+    }
+
     /// Makes a key for `profile_id` straight in the store (the bootstrap path).
     pub async fn mint(&self, profile_id: &str, name: &str) -> Minted {
         self.mint_typed(profile_id, name, KeyType::Generic).await
@@ -112,13 +133,14 @@ impl TestServer {
 
     /// Makes a key of type `key_for` for `profile_id` straight in the store.
     pub async fn mint_typed(&self, profile_id: &str, name: &str, key_for: KeyType) -> Minted {
-        let created = self.state.keys.create(profile_id, Some(name), key_for).await.expect("minting a key");
-        let client_id = created.record.client_id.clone().expect("client id");
+        let created =
+            self.state.keys.create(&profile_id.into(), Some(name), key_for).await.expect("minting a key");
+        let client_id = created.key.client_id.to_string();
         Minted {
-            id: created.record.id,
+            id: created.key.id,
             profile_id: profile_id.to_owned(),
-            client_id: client_id.clone(),
             api_key: self.state.format.encode(&client_id, &created.secret).expose().to_owned(),
+            client_id,
             secret: created.secret.expose().to_owned(),
         }
     }

@@ -5,12 +5,12 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use keyward_model::KeyType;
+use keyward_server::ids::{ClientId, KeyId, ProfileId};
 use keyward_server::store::{
-    KeyRecord, NewCredentials, SigningKeyRecord, Store, StoreError, StoredCredential,
+    InitialisedKey, Key, KeyState, NewCredentials, SigningKeyRecord, Store, StoreError, StoredCredential,
 };
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use uuid::Uuid;
 
 /// What a test sees of, and does to, a [`ProbedStore`].
 #[derive(Default)]
@@ -77,85 +77,85 @@ impl ProbedStore {
 impl Store for ProbedStore {
     async fn initialise(
         &self,
-        id: Uuid,
-        profile_id: &str,
+        profile_id: &ProfileId,
+        id: KeyId,
         now: DateTime<Utc>,
         pending_limit: u32,
-    ) -> Result<KeyRecord, StoreError> {
-        self.write()?.initialise(id, profile_id, now, pending_limit).await
+    ) -> Result<InitialisedKey, StoreError> {
+        self.write()?.initialise(profile_id, id, now, pending_limit).await
     }
 
     async fn create_initialised(
         &self,
-        id: Uuid,
-        profile_id: &str,
+        profile_id: &ProfileId,
+        id: KeyId,
         credentials: &NewCredentials,
         now: DateTime<Utc>,
         limit: u32,
-    ) -> Result<KeyRecord, StoreError> {
-        self.write()?.create_initialised(id, profile_id, credentials, now, limit).await
+    ) -> Result<Key, StoreError> {
+        self.write()?.create_initialised(profile_id, id, credentials, now, limit).await
     }
 
     async fn insert_created(
         &self,
-        id: Uuid,
-        profile_id: &str,
+        profile_id: &ProfileId,
+        id: KeyId,
         credentials: &NewCredentials,
         now: DateTime<Utc>,
         limit: u32,
-    ) -> Result<KeyRecord, StoreError> {
-        self.write()?.insert_created(id, profile_id, credentials, now, limit).await
+    ) -> Result<Key, StoreError> {
+        self.write()?.insert_created(profile_id, id, credentials, now, limit).await
     }
 
     async fn rename(
         &self,
-        id: Uuid,
-        profile_id: &str,
+        profile_id: &ProfileId,
+        id: KeyId,
         name: &str,
         now: DateTime<Utc>,
-    ) -> Result<KeyRecord, StoreError> {
-        self.write()?.rename(id, profile_id, name, now).await
+    ) -> Result<Key, StoreError> {
+        self.write()?.rename(profile_id, id, name, now).await
     }
 
-    async fn get(&self, id: Uuid, profile_id: &str) -> Result<Option<KeyRecord>, StoreError> {
-        self.read()?.get(id, profile_id).await
+    async fn get(&self, profile_id: &ProfileId, id: KeyId) -> Result<Option<KeyState>, StoreError> {
+        self.read()?.get(profile_id, id).await
     }
 
-    async fn list(
+    async fn page(
         &self,
-        profile_id: &str,
+        profile_id: &ProfileId,
         offset: u64,
         limit: u32,
-    ) -> Result<(Vec<KeyRecord>, u64), StoreError> {
-        self.read()?.list(profile_id, offset, limit).await
+    ) -> Result<(Vec<Key>, u64), StoreError> {
+        self.read()?.page(profile_id, offset, limit).await
     }
 
-    async fn list_after(
+    async fn page_after(
         &self,
-        profile_id: &str,
-        after: Option<(DateTime<Utc>, Uuid)>,
+        profile_id: &ProfileId,
+        after: Option<(DateTime<Utc>, KeyId)>,
         limit: u32,
-    ) -> Result<(Vec<KeyRecord>, u64), StoreError> {
-        self.read()?.list_after(profile_id, after, limit).await
+    ) -> Result<(Vec<Key>, u64), StoreError> {
+        self.read()?.page_after(profile_id, after, limit).await
     }
 
-    async fn list_all(
+    async fn every_key(
         &self,
-        profile_id: &str,
+        profile_id: &ProfileId,
         key_for: Option<KeyType>,
-    ) -> Result<Vec<KeyRecord>, StoreError> {
-        self.read()?.list_all(profile_id, key_for).await
+    ) -> Result<Vec<Key>, StoreError> {
+        self.read()?.every_key(profile_id, key_for).await
     }
 
-    async fn delete_by_name(&self, profile_id: &str, name: &str) -> Result<Option<KeyRecord>, StoreError> {
+    async fn delete_by_name(&self, profile_id: &ProfileId, name: &str) -> Result<Option<Key>, StoreError> {
         self.write()?.delete_by_name(profile_id, name).await
     }
 
-    async fn delete(&self, id: Uuid, profile_id: &str) -> Result<Option<KeyRecord>, StoreError> {
-        self.write()?.delete(id, profile_id).await
+    async fn delete(&self, profile_id: &ProfileId, id: KeyId) -> Result<Option<KeyState>, StoreError> {
+        self.write()?.delete(profile_id, id).await
     }
 
-    async fn credential(&self, client_id: &str) -> Result<Option<StoredCredential>, StoreError> {
+    async fn credential(&self, client_id: &ClientId) -> Result<Option<StoredCredential>, StoreError> {
         self.read()?.credential(client_id).await
     }
 

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use comfy_table::Table;
-use keyward_model::{ApiKey, ClientSecret};
+use keyward_model::{ApiKey, Secret};
 use std::io::{self, Write};
 
 /// An instant, with its zone.
@@ -39,7 +39,7 @@ pub fn keys(keys: &[ApiKey], as_json: bool) -> io::Result<()> {
 }
 
 /// One key; `full_key` when it was just created.
-pub fn key(key: &ApiKey, full_key: Option<&ClientSecret>, as_json: bool) -> io::Result<()> {
+pub fn key(key: &ApiKey, full_key: Option<&Secret>, as_json: bool) -> io::Result<()> {
     if as_json {
         let mut value = serde_json::to_value(key).map_err(io::Error::other)?;
         if let (Some(full_key), Some(object)) = (full_key, value.as_object_mut()) {

@@ -157,7 +157,7 @@ async fn failures_are_clear_with_their_own_exit_codes() {
     assert!(stderr(&output).contains("limit"), "{}", stderr(&output));
 
     // The stored key is deleted elsewhere: the next command says so.
-    server.state.keys.delete("p", login.id).await.unwrap();
+    server.state.keys.delete(&"p".into(), login.id).await.unwrap();
     let output = keyward(dir, &["keys", "list"]).await;
     assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
     assert!(stderr(&output).contains("keyward login"), "{}", stderr(&output));
@@ -294,9 +294,8 @@ async fn keys_by_name_full_keys_zones_and_a_closed_pipe() {
     assert!(output.status.success(), "{}", stderr(&output));
     let created: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     let full_key = created["apiKey"].as_str().expect("the full key is printed").to_owned();
-    let (status, _, body) = server
-        .send(server.http.get(server.url("/api/v1/keys/list")).header("Authorization", &full_key))
-        .await;
+    let (status, _, body) =
+        server.send(server.get("/api/v1/keys/list").header("Authorization", &full_key)).await;
     assert_eq!(status, 200, "the printed full key authenticates: {body}");
     assert_eq!(body[0]["for"], "ONBOARDING");
 

@@ -10,7 +10,7 @@ use crate::error::{ErrorText, to_hook};
 use crate::generated::Client;
 use crate::token::Tokens;
 use crate::{Error, RetryPolicy};
-use keyward_model::ClientSecret;
+use keyward_model::Secret;
 use progenitor_client::{ClientHooks, ClientInfo, OperationInfo};
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use reqwest::{Method, Request, Response, StatusCode};
@@ -29,9 +29,9 @@ pub(crate) enum Auth {
     /// Exchanged for access tokens, refreshed as they expire.
     ClientCredentials(Tokens),
     /// A full key, sent as it is.
-    ApiKey(ClientSecret),
+    ApiKey(Secret),
     /// A bearer token obtained elsewhere.
-    Bearer(ClientSecret),
+    Bearer(Secret),
     None,
 }
 

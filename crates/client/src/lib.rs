@@ -63,7 +63,7 @@ pub use keyward_model as model;
 use futures::Stream;
 use hooks::{Auth, Inner};
 use keyward_model::{
-    ApiKey, ApiKeyPage, ApiKeyRequest, ClientSecret, CreateKeyRequest, CreatedKey, KeySummary, KeyType,
+    ApiKey, ApiKeyPage, ApiKeyRequest, CreateKeyRequest, CreatedKey, KeySummary, KeyType, Secret,
     VerifyKeyRequest, VerifyKeyResponse,
 };
 use std::time::Duration;
@@ -74,9 +74,9 @@ pub const USER_AGENT: &str = concat!("keyward-client/", env!("CARGO_PKG_VERSION"
 
 /// How a [`Keyward`] will authenticate, before it is built.
 enum Credentials {
-    IdAndSecret { client_id: String, secret: ClientSecret },
-    ApiKey(ClientSecret),
-    Bearer(ClientSecret),
+    IdAndSecret { client_id: String, secret: Secret },
+    ApiKey(Secret),
+    Bearer(Secret),
     None,
 }
 
@@ -101,20 +101,20 @@ impl KeywardBuilder {
     ) -> Self {
         self.credentials = Credentials::IdAndSecret {
             client_id: client_id.into(),
-            secret: ClientSecret::new(client_secret.into()),
+            secret: Secret::new(client_secret.into()),
         };
         self
     }
 
     /// Authenticate with a full key (`keyward_...`), sent as it is.
     pub fn api_key(mut self, key: impl Into<String>) -> Self {
-        self.credentials = Credentials::ApiKey(ClientSecret::new(key.into()));
+        self.credentials = Credentials::ApiKey(Secret::new(key.into()));
         self
     }
 
     /// Authenticate with an access token obtained elsewhere. It is not refreshed.
     pub fn bearer(mut self, token: impl Into<String>) -> Self {
-        self.credentials = Credentials::Bearer(ClientSecret::new(token.into()));
+        self.credentials = Credentials::Bearer(Secret::new(token.into()));
         self
     }
 
@@ -330,7 +330,7 @@ impl Keyward {
     /// The full key (`<prefix>_...`) of a key whose client id and secret were just shown, as
     /// [`Keyward::create_key`] shows them: the deployment's prefix is read from the key's public
     /// identifier.
-    pub async fn full_key(&self, client_id: &str, secret: &ClientSecret) -> Result<ClientSecret, Error> {
+    pub async fn full_key(&self, client_id: &str, secret: &Secret) -> Result<Secret, Error> {
         let summaries = self.key_summaries().await?;
         let prefix = summaries
             .iter()
@@ -348,7 +348,7 @@ impl Keyward {
 
     /// Asks whether a full key is valid, and whose it is.
     pub async fn verify(&self, key: &str) -> Result<VerifyKeyResponse, Error> {
-        let body = VerifyKeyRequest { key: Some(ClientSecret::new(key.to_owned())) };
+        let body = VerifyKeyRequest { key: Some(Secret::new(key.to_owned())) };
         Ok(self.client.verify_key().body(body).send().await?.into_inner())
     }
 }

@@ -11,7 +11,7 @@ use crate::error::TransportError;
 use crate::generated::Client;
 use futures::FutureExt;
 use futures::future::{BoxFuture, Shared};
-use keyward_model::{ClientSecret, TokenRequest};
+use keyward_model::{Secret, TokenRequest};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -24,7 +24,7 @@ const MAX_REFRESH_MARGIN: Duration = Duration::from_secs(60);
 
 #[derive(Clone)]
 struct Token {
-    value: ClientSecret,
+    value: Secret,
     refresh_at: Instant,
     expires_at: Instant,
 }
@@ -39,7 +39,7 @@ struct State {
 
 pub(crate) struct Tokens {
     client_id: String,
-    secret: ClientSecret,
+    secret: Secret,
     /// The longest a caller waits for a token.
     wait: Duration,
     state: Arc<Mutex<State>>,
@@ -47,7 +47,7 @@ pub(crate) struct Tokens {
 }
 
 impl Tokens {
-    pub(crate) fn new(client_id: String, secret: ClientSecret, wait: Duration) -> Self {
+    pub(crate) fn new(client_id: String, secret: Secret, wait: Duration) -> Self {
         Self { client_id, secret, wait, state: Arc::default(), fetches: Arc::default() }
     }
 
@@ -56,7 +56,7 @@ impl Tokens {
     }
 
     /// A token to send now, fetched through `client` if need be.
-    pub(crate) async fn get(&self, client: &Client) -> Result<ClientSecret, Error> {
+    pub(crate) async fn get(&self, client: &Client) -> Result<Secret, Error> {
         let (client, request) = (client.clone(), self.request());
         self.get_with(move || fetch(client, request)).await
     }
@@ -75,7 +75,7 @@ impl Tokens {
     async fn get_with(
         &self,
         fetch: impl FnOnce() -> BoxFuture<'static, Result<(String, u64), Error>> + Send,
-    ) -> Result<ClientSecret, Error> {
+    ) -> Result<Secret, Error> {
         let (fetch, still_valid) = {
             let mut state = self.state.lock().expect("token state");
             let now = Instant::now();
@@ -128,7 +128,7 @@ impl Tokens {
                 let lifetime = Duration::from_secs(expires_in).min(MAX_LIFETIME);
                 let margin = (lifetime / 5).min(MAX_REFRESH_MARGIN);
                 Token {
-                    value: ClientSecret::new(value),
+                    value: Secret::new(value),
                     refresh_at: fetched_at + lifetime - margin,
                     expires_at: fetched_at + lifetime,
                 }
@@ -163,7 +163,7 @@ mod tests {
     use std::sync::atomic::AtomicUsize;
 
     fn tokens() -> Arc<Tokens> {
-        Arc::new(Tokens::new("id".into(), ClientSecret::new("secret".into()), Duration::from_secs(30)))
+        Arc::new(Tokens::new("id".into(), Secret::new("secret".into()), Duration::from_secs(30)))
     }
 
     fn answer(value: &'static str, after: Duration) -> BoxFuture<'static, Result<(String, u64), Error>> {

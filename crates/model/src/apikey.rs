@@ -1,7 +1,7 @@
 //! The API key resource of the HAL dialect (`/api/apikeys`).
 
 use crate::hal::{Link, PageLinks, PageMetadata};
-use crate::secret::ClientSecret;
+use crate::secret::Secret;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -32,7 +32,7 @@ pub struct ApiKey {
     /// The client secret: present only in the response that creates the key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>)]
-    pub client_secret: Option<ClientSecret>,
+    pub client_secret: Option<Secret>,
     pub profile_id: String,
     #[serde(rename = "_links")]
     pub links: ApiKeyLinks,

@@ -10,7 +10,7 @@
 //! The server makes and checks full keys; a client may make one from the client id and secret
 //! it was shown, given the deployment's prefix (the part of any identifier before the `.`).
 
-use crate::ClientSecret;
+use crate::Secret;
 
 /// Length of a public id (client id), in base62 characters.
 pub const CLIENT_ID_LEN: usize = 32;
@@ -45,15 +45,15 @@ impl KeyFormat {
     }
 
     /// The full key of a client id and secret.
-    pub fn encode(&self, client_id: &str, secret: &ClientSecret) -> ClientSecret {
+    pub fn encode(&self, client_id: &str, secret: &Secret) -> Secret {
         let mut key = format!("{}_{client_id}{}", self.prefix, secret.expose());
         let checksum = checksum(&key);
         key.push_str(&checksum);
-        ClientSecret::new(key)
+        Secret::new(key)
     }
 
     /// The client id and secret in a full key, if its shape and checksum are right.
-    pub fn decode(&self, key: &str) -> Result<(String, ClientSecret), MalformedKey> {
+    pub fn decode(&self, key: &str) -> Result<(String, Secret), MalformedKey> {
         let body = key
             .strip_prefix(self.prefix.as_str())
             .and_then(|rest| rest.strip_prefix('_'))
@@ -67,11 +67,11 @@ impl KeyFormat {
         }
         let (client_id, rest) = body.split_at(CLIENT_ID_LEN);
         let secret = &rest[..SECRET_LEN];
-        Ok((client_id.to_owned(), ClientSecret::new(secret.to_owned())))
+        Ok((client_id.to_owned(), Secret::new(secret.to_owned())))
     }
 
-    /// Whether `text` claims to be one of our keys (it may still be malformed).
-    pub fn claims(&self, text: &str) -> bool {
+    /// Whether `text` starts as one of our full keys does, `<prefix>_` (it may still be malformed).
+    pub fn is_prefixed(&self, text: &str) -> bool {
         text.strip_prefix(self.prefix.as_str()).is_some_and(|rest| rest.starts_with('_'))
     }
 
@@ -98,13 +98,13 @@ mod tests {
 
     struct Generated {
         client_id: String,
-        secret: ClientSecret,
+        secret: Secret,
     }
 
     fn generated() -> Generated {
         Generated {
             client_id: "UajESGdi9hMM9v3IsPv7NLYZfJ1uo53i".into(),
-            secret: ClientSecret::new("S".repeat(SECRET_LEN)),
+            secret: Secret::new("S".repeat(SECRET_LEN)),
         }
     }
 

@@ -1,6 +1,6 @@
 //! The `/api/v1/keys` dialect: keys named and typed, shown once in full, then by identifier.
 
-use crate::ClientSecret;
+use crate::Secret;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -73,7 +73,7 @@ pub struct CreateKeyRequest {
 pub struct CreatedKey {
     /// The full key. Store it securely: it is not shown again.
     #[schema(value_type = String, example = "keyward_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx")]
-    pub api_key: ClientSecret,
+    pub api_key: Secret,
     pub name: String,
     /// The public identifier, `<prefix>.<public id>`.
     #[schema(example = "keyward.abc123xyz")]
@@ -112,7 +112,7 @@ pub struct VerifyKeyRequest {
     /// A full key.
     #[schema(value_type = String)]
     #[serde(default)]
-    pub key: Option<ClientSecret>,
+    pub key: Option<Secret>,
 }
 
 /// Why a key did not verify.

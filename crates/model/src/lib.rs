@@ -25,5 +25,5 @@ pub use keys::{
     VerifyKeyRequest, VerifyKeyResponse,
 };
 pub use profile::{Profile, ProfileLinks};
-pub use secret::ClientSecret;
+pub use secret::Secret;
 pub use token::{JsonWebKey, JsonWebKeySet, OAuthError, OpenIdConfiguration, TokenRequest, TokenResponse};

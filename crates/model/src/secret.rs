@@ -3,13 +3,14 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// A client secret or full API key in clear. It serialises (it must reach the caller once) but its
-/// `Debug` never shows the value, so it cannot leak through logs or error messages.
+/// A credential in clear: a client secret, a full key or an access token. It serialises (it must
+/// reach the caller once) but its `Debug` never shows the value, so it cannot leak through logs or
+/// error messages, and its memory is zeroed when it is dropped.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct ClientSecret(String);
+pub struct Secret(String);
 
-impl ClientSecret {
+impl Secret {
     pub fn new(secret: String) -> Self {
         Self(secret)
     }
@@ -20,9 +21,15 @@ impl ClientSecret {
     }
 }
 
-impl fmt::Debug for ClientSecret {
+impl Drop for Secret {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
+
+impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ClientSecret(<redacted>)")
+        f.write_str("Secret(<redacted>)")
     }
 }
 
@@ -32,7 +39,7 @@ mod tests {
 
     #[test]
     fn debug_does_not_show_the_secret() {
-        let secret = ClientSecret::new("s3cr3t-value".into());
+        let secret = Secret::new("s3cr3t-value".into());
         assert!(!format!("{secret:?}").contains("s3cr3t"));
         assert_eq!(serde_json::to_string(&secret).unwrap(), "\"s3cr3t-value\"");
     }

@@ -1,6 +1,6 @@
 //! The OAuth 2.0 client-credentials token exchange (RFC 6749 sections 4.4 and 5).
 
-use crate::secret::ClientSecret;
+use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -16,7 +16,7 @@ pub struct TokenRequest {
     pub client_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>)]
-    pub client_secret: Option<ClientSecret>,
+    pub client_secret: Option<Secret>,
     /// Accepted for compatibility with Auth0-style clients; the audience is always Keyward's API.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audience: Option<String>,

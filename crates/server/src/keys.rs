@@ -2,12 +2,12 @@
 //! credential generation and hashing, and revocation on delete.
 
 use crate::auth::CredentialCache;
+use crate::ids::{KeyId, ProfileId};
 use crate::secrets::{GeneratedCredentials, SecretHasher};
-use crate::store::{KeyRecord, NewCredentials, Store, StoreError};
+use crate::store::{InitialisedKey, Key, KeyState, NewCredentials, Store, StoreError};
 use chrono::{DateTime, Utc};
-use keyward_model::{ClientSecret, KeyType};
+use keyward_model::{KeyType, Secret};
 use std::sync::Arc;
-use uuid::Uuid;
 
 pub const MAX_NAME_CHARS: usize = 255;
 /// Initialised keys that were never created are deleted after this long.
@@ -40,20 +40,20 @@ impl From<StoreError> for KeyError {
 }
 
 /// A key just created, with its secret in clear: shown to the caller once, then gone.
-pub struct CreatedKey {
-    pub record: KeyRecord,
-    pub secret: ClientSecret,
+pub struct NewKey {
+    pub key: Key,
+    pub secret: Secret,
 }
 
 /// What a `PUT` on a key did.
 pub enum PutOutcome {
-    Created(CreatedKey),
-    Renamed(KeyRecord),
+    Created(NewKey),
+    Renamed(Key),
 }
 
 /// A page of keys read after a position.
 pub struct KeysetPage {
-    pub keys: Vec<KeyRecord>,
+    pub keys: Vec<Key>,
     /// All the profile's created keys.
     pub total: u64,
     /// Whether keys follow the last of `keys`.
@@ -83,113 +83,115 @@ impl KeyService {
 
     /// Reserves an id for a key that a later `PUT` creates. Initialised keys do not count against
     /// the limit, but a profile may hold no more of them than the limit, so that they cannot pile up.
-    pub async fn initialise(&self, profile_id: &str) -> Result<KeyRecord, KeyError> {
-        Ok(self.store.initialise(Uuid::new_v4(), profile_id, Utc::now(), self.max_keys).await?)
+    pub async fn initialise(&self, profile_id: &ProfileId) -> Result<InitialisedKey, KeyError> {
+        Ok(self.store.initialise(profile_id, KeyId::new_random(), Utc::now(), self.max_keys).await?)
     }
 
     /// Creates the initialised key `id` as a key of type `key_for`, or renames it when it is
     /// already created (a created key keeps its type).
     pub async fn create_or_rename(
         &self,
-        profile_id: &str,
-        id: Uuid,
+        profile_id: &ProfileId,
+        id: KeyId,
         name: Option<&str>,
         key_for: KeyType,
     ) -> Result<PutOutcome, KeyError> {
         let name = validate_name(name)?;
-        let existing = self.store.get(id, profile_id).await?.ok_or(KeyError::NotFound)?;
-        if existing.is_created() {
-            return self.rename(profile_id, id, &name).await;
+        match self.store.get(profile_id, id).await?.ok_or(KeyError::NotFound)? {
+            KeyState::Created(_) => return self.rename(profile_id, id, &name).await,
+            KeyState::Initialised(_) => {}
         }
         let (credentials, secret) = self.new_credentials(name.clone(), key_for).await?;
-        match self.store.create_initialised(id, profile_id, &credentials, Utc::now(), self.max_keys).await {
-            Ok(record) => Ok(PutOutcome::Created(CreatedKey { record, secret })),
+        match self.store.create_initialised(profile_id, id, &credentials, Utc::now(), self.max_keys).await {
+            Ok(key) => Ok(PutOutcome::Created(NewKey { key, secret })),
             // A concurrent PUT created it first: this one is a rename, as if it came second.
             Err(StoreError::AlreadyCreated) => self.rename(profile_id, id, &name).await,
             Err(error) => Err(name_error(error, &name)),
         }
     }
 
-    async fn rename(&self, profile_id: &str, id: Uuid, name: &str) -> Result<PutOutcome, KeyError> {
+    async fn rename(&self, profile_id: &ProfileId, id: KeyId, name: &str) -> Result<PutOutcome, KeyError> {
         let renamed =
-            self.store.rename(id, profile_id, name, Utc::now()).await.map_err(|e| name_error(e, name))?;
+            self.store.rename(profile_id, id, name, Utc::now()).await.map_err(|e| name_error(e, name))?;
+        // Verifications on this instance report the new name from now on.
+        self.cache.forget(renamed.client_id.as_str());
         Ok(PutOutcome::Renamed(renamed))
     }
 
     /// Creates a key in one step.
     pub async fn create(
         &self,
-        profile_id: &str,
+        profile_id: &ProfileId,
         name: Option<&str>,
         key_for: KeyType,
-    ) -> Result<CreatedKey, KeyError> {
+    ) -> Result<NewKey, KeyError> {
         let name = validate_name(name)?;
         let (credentials, secret) = self.new_credentials(name.clone(), key_for).await?;
-        let record = self
+        let key = self
             .store
-            .insert_created(Uuid::new_v4(), profile_id, &credentials, Utc::now(), self.max_keys)
+            .insert_created(profile_id, KeyId::new_random(), &credentials, Utc::now(), self.max_keys)
             .await
             .map_err(|e| name_error(e, &name))?;
-        Ok(CreatedKey { record, secret })
+        Ok(NewKey { key, secret })
     }
 
     /// A created key of the profile.
-    pub async fn get(&self, profile_id: &str, id: Uuid) -> Result<KeyRecord, KeyError> {
-        self.store.get(id, profile_id).await?.filter(KeyRecord::is_created).ok_or(KeyError::NotFound)
+    pub async fn get(&self, profile_id: &ProfileId, id: KeyId) -> Result<Key, KeyError> {
+        match self.store.get(profile_id, id).await? {
+            Some(KeyState::Created(key)) => Ok(key),
+            Some(KeyState::Initialised(_)) | None => Err(KeyError::NotFound),
+        }
     }
 
     /// A page of the profile's created keys, newest first, and their total count.
-    pub async fn list(
+    pub async fn page(
         &self,
-        profile_id: &str,
+        profile_id: &ProfileId,
         offset: u64,
         limit: u32,
-    ) -> Result<(Vec<KeyRecord>, u64), KeyError> {
-        Ok(self.store.list(profile_id, offset, limit).await?)
+    ) -> Result<(Vec<Key>, u64), KeyError> {
+        Ok(self.store.page(profile_id, offset, limit).await?)
     }
 
     /// Up to `limit` of the profile's created keys that come strictly after the position `after`
     /// (a key's `created` and `id`, which need not exist any more; `None` starts at the newest) in
-    /// the order of [`KeyService::list`]. Keys created or deleted meanwhile shift no position.
-    pub async fn list_after(
+    /// the order of [`KeyService::page`]. Keys created or deleted meanwhile shift no position.
+    pub async fn page_after(
         &self,
-        profile_id: &str,
-        after: Option<(DateTime<Utc>, Uuid)>,
+        profile_id: &ProfileId,
+        after: Option<(DateTime<Utc>, KeyId)>,
         limit: u32,
     ) -> Result<KeysetPage, KeyError> {
         // One key more than asked tells whether another page follows.
-        let (mut keys, total) = self.store.list_after(profile_id, after, limit.saturating_add(1)).await?;
+        let (mut keys, total) = self.store.page_after(profile_id, after, limit.saturating_add(1)).await?;
         let more = keys.len() > limit as usize;
         keys.truncate(limit as usize);
         Ok(KeysetPage { keys, total, more })
     }
 
     /// Every created key of the profile, of one type or of all, newest first.
-    pub async fn list_all(
+    pub async fn every_key(
         &self,
-        profile_id: &str,
+        profile_id: &ProfileId,
         key_for: Option<KeyType>,
-    ) -> Result<Vec<KeyRecord>, KeyError> {
-        Ok(self.store.list_all(profile_id, key_for).await?)
+    ) -> Result<Vec<Key>, KeyError> {
+        Ok(self.store.every_key(profile_id, key_for).await?)
     }
 
-    /// Deletes a key of the profile; its credentials and tokens stop working on this instance at once.
-    pub async fn delete(&self, profile_id: &str, id: Uuid) -> Result<KeyRecord, KeyError> {
-        let deleted = self.store.delete(id, profile_id).await?;
-        self.revoked(deleted)
+    /// Deletes a key of the profile (created or only initialised); its credentials and tokens stop
+    /// working on this instance at once.
+    pub async fn delete(&self, profile_id: &ProfileId, id: KeyId) -> Result<KeyState, KeyError> {
+        let deleted = self.store.delete(profile_id, id).await?.ok_or(KeyError::NotFound)?;
+        if let KeyState::Created(key) = &deleted {
+            self.cache.revoke(key.client_id.as_str());
+        }
+        Ok(deleted)
     }
 
     /// Deletes the profile's key named `name`, revoking it like [`KeyService::delete`].
-    pub async fn delete_by_name(&self, profile_id: &str, name: &str) -> Result<KeyRecord, KeyError> {
-        let deleted = self.store.delete_by_name(profile_id, name).await?;
-        self.revoked(deleted)
-    }
-
-    fn revoked(&self, deleted: Option<KeyRecord>) -> Result<KeyRecord, KeyError> {
-        let deleted = deleted.ok_or(KeyError::NotFound)?;
-        if let Some(client_id) = &deleted.client_id {
-            self.cache.revoke(client_id);
-        }
+    pub async fn delete_by_name(&self, profile_id: &ProfileId, name: &str) -> Result<Key, KeyError> {
+        let deleted = self.store.delete_by_name(profile_id, name).await?.ok_or(KeyError::NotFound)?;
+        self.cache.revoke(deleted.client_id.as_str());
         Ok(deleted)
     }
 
@@ -202,7 +204,7 @@ impl KeyService {
         &self,
         name: String,
         key_for: KeyType,
-    ) -> Result<(NewCredentials, ClientSecret), KeyError> {
+    ) -> Result<(NewCredentials, Secret), KeyError> {
         let generated = GeneratedCredentials::generate();
         let hasher = self.hasher.clone();
         let secret = generated.secret.clone();
@@ -238,14 +240,14 @@ pub fn validate_name(name: Option<&str>) -> Result<String, KeyError> {
 }
 
 /// A profile id: what the command line accepts as the owner of a key.
-pub fn validate_profile_id(profile_id: &str) -> Result<&str, &'static str> {
+pub fn validate_profile_id(profile_id: &str) -> Result<ProfileId, &'static str> {
     if profile_id.is_empty() || profile_id.len() > 255 {
         return Err("profile id must be 1 to 255 bytes");
     }
     if profile_id.chars().any(|c| c.is_control() || c.is_whitespace()) {
         return Err("profile id must not contain spaces or control characters");
     }
-    Ok(profile_id)
+    Ok(ProfileId::from(profile_id))
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod ids;
 pub mod keys;
 pub mod secrets;
 pub mod store;
@@ -103,7 +104,10 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let (keys, auth) = (state.keys.clone(), state.auth.clone());
     let sweeper = tokio::spawn(async move {
-        let mut interval = tokio::time::interval(PURGE_INTERVAL);
+        // The first sweep comes one interval after the start, not at it: a server starting is
+        // busy enough, and its store calls then belong to the requests it serves.
+        let mut interval =
+            tokio::time::interval_at(tokio::time::Instant::now() + PURGE_INTERVAL, PURGE_INTERVAL);
         loop {
             interval.tick().await;
             auth.forget_idle();

@@ -1,9 +1,9 @@
 //! The `keyward-server` command line.
 
 use clap::{Parser, Subcommand};
-use keyward_model::{ClientSecret, KeyType};
+use keyward_model::{KeyType, Secret};
 use keyward_server::config::{DatabaseSettings, KeySettings, ServeSettings};
-use keyward_server::keys::{self, CreatedKey, KeyService};
+use keyward_server::keys::{self, KeyService, NewKey};
 use keyward_server::{AppState, auth::CredentialCache, store};
 use serde::Serialize;
 use std::process::ExitCode;
@@ -80,12 +80,12 @@ impl From<KeyTypeArg> for KeyType {
 #[serde(rename_all = "camelCase")]
 struct PrintedKey {
     id: uuid::Uuid,
-    name: Option<String>,
+    name: String,
     profile_id: String,
-    client_id: Option<String>,
-    client_secret: ClientSecret,
+    client_id: String,
+    client_secret: Secret,
     /// The full key, for `Authorization: <key>`.
-    api_key: ClientSecret,
+    api_key: Secret,
     identifier: String,
     #[serde(rename = "for")]
     key_for: KeyType,
@@ -137,25 +137,24 @@ async fn create_key(
     // A one-shot process: its cache is never consulted.
     let cache = Arc::new(CredentialCache::new(std::time::Duration::from_secs(1)));
     let service = KeyService::new(store, hasher, cache, settings.max_keys_per_profile);
-    let CreatedKey { record, secret } =
-        service.create(profile, Some(name), key_for).await.map_err(|error| match error {
+    let NewKey { key, secret } =
+        service.create(&profile, Some(name), key_for).await.map_err(|error| match error {
             keys::KeyError::LimitReached(limit) => {
                 anyhow::anyhow!("profile {profile} already has {limit} keys, the limit")
             }
             other => anyhow::anyhow!(other),
         })?;
     let format = keyward_server::key_format(settings)?;
-    let client_id = record.client_id.unwrap_or_default();
     let printed = PrintedKey {
-        id: record.id,
-        name: record.name,
-        profile_id: record.profile_id,
-        api_key: format.encode(&client_id, &secret),
-        identifier: format.identifier(&client_id),
-        client_id: Some(client_id),
+        id: key.id.as_uuid(),
+        name: key.name,
+        profile_id: key.profile_id.into_string(),
+        api_key: format.encode(key.client_id.as_str(), &secret),
+        identifier: format.identifier(key.client_id.as_str()),
+        client_id: key.client_id.into_string(),
         client_secret: secret,
-        key_for: record.key_for,
-        created: record.created,
+        key_for: key.key_for,
+        created: key.created,
     };
     println!("{}", serde_json::to_string_pretty(&printed)?);
     Ok(())

@@ -1,7 +1,8 @@
 //! Making client credentials and hashing their secrets.
 
+use crate::ids::ClientId;
 use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
-use keyward_model::ClientSecret;
+use keyward_model::Secret;
 // Client ids are public: 32 alphanumeric characters. 44 base62 characters of secret carry
 // 44 * log2(62) = 261.9 bits, above the 256 bits asked of a secret.
 pub use keyward_model::key_format::{BASE62, CLIENT_ID_LEN, SECRET_LEN};
@@ -34,13 +35,16 @@ pub fn random_base62(len: usize) -> String {
 
 /// A fresh client id and secret.
 pub struct GeneratedCredentials {
-    pub client_id: String,
-    pub secret: ClientSecret,
+    pub client_id: ClientId,
+    pub secret: Secret,
 }
 
 impl GeneratedCredentials {
     pub fn generate() -> Self {
-        Self { client_id: random_base62(CLIENT_ID_LEN), secret: ClientSecret::new(random_base62(SECRET_LEN)) }
+        Self {
+            client_id: ClientId::new(random_base62(CLIENT_ID_LEN)),
+            secret: Secret::new(random_base62(SECRET_LEN)),
+        }
     }
 }
 
@@ -76,9 +80,9 @@ mod tests {
     fn credentials_have_the_promised_shape_and_differ() {
         let a = GeneratedCredentials::generate();
         let b = GeneratedCredentials::generate();
-        assert_eq!(a.client_id.len(), CLIENT_ID_LEN);
+        assert_eq!(a.client_id.as_str().len(), CLIENT_ID_LEN);
         assert_eq!(a.secret.expose().len(), SECRET_LEN);
-        assert!(a.client_id.chars().all(|c| c.is_ascii_alphanumeric()));
+        assert!(a.client_id.as_str().chars().all(|c| c.is_ascii_alphanumeric()));
         assert!(a.secret.expose().chars().all(|c| c.is_ascii_alphanumeric()));
         assert_ne!(a.client_id, b.client_id);
         assert_ne!(a.secret, b.secret);

@@ -34,8 +34,7 @@ async fn initialise_create_view_update_list_delete_as_documented() {
     assert_eq!(initialised["_links"]["create apikey"]["href"], href);
 
     // An initialised key is not listed yet.
-    let (_, _, list) =
-        server.send(server.http.get(server.url("/api/apikeys")).header("Authorization", &bearer)).await;
+    let (_, _, list) = server.send(server.get("/api/apikeys").header("Authorization", &bearer)).await;
     assert_eq!(list["page"]["totalElements"], 1, "only the login key: {list}");
 
     // Create: 201 with the client id and the secret, shown this once.
@@ -89,8 +88,7 @@ async fn initialise_create_view_update_list_delete_as_documented() {
     assert!(updated["lastModified"].as_str().unwrap() > created["lastModified"].as_str().unwrap());
 
     // List: HAL collection with the page object.
-    let (status, _, list) =
-        server.send(server.http.get(server.url("/api/apikeys/")).header("Authorization", &bearer)).await;
+    let (status, _, list) = server.send(server.get("/api/apikeys/").header("Authorization", &bearer)).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(keys(&list), ["_embedded", "_links", "page"]);
     assert_eq!(list["page"], json!({ "size": 20, "totalElements": 2, "totalPages": 1, "number": 0 }));
@@ -112,10 +110,10 @@ async fn both_collection_paths_work() {
     let server = TestServer::start().await;
     let (_, token) = server.login("p").await;
     for path in ["/api/apikeys", "/api/apikeys/"] {
-        let (status, _, body) = server.send(server.http.get(server.url(path)).bearer_auth(&token)).await;
+        let (status, _, body) = server.send(server.get(path).bearer_auth(&token)).await;
         assert_eq!(status, StatusCode::OK, "{path}");
         assert_eq!(body["page"]["totalElements"], 1);
-        let (status, _, body) = server.send(server.http.post(server.url(path)).bearer_auth(&token)).await;
+        let (status, _, body) = server.send(server.post(path).bearer_auth(&token)).await;
         assert_eq!(status, StatusCode::OK, "{path}: {body}");
     }
 }
@@ -130,12 +128,10 @@ async fn names_are_trimmed_bounded_and_unique_per_profile() {
         let token = token.to_owned();
         let server = &server;
         async move {
-            let (_, _, init) =
-                server.send(server.http.post(server.url("/api/apikeys")).bearer_auth(&token)).await;
+            let (_, _, init) = server.send(server.post("/api/apikeys").bearer_auth(&token)).await;
             let path = format!("/api/apikeys/{}", init["id"].as_str().unwrap());
-            let (status, _, body) = server
-                .send(server.http.put(server.url(&path)).bearer_auth(&token).json(&json!({ "name": name })))
-                .await;
+            let (status, _, body) =
+                server.send(server.put(&path).bearer_auth(&token).json(&json!({ "name": name }))).await;
             (status, body, path)
         }
     };
@@ -159,7 +155,7 @@ async fn names_are_trimmed_bounded_and_unique_per_profile() {
     }
 
     // Renaming onto a taken name is a conflict too, and changes nothing.
-    let (_, _, list) = server.send(server.http.get(server.url("/api/apikeys")).bearer_auth(&token)).await;
+    let (_, _, list) = server.send(server.get("/api/apikeys").bearer_auth(&token)).await;
     let key = list["_embedded"]["apikeys"]
         .as_array()
         .unwrap()
@@ -169,13 +165,12 @@ async fn names_are_trimmed_bounded_and_unique_per_profile() {
         .clone();
     let path = format!("/api/apikeys/{}", key["id"].as_str().unwrap());
     let (status, body) = {
-        let (s, _, b) = server
-            .send(server.http.put(server.url(&path)).bearer_auth(&token).json(&json!({ "name": "padded" })))
-            .await;
+        let (s, _, b) =
+            server.send(server.put(&path).bearer_auth(&token).json(&json!({ "name": "padded" }))).await;
         (s, b)
     };
     assert_error(status, &body, StatusCode::CONFLICT, &path);
-    let (_, _, unchanged) = server.send(server.http.get(server.url(&path)).bearer_auth(&token)).await;
+    let (_, _, unchanged) = server.send(server.get(&path).bearer_auth(&token)).await;
     assert_eq!(unchanged["name"], key["name"]);
 }
 
@@ -185,8 +180,7 @@ async fn concurrent_creates_with_one_name_yield_one_key() {
     let (_, token) = server.login("p").await;
     let mut ids = Vec::new();
     for _ in 0..8 {
-        let (_, _, init) =
-            server.send(server.http.post(server.url("/api/apikeys")).bearer_auth(&token)).await;
+        let (_, _, init) = server.send(server.post("/api/apikeys").bearer_auth(&token)).await;
         ids.push(init["id"].as_str().unwrap().to_owned());
     }
     let requests = ids.iter().map(|id| {
@@ -205,7 +199,7 @@ async fn concurrent_creates_with_one_name_yield_one_key() {
 async fn initialised_keys_are_purged_after_a_day() {
     let server = TestServer::start().await;
     let (_, token) = server.login("p").await;
-    let (_, _, init) = server.send(server.http.post(server.url("/api/apikeys")).bearer_auth(&token)).await;
+    let (_, _, init) = server.send(server.post("/api/apikeys").bearer_auth(&token)).await;
     let path = format!("/api/apikeys/{}", init["id"].as_str().unwrap());
 
     let purged = server.state.keys.purge_initialised(chrono::Utc::now()).await.unwrap();
@@ -215,13 +209,12 @@ async fn initialised_keys_are_purged_after_a_day() {
     assert_eq!(purged, 1, "only the initialised key goes; created keys stay");
 
     let (status, body) = {
-        let (s, _, b) = server
-            .send(server.http.put(server.url(&path)).bearer_auth(&token).json(&json!({ "name": "late" })))
-            .await;
+        let (s, _, b) =
+            server.send(server.put(&path).bearer_auth(&token).json(&json!({ "name": "late" }))).await;
         (s, b)
     };
     assert_error(status, &body, StatusCode::NOT_FOUND, &path);
-    let (_, _, list) = server.send(server.http.get(server.url("/api/apikeys")).bearer_auth(&token)).await;
+    let (_, _, list) = server.send(server.get("/api/apikeys").bearer_auth(&token)).await;
     assert_eq!(list["page"]["totalElements"], 1);
 }
 
@@ -230,8 +223,7 @@ async fn concurrent_puts_on_one_initialised_key_create_it_once() {
     let server = TestServer::start().await;
     let (_, token) = server.login("p").await;
     for _ in 0..5 {
-        let (_, _, init) =
-            server.send(server.http.post(server.url("/api/apikeys")).bearer_auth(&token)).await;
+        let (_, _, init) = server.send(server.post("/api/apikeys").bearer_auth(&token)).await;
         let path = format!("/api/apikeys/{}", init["id"].as_str().unwrap());
         let requests = (0..2).map(|n| {
             server

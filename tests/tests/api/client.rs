@@ -81,7 +81,7 @@ async fn revoked_credentials_give_a_clear_error_after_one_fresh_token() {
     let keyward = client(&server, &login);
     keyward.page(0, 1).await.unwrap();
     assert_eq!(keyward.tokens_fetched(), 1);
-    server.state.keys.delete("p", login.id).await.unwrap();
+    server.state.keys.delete(&"p".into(), login.id).await.unwrap();
     // Revoked: the 401, one new token attempt (refused), and a clear error.
     let error = keyward.page(0, 1).await.unwrap_err();
     assert!(error.is_unauthorized(), "{error}");
@@ -232,12 +232,12 @@ async fn a_walk_over_every_key_skips_none_and_repeats_none_while_keys_come_and_g
     let mut seen = Vec::new();
     let mut created = 0;
     while let Some(key) = walk.next().await {
-        seen.push(key.unwrap().id);
+        seen.push(keyward_server::ids::KeyId::from(key.unwrap().id));
         // Between pages: delete keys the walk has not reached yet, and create new ones.
         if seen.len() % 5 == 0 {
             if let Some(position) = churn.iter().position(|id| !seen.contains(id)) {
                 let id = churn.remove(position);
-                server.state.keys.delete("p", id).await.unwrap();
+                server.state.keys.delete(&"p".into(), id).await.unwrap();
             }
             server.mint("p", &format!("new {created}")).await;
             created += 1;

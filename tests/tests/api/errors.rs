@@ -7,7 +7,7 @@ use serde_json::json;
 #[tokio::test]
 async fn missing_and_bad_credentials_are_401_with_a_challenge() {
     let server = TestServer::start().await;
-    let (status, headers, body) = server.send(server.http.get(server.url("/api/apikeys"))).await;
+    let (status, headers, body) = server.send(server.get("/api/apikeys")).await;
     assert_error(status, &body, StatusCode::UNAUTHORIZED, "/api/apikeys");
     assert!(headers["www-authenticate"].to_str().unwrap().starts_with("Bearer"));
 
@@ -15,7 +15,7 @@ async fn missing_and_bad_credentials_are_401_with_a_challenge() {
         ["Bearer not-a-token", "garbage", "Bearer", "Basic !!!", "Bearer a.b.c", "Basic Zm9vOmJhcg=="]
     {
         let (status, headers, body) =
-            server.send(server.http.get(server.url("/api/apikeys")).header("Authorization", header)).await;
+            server.send(server.get("/api/apikeys").header("Authorization", header)).await;
         assert_error(status, &body, StatusCode::UNAUTHORIZED, "/api/apikeys");
         assert!(headers["www-authenticate"].to_str().unwrap().contains("invalid_token"), "{header}");
     }
@@ -26,8 +26,7 @@ async fn a_token_signed_by_another_key_is_refused() {
     let server = TestServer::start().await;
     let other = TestServer::start().await;
     let (_, foreign) = other.login("p").await;
-    let (status, _, body) =
-        server.send(server.http.get(server.url("/api/apikeys")).bearer_auth(&foreign)).await;
+    let (status, _, body) = server.send(server.get("/api/apikeys").bearer_auth(&foreign)).await;
     assert_error(status, &body, StatusCode::UNAUTHORIZED, "/api/apikeys");
 }
 
@@ -41,18 +40,16 @@ async fn unknown_ids_routes_and_methods() {
                 server.send(server.http.request(method, server.url(path)).bearer_auth(&token)).await;
             assert_error(status, &body, StatusCode::NOT_FOUND, path);
         }
-        let (status, _, body) = server
-            .send(server.http.put(server.url(path)).bearer_auth(&token).json(&json!({ "name": "x" })))
-            .await;
+        let (status, _, body) =
+            server.send(server.put(path).bearer_auth(&token).json(&json!({ "name": "x" }))).await;
         assert_error(status, &body, StatusCode::NOT_FOUND, path);
     }
-    let (status, _, body) =
-        server.send(server.http.get(server.url("/api/nothing")).bearer_auth(&token)).await;
+    let (status, _, body) = server.send(server.get("/api/nothing").bearer_auth(&token)).await;
     assert_error(status, &body, StatusCode::NOT_FOUND, "/api/nothing");
 
     // A path segment that is not UTF-8 names nothing either.
     for path in ["/api/apikeys/%FF", "/api/profiles/%FF%FE"] {
-        let (status, _, body) = server.send(server.http.get(server.url(path)).bearer_auth(&token)).await;
+        let (status, _, body) = server.send(server.get(path).bearer_auth(&token)).await;
         assert_error(status, &body, StatusCode::NOT_FOUND, path);
     }
     // Under the key API, the same answers come as that API's JSON strings.
@@ -77,15 +74,14 @@ async fn unknown_ids_routes_and_methods() {
 async fn bad_bodies_are_4xx_and_change_nothing() {
     let server = TestServer::start().await;
     let (_, token) = server.login("p").await;
-    let (_, _, init) = server.send(server.http.post(server.url("/api/apikeys")).bearer_auth(&token)).await;
+    let (_, _, init) = server.send(server.post("/api/apikeys").bearer_auth(&token)).await;
     let path = format!("/api/apikeys/{}", init["id"].as_str().unwrap());
-    let (status, _, created) = server
-        .send(server.http.put(server.url(&path)).bearer_auth(&token).json(&json!({ "name": "kept" })))
-        .await;
+    let (status, _, created) =
+        server.send(server.put(&path).bearer_auth(&token).json(&json!({ "name": "kept" }))).await;
     assert_eq!(status, StatusCode::CREATED);
 
     let put = |content_type: &str, body: Vec<u8>| {
-        server.http.put(server.url(&path)).bearer_auth(&token).header("Content-Type", content_type).body(body)
+        server.put(&path).bearer_auth(&token).header("Content-Type", content_type).body(body)
     };
     let cases = [
         (put("application/json", b"{\"name\":".to_vec()), StatusCode::BAD_REQUEST),
@@ -103,19 +99,16 @@ async fn bad_bodies_are_4xx_and_change_nothing() {
         assert_error(status, &body, expected, &path);
     }
     // A body on a request that reads none is bounded too.
-    let (status, _, body) = server
-        .send(server.http.post(server.url("/api/apikeys")).bearer_auth(&token).body(vec![b'x'; 200 * 1024]))
-        .await;
+    let (status, _, body) =
+        server.send(server.post("/api/apikeys").bearer_auth(&token).body(vec![b'x'; 200 * 1024])).await;
     assert_error(status, &body, StatusCode::PAYLOAD_TOO_LARGE, "/api/apikeys");
 
-    let (status, _, bad_page) =
-        server.send(server.http.get(server.url("/api/apikeys?page=-1")).bearer_auth(&token)).await;
+    let (status, _, bad_page) = server.send(server.get("/api/apikeys?page=-1").bearer_auth(&token)).await;
     assert_error(status, &bad_page, StatusCode::BAD_REQUEST, "/api/apikeys");
-    let (status, _, bad_size) =
-        server.send(server.http.get(server.url("/api/apikeys?size=abc")).bearer_auth(&token)).await;
+    let (status, _, bad_size) = server.send(server.get("/api/apikeys?size=abc").bearer_auth(&token)).await;
     assert_error(status, &bad_size, StatusCode::BAD_REQUEST, "/api/apikeys");
 
-    let (_, _, after) = server.send(server.http.get(server.url(&path)).bearer_auth(&token)).await;
+    let (_, _, after) = server.send(server.get(&path).bearer_auth(&token)).await;
     assert_eq!(after["name"], "kept");
     assert_eq!(after["lastModified"], created["lastModified"]);
     assert_eq!(keys(&after), ["_links", "clientId", "created", "id", "lastModified", "name", "profileId"]);

@@ -3,7 +3,7 @@
 //! verify endpoint.
 
 use crate::keys;
-use keyward_model::{ClientSecret, KeyType};
+use keyward_model::{KeyType, Secret};
 use keyward_tests::{StatusCode, TestServer};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -16,7 +16,7 @@ fn v1(server: &TestServer, path: &str) -> String {
 
 /// A key whose checksum is right but whose secret is not the key's.
 fn wrong_secret_key(server: &TestServer, client_id: &str) -> String {
-    let wrong = ClientSecret::new("W".repeat(44));
+    let wrong = Secret::new("W".repeat(44));
     server.state.format.encode(client_id, &wrong).expose().to_owned()
 }
 
@@ -197,7 +197,7 @@ async fn one_key_lives_in_both_dialects() {
         )
         .await;
     let api_key = created["apiKey"].as_str().unwrap().to_owned();
-    let (_, _, hal) = server.send(server.http.get(server.url("/api/apikeys")).bearer_auth(&api_key)).await;
+    let (_, _, hal) = server.send(server.get("/api/apikeys").bearer_auth(&api_key)).await;
     let shared = hal["_embedded"]["apikeys"]
         .as_array()
         .unwrap()
@@ -211,7 +211,7 @@ async fn one_key_lives_in_both_dialects() {
     );
 
     // Made in the HAL API (typed), seen in the key API; its client id and secret form its full key.
-    let (_, _, init) = server.send(server.http.post(server.url("/api/apikeys")).bearer_auth(&token)).await;
+    let (_, _, init) = server.send(server.post("/api/apikeys").bearer_auth(&token)).await;
     let path = format!("/api/apikeys/{}", init["id"].as_str().unwrap());
     let (status, _, hal_key) = server
         .send(
@@ -224,10 +224,8 @@ async fn one_key_lives_in_both_dialects() {
         .await;
     assert_eq!(status, StatusCode::CREATED);
     let client_id = hal_key["clientId"].as_str().unwrap();
-    let full = server
-        .state
-        .format
-        .encode(client_id, &ClientSecret::new(hal_key["clientSecret"].as_str().unwrap().into()));
+    let full =
+        server.state.format.encode(client_id, &Secret::new(hal_key["clientSecret"].as_str().unwrap().into()));
     let (status, _, onboarding) =
         server.send(server.http.get(v1(&server, "onboarding")).header("Authorization", full.expose())).await;
     assert_eq!(status, StatusCode::OK);
@@ -238,10 +236,9 @@ async fn one_key_lives_in_both_dialects() {
     let (status, _, _) =
         server.send(server.http.delete(v1(&server, "hal/delete")).header("Authorization", &api_key)).await;
     assert_eq!(status, StatusCode::OK);
-    let (status, _, _) = server.send(server.http.get(server.url(&path)).bearer_auth(&token)).await;
+    let (status, _, _) = server.send(server.get(&path).bearer_auth(&token)).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _, _) =
-        server.send(server.http.get(server.url("/api/apikeys")).bearer_auth(full.expose())).await;
+    let (status, _, _) = server.send(server.get("/api/apikeys").bearer_auth(full.expose())).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 

@@ -9,11 +9,10 @@ async fn no_secret_or_token_appears_in_the_logs() {
     let (_, token) = server.login("p").await;
 
     // Create a key over HTTP, use its secret every way there is, and get it wrong on purpose.
-    let (_, _, init) = server.send(server.http.post(server.url("/api/apikeys")).bearer_auth(&token)).await;
+    let (_, _, init) = server.send(server.post("/api/apikeys").bearer_auth(&token)).await;
     let path = format!("/api/apikeys/{}", init["id"].as_str().unwrap());
-    let (status, _, created) = server
-        .send(server.http.put(server.url(&path)).bearer_auth(&token).json(&json!({ "name": "logged?" })))
-        .await;
+    let (status, _, created) =
+        server.send(server.put(&path).bearer_auth(&token).json(&json!({ "name": "logged?" }))).await;
     assert_eq!(status, StatusCode::CREATED);
     let client_id = created["clientId"].as_str().unwrap().to_owned();
     let secret = created["clientSecret"].as_str().unwrap().to_owned();
@@ -22,18 +21,18 @@ async fn no_secret_or_token_appears_in_the_logs() {
     let full_key = server
         .state
         .format
-        .encode(&client_id, &keyward_model::ClientSecret::new(secret.clone()))
+        .encode(&client_id, &keyward_model::Secret::new(secret.clone()))
         .expose()
         .to_owned();
     let tampered_key = format!("{}0", &full_key[..full_key.len() - 1]);
 
     let requests = [
-        server.http.get(server.url("/api/apikeys")).bearer_auth(&own_token),
-        server.http.get(server.url("/api/apikeys")).header("Authorization", &own_token),
-        server.http.get(server.url("/api/apikeys")).basic_auth(&client_id, Some(&secret)),
-        server.http.get(server.url("/api/apikeys")).basic_auth(&client_id, Some(&wrong)),
-        server.http.get(server.url(&format!("/api/apikeys?secret={secret}"))).bearer_auth(&own_token),
-        server.http.post(server.url("/oauth/token")).form(&[
+        server.get("/api/apikeys").bearer_auth(&own_token),
+        server.get("/api/apikeys").header("Authorization", &own_token),
+        server.get("/api/apikeys").basic_auth(&client_id, Some(&secret)),
+        server.get("/api/apikeys").basic_auth(&client_id, Some(&wrong)),
+        server.get(&format!("/api/apikeys?secret={secret}")).bearer_auth(&own_token),
+        server.post("/oauth/token").form(&[
             ("grant_type", "client_credentials"),
             ("client_id", &client_id),
             ("client_secret", &wrong),
@@ -48,10 +47,10 @@ async fn no_secret_or_token_appears_in_the_logs() {
             .post(server.url("/oauth/token"))
             .header("Content-Type", "text/plain")
             .body(secret.clone()),
-        server.http.put(server.url(&path)).bearer_auth(&own_token).json(&json!({ "name": secret })),
-        server.http.get(server.url("/api/v1/keys/list")).header("Authorization", &full_key),
-        server.http.get(server.url("/api/v1/keys/list")).bearer_auth(&full_key),
-        server.http.get(server.url("/api/v1/keys/list")).header("Authorization", &tampered_key),
+        server.put(&path).bearer_auth(&own_token).json(&json!({ "name": secret })),
+        server.get("/api/v1/keys/list").header("Authorization", &full_key),
+        server.get("/api/v1/keys/list").bearer_auth(&full_key),
+        server.get("/api/v1/keys/list").header("Authorization", &tampered_key),
         server
             .http
             .post(server.url("/api/v1/keys/verify"))
@@ -71,10 +70,9 @@ async fn no_secret_or_token_appears_in_the_logs() {
     for request in requests {
         server.send(request).await;
     }
-    let (status, _, _) = server.send(server.http.delete(server.url(&path)).bearer_auth(&token)).await;
+    let (status, _, _) = server.send(server.delete(&path).bearer_auth(&token)).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, _, _) =
-        server.send(server.http.get(server.url("/api/apikeys")).bearer_auth(&own_token)).await;
+    let (status, _, _) = server.send(server.get("/api/apikeys").bearer_auth(&own_token)).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 
     let logs = captured_logs();

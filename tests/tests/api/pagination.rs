@@ -19,8 +19,7 @@ async fn pages_cover_every_key_once_in_a_stable_order() {
     // 7 keys, 3 a page: pages 0..=2.
     let server = &server;
     let page = |n: u64| {
-        let request =
-            server.http.get(server.url(&format!("/api/apikeys?page={n}&size=3"))).bearer_auth(&token);
+        let request = server.get(&format!("/api/apikeys?page={n}&size=3")).bearer_auth(&token);
         async move { server.send(request).await.2 }
     };
     let link = |body: &Value, relation: &str| body["_links"][relation]["href"].as_str().map(str::to_owned);
@@ -70,10 +69,9 @@ async fn pages_cover_every_key_once_in_a_stable_order() {
 async fn page_size_defaults_to_20_and_is_capped() {
     let server = TestServer::start().await;
     let (_, token) = server.login("p").await;
-    let (_, _, body) = server.send(server.http.get(server.url("/api/apikeys")).bearer_auth(&token)).await;
+    let (_, _, body) = server.send(server.get("/api/apikeys").bearer_auth(&token)).await;
     assert_eq!(body["page"]["size"], 20);
-    let (_, _, body) =
-        server.send(server.http.get(server.url("/api/apikeys?size=100000")).bearer_auth(&token)).await;
+    let (_, _, body) = server.send(server.get("/api/apikeys?size=100000").bearer_auth(&token)).await;
     assert_eq!(body["page"]["size"], 100);
     assert!(body["_links"].get("next").is_none(), "a single page has no navigation links");
     assert!(body["_links"].get("first").is_none());
@@ -206,9 +204,10 @@ async fn a_cursor_walk_sees_every_lasting_key_once_while_keys_come_and_go() {
         tokio::spawn(async move {
             let mut n = 0;
             while churning.load(std::sync::atomic::Ordering::SeqCst) {
-                let made = keys.create("p", Some(&format!("churn {n}")), KeyType::Generic).await.unwrap();
+                let made =
+                    keys.create(&"p".into(), Some(&format!("churn {n}")), KeyType::Generic).await.unwrap();
                 tokio::task::yield_now().await;
-                keys.delete("p", made.record.id).await.unwrap();
+                keys.delete(&"p".into(), made.key.id).await.unwrap();
                 n += 1;
             }
             n
@@ -223,7 +222,7 @@ async fn a_cursor_walk_sees_every_lasting_key_once_while_keys_come_and_go() {
         round += 1;
         let unseen = before.iter().find(|id| !seen.contains(id) && !deleted.contains(*id));
         for id in [seen.last(), unseen].into_iter().flatten().filter(|id| **id != login) {
-            let request = server.http.delete(server.url(&format!("/api/apikeys/{id}"))).bearer_auth(&token);
+            let request = server.delete(&format!("/api/apikeys/{id}")).bearer_auth(&token);
             assert_eq!(server.send(request).await.0, StatusCode::NO_CONTENT);
             deleted.insert(id.clone());
         }
@@ -260,7 +259,7 @@ async fn deletes_make_offset_paging_skip_keys_but_not_a_cursor_walk() {
     }
     let before = listing(&server, &token).await;
     let delete = async |id: &String| {
-        let request = server.http.delete(server.url(&format!("/api/apikeys/{id}"))).bearer_auth(&token);
+        let request = server.delete(&format!("/api/apikeys/{id}")).bearer_auth(&token);
         assert_eq!(server.send(request).await.0, StatusCode::NO_CONTENT);
     };
 
@@ -319,11 +318,9 @@ async fn malformed_cursors_are_a_400_and_a_deleted_keys_cursor_still_continues()
         let (status, _, body) = server.send(server.http.get(&url).bearer_auth(&token)).await;
         assert_error(status, &body, StatusCode::BAD_REQUEST, "/api/apikeys");
     }
-    let (status, _, body) =
-        server.send(server.http.get(server.url("/api/apikeys?page=0&cursor=")).bearer_auth(&token)).await;
+    let (status, _, body) = server.send(server.get("/api/apikeys?page=0&cursor=").bearer_auth(&token)).await;
     assert_error(status, &body, StatusCode::BAD_REQUEST, "/api/apikeys");
-    let (status, _, body) =
-        server.send(server.http.get(server.url("/api/apikeys?cursor=&size=0")).bearer_auth(&token)).await;
+    let (status, _, body) = server.send(server.get("/api/apikeys?cursor=&size=0").bearer_auth(&token)).await;
     assert_error(status, &body, StatusCode::BAD_REQUEST, "/api/apikeys");
 
     // Any well-formed position is just a position: before every key, after every key, or between.
@@ -339,7 +336,7 @@ async fn malformed_cursors_are_a_400_and_a_deleted_keys_cursor_still_continues()
     // The key a cursor names may be deleted: the walk goes on after where it was.
     let first = get(&server, &token, &server.url("/api/apikeys?size=2&cursor=")).await;
     assert_eq!(ids(&first), all[..2]);
-    let request = server.http.delete(server.url(&format!("/api/apikeys/{}", all[1]))).bearer_auth(&token);
+    let request = server.delete(&format!("/api/apikeys/{}", all[1])).bearer_auth(&token);
     assert_eq!(server.send(request).await.0, StatusCode::NO_CONTENT);
     let next = get(&server, &token, &link(&first, "next").unwrap()).await;
     assert_eq!(ids(&next), all[2..4]);

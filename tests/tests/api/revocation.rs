@@ -13,36 +13,28 @@ async fn deleted_keys_are_refused_on_the_very_next_request() {
 
     // Warm every cache: token, Basic, bare token.
     for _ in 0..3 {
-        let (status, _, _) =
-            server.send(server.http.get(server.url("/api/apikeys")).bearer_auth(&token)).await;
-        assert_eq!(status, StatusCode::OK);
-        let (status, _, _) = server
-            .send(server.http.get(server.url("/api/apikeys")).basic_auth(&basic.0, Some(&basic.1)))
-            .await;
+        let (status, _, _) = server.send(server.get("/api/apikeys").bearer_auth(&token)).await;
         assert_eq!(status, StatusCode::OK);
         let (status, _, _) =
-            server.send(server.http.get(server.url("/api/apikeys")).header("Authorization", &token)).await;
+            server.send(server.get("/api/apikeys").basic_auth(&basic.0, Some(&basic.1))).await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, _, _) = server.send(server.get("/api/apikeys").header("Authorization", &token)).await;
         assert_eq!(status, StatusCode::OK);
     }
 
-    let (status, _, _) = server
-        .send(
-            server.http.delete(server.url(&format!("/api/apikeys/{}", victim.id))).bearer_auth(&admin_token),
-        )
-        .await;
+    let (status, _, _) =
+        server.send(server.delete(&format!("/api/apikeys/{}", victim.id)).bearer_auth(&admin_token)).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
 
-    let (status, _, body) =
-        server.send(server.http.get(server.url("/api/apikeys")).bearer_auth(&token)).await;
+    let (status, _, body) = server.send(server.get("/api/apikeys").bearer_auth(&token)).await;
+    assert_error(status, &body, StatusCode::UNAUTHORIZED, "/api/apikeys");
+    let (status, _, body) = server.send(server.get("/api/apikeys").header("Authorization", &token)).await;
     assert_error(status, &body, StatusCode::UNAUTHORIZED, "/api/apikeys");
     let (status, _, body) =
-        server.send(server.http.get(server.url("/api/apikeys")).header("Authorization", &token)).await;
-    assert_error(status, &body, StatusCode::UNAUTHORIZED, "/api/apikeys");
-    let (status, _, body) =
-        server.send(server.http.get(server.url("/api/apikeys")).basic_auth(&basic.0, Some(&basic.1))).await;
+        server.send(server.get("/api/apikeys").basic_auth(&basic.0, Some(&basic.1))).await;
     assert_error(status, &body, StatusCode::UNAUTHORIZED, "/api/apikeys");
     let (status, _, body) = server
-        .send(server.http.post(server.url("/oauth/token")).form(&[
+        .send(server.post("/oauth/token").form(&[
             ("grant_type", "client_credentials"),
             ("client_id", basic.0.as_str()),
             ("client_secret", basic.1.as_str()),
@@ -52,8 +44,7 @@ async fn deleted_keys_are_refused_on_the_very_next_request() {
     assert_eq!(body["error"], "invalid_client");
 
     // The other key of the profile is unaffected.
-    let (status, _, list) =
-        server.send(server.http.get(server.url("/api/apikeys")).bearer_auth(&admin_token)).await;
+    let (status, _, list) = server.send(server.get("/api/apikeys").bearer_auth(&admin_token)).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(list["_embedded"]["apikeys"][0]["id"], admin.id.to_string());
 }
@@ -63,8 +54,8 @@ async fn a_key_can_delete_itself_and_is_refused_after() {
     let server = TestServer::start().await;
     let (key, token) = server.login("p").await;
     let path = format!("/api/apikeys/{}", key.id);
-    let (status, _, _) = server.send(server.http.delete(server.url(&path)).bearer_auth(&token)).await;
+    let (status, _, _) = server.send(server.delete(&path).bearer_auth(&token)).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, _, body) = server.send(server.http.get(server.url(&path)).bearer_auth(&token)).await;
+    let (status, _, body) = server.send(server.get(&path).bearer_auth(&token)).await;
     assert_error(status, &body, StatusCode::UNAUTHORIZED, &path);
 }

@@ -185,23 +185,21 @@ async fn the_live_server_answers_each_documented_request_as_documented() {
             assert_eq!(redact(live, &hosts), expected, "{document}: {documented}");
         };
 
-        let (status, _, initialised) =
-            server.send(server.http.post(server.url("/api/apikeys/")).bearer_auth(&token)).await;
+        let (status, _, initialised) = server.send(server.post("/api/apikeys/").bearer_auth(&token)).await;
         assert_eq!(status, StatusCode::OK);
         same(&initialised, "initialise-response.json");
         answered.insert("initialise".into(), redact(&initialised, &hosts));
 
         let path = format!("/api/apikeys/{}", initialised["id"].as_str().unwrap());
         let create = fixture(&format!("{document}/create-request.json"));
-        let (status, _, created) =
-            server.send(server.http.put(server.url(&path)).bearer_auth(&token).json(&create)).await;
+        let (status, _, created) = server.send(server.put(&path).bearer_auth(&token).json(&create)).await;
         assert_eq!(status, StatusCode::CREATED);
         if document == "matatika" {
             same(&created, "create-response.json");
         }
         answered.insert("create".into(), redact(&created, &hosts));
 
-        let (_, _, viewed) = server.send(server.http.get(server.url(&path)).bearer_auth(&token)).await;
+        let (_, _, viewed) = server.send(server.get(&path).bearer_auth(&token)).await;
         let mut expected_view = fixture(&format!("{document}/view-response.json"));
         expected_view["name"] = create["name"].clone();
         let (hosts_, expected_view) = (&hosts, redact(&expected_view, &hosts));
@@ -210,8 +208,7 @@ async fn the_live_server_answers_each_documented_request_as_documented() {
 
         // The documented list shows an `accessToken` on one key. Keyward never returns a
         // credential after creation, so that field is the one documented difference.
-        let (_, _, list) =
-            server.send(server.http.get(server.url("/api/apikeys/")).bearer_auth(&token)).await;
+        let (_, _, list) = server.send(server.get("/api/apikeys/").bearer_auth(&token)).await;
         let mut expected_list = fixture(&format!("{document}/list-response.json"));
         for key in expected_list["_embedded"]["apikeys"].as_array_mut().unwrap() {
             key.as_object_mut().unwrap().remove("accessToken");
@@ -226,15 +223,14 @@ async fn the_live_server_answers_each_documented_request_as_documented() {
         answered.insert("list".into(), redact(&list, &hosts));
 
         let update = fixture(&format!("{document}/update-request.json"));
-        let (status, _, updated) =
-            server.send(server.http.put(server.url(&path)).bearer_auth(&token).json(&update)).await;
+        let (status, _, updated) = server.send(server.put(&path).bearer_auth(&token).json(&update)).await;
         assert_eq!(status, StatusCode::OK);
         let mut expected_update = fixture(&format!("{document}/update-response.json"));
         expected_update["name"] = update["name"].clone();
         assert_eq!(redact(&updated, &hosts), redact(&expected_update, &hosts), "{document}: update");
         answered.insert("update".into(), redact(&updated, &hosts));
 
-        let (status, _, body) = server.send(server.http.delete(server.url(&path)).bearer_auth(&token)).await;
+        let (status, _, body) = server.send(server.delete(&path).bearer_auth(&token)).await;
         assert_eq!((status, body), (StatusCode::NO_CONTENT, Value::Null));
         insta::assert_json_snapshot!(format!("live-{document}"), answered);
     }
@@ -244,8 +240,7 @@ async fn the_live_server_answers_each_documented_request_as_documented() {
 async fn the_documented_limit_error_has_the_documented_shape() {
     let server = TestServer::start_with(|settings| settings.keys.max_keys_per_profile = 1).await;
     let (_, token) = server.login_named(PROFILE, "default").await;
-    let (_, _, initialised) =
-        server.send(server.http.post(server.url("/api/apikeys/")).bearer_auth(&token)).await;
+    let (_, _, initialised) = server.send(server.post("/api/apikeys/").bearer_auth(&token)).await;
     let path = format!("/api/apikeys/{}", initialised["id"].as_str().unwrap());
     let (status, _, error) = server
         .send(
@@ -308,17 +303,15 @@ async fn the_live_key_api_answers_as_documented() {
         |request: reqwest::RequestBuilder| server.send(request.header("Authorization", &admin.api_key));
 
     let (status, _, created) =
-        send(server.http.post(server.url("/api/v1/keys/create")).json(&fixture("metlo/create-request.json")))
-            .await;
+        send(server.post("/api/v1/keys/create").json(&fixture("metlo/create-request.json"))).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(redact(&created, &hosts), redact(&fixture("metlo/create-response.json"), &hosts));
 
-    let (_, _, list) = send(server.http.get(server.url("/api/v1/keys/list"))).await;
+    let (_, _, list) = send(server.get("/api/v1/keys/list")).await;
     assert_eq!(redact(&list, &hosts), redact(&fixture("metlo/list-response.json"), &hosts));
 
     let (status, _, error) =
-        send(server.http.post(server.url("/api/v1/keys/create")).json(&fixture("metlo/create-request.json")))
-            .await;
+        send(server.post("/api/v1/keys/create").json(&fixture("metlo/create-request.json"))).await;
     assert_eq!((status, error), (StatusCode::BAD_REQUEST, fixture("metlo/create-error.json")));
 
     let limited = TestServer::start_with(|settings| settings.keys.max_keys_per_profile = 50).await;
@@ -337,9 +330,9 @@ async fn the_live_key_api_answers_as_documented() {
         .await;
     assert_eq!((status, error), (StatusCode::BAD_REQUEST, fixture("metlo/limit-error.json")));
 
-    let (status, _, deleted) = send(server.http.delete(server.url("/api/v1/keys/my-api-key/delete"))).await;
+    let (status, _, deleted) = send(server.delete("/api/v1/keys/my-api-key/delete")).await;
     assert_eq!((status, deleted), (StatusCode::OK, fixture("metlo/delete-response.json")));
 
-    let (status, _, error) = server.send(server.http.get(server.url("/api/v1/keys/list"))).await;
+    let (status, _, error) = server.send(server.get("/api/v1/keys/list")).await;
     assert_eq!((status, error), (StatusCode::UNAUTHORIZED, fixture("metlo/unauthorized-error.json")));
 }

@@ -21,17 +21,15 @@ async fn failed_writes_answer_503_and_change_nothing() {
     let (admin, token) = server.login(PROFILE).await;
     let bearer = format!("Bearer {token}");
     let doomed = server.mint(PROFILE, "doomed").await;
-    let get = |path: &str| server.http.get(server.url(path)).header("Authorization", &bearer);
-    let (_, _, initialised) =
-        server.send(server.http.post(server.url("/api/apikeys")).header("Authorization", &bearer)).await;
+    let get = |path: &str| server.get(path).header("Authorization", &bearer);
+    let (_, _, initialised) = server.send(server.post("/api/apikeys").header("Authorization", &bearer)).await;
     let pending = initialised["id"].as_str().unwrap().to_owned();
     let (_, _, before) = server.send(get("/api/apikeys")).await;
 
     probe.fail_writes(true);
 
     // The HAL dialect: initialise, create, rename, delete.
-    let (status, _, body) =
-        server.send(server.http.post(server.url("/api/apikeys")).header("Authorization", &bearer)).await;
+    let (status, _, body) = server.send(server.post("/api/apikeys").header("Authorization", &bearer)).await;
     assert_error(status, &body, StatusCode::SERVICE_UNAVAILABLE, "/api/apikeys");
     let put = |id: &str, name: &str| {
         server
@@ -45,8 +43,7 @@ async fn failed_writes_answer_503_and_change_nothing() {
     let doomed_path = format!("/api/apikeys/{}", doomed.id);
     let (status, _, body) = server.send(put(&doomed.id.to_string(), "never renamed")).await;
     assert_error(status, &body, StatusCode::SERVICE_UNAVAILABLE, &doomed_path);
-    let (status, _, body) =
-        server.send(server.http.delete(server.url(&doomed_path)).header("Authorization", &bearer)).await;
+    let (status, _, body) = server.send(server.delete(&doomed_path).header("Authorization", &bearer)).await;
     assert_error(status, &body, StatusCode::SERVICE_UNAVAILABLE, &doomed_path);
 
     // The key API: create and delete.
@@ -71,7 +68,7 @@ async fn failed_writes_answer_503_and_change_nothing() {
     assert_v1_unavailable(status, &body);
 
     // The bootstrap path (`keyward-server keys create`) is refused the same way.
-    let bootstrap = server.state.keys.create(PROFILE, Some("bootstrapped"), Default::default()).await;
+    let bootstrap = server.state.keys.create(&PROFILE.into(), Some("bootstrapped"), Default::default()).await;
     assert!(
         matches!(bootstrap, Err(KeyError::Store(StoreError::Unavailable(_)))),
         "bootstrap while writes fail: {:?}",
@@ -82,9 +79,8 @@ async fn failed_writes_answer_503_and_change_nothing() {
     let (status, _, during) = server.send(get("/api/apikeys")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(during, before, "a refused write changed the list");
-    let (status, _, _) = server
-        .send(server.http.get(server.url("/api/v1/keys/list")).header("Authorization", &admin.api_key))
-        .await;
+    let (status, _, _) =
+        server.send(server.get("/api/v1/keys/list").header("Authorization", &admin.api_key)).await;
     assert_eq!(status, StatusCode::OK);
     server.token(&doomed.client_id, &doomed.secret).await;
     let logs = captured_logs();
@@ -121,8 +117,7 @@ async fn a_lost_database_is_503_in_each_dialect_not_a_refusal() {
     let (server, probe) = TestServer::start_probed(|_| {}).await;
     let cached = server.mint(PROFILE, "cached").await;
     let uncached = server.mint(PROFILE, "uncached").await;
-    let list =
-        |key: &str| server.http.get(server.url("/api/v1/keys/list")).header("Authorization", key.to_owned());
+    let list = |key: &str| server.get("/api/v1/keys/list").header("Authorization", key.to_owned());
     let (status, _, _) = server.send(list(&cached.api_key)).await;
     assert_eq!(status, StatusCode::OK);
 
@@ -138,12 +133,11 @@ async fn a_lost_database_is_503_in_each_dialect_not_a_refusal() {
     // One that was not cannot be checked, and is not called wrong.
     let (status, _, body) = server.send(list(&uncached.api_key)).await;
     assert_v1_unavailable(status, &body);
-    let (status, _, body) = server
-        .send(server.http.get(server.url("/api/apikeys")).header("Authorization", &uncached.api_key))
-        .await;
+    let (status, _, body) =
+        server.send(server.get("/api/apikeys").header("Authorization", &uncached.api_key)).await;
     assert_error(status, &body, StatusCode::SERVICE_UNAVAILABLE, "/api/apikeys");
     let (status, headers, body) = server
-        .send(server.http.post(server.url("/oauth/token")).form(&[
+        .send(server.post("/oauth/token").form(&[
             ("grant_type", "client_credentials"),
             ("client_id", &uncached.client_id),
             ("client_secret", &uncached.secret),

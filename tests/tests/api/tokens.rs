@@ -22,12 +22,12 @@ fn header(token: &str) -> Value {
 async fn form_json_and_basic_all_yield_a_bearer_token() {
     let server = TestServer::start().await;
     let key = server.mint("p", "k").await;
-    let form = server.http.post(server.url("/oauth/token")).form(&[
+    let form = server.post("/oauth/token").form(&[
         ("grant_type", "client_credentials"),
         ("client_id", key.client_id.as_str()),
         ("client_secret", key.secret.as_str()),
     ]);
-    let json = server.http.post(server.url("/oauth/token")).json(&json!({
+    let json = server.post("/oauth/token").json(&json!({
         "grant_type": "client_credentials",
         "client_id": key.client_id,
         "client_secret": key.secret,
@@ -46,8 +46,7 @@ async fn form_json_and_basic_all_yield_a_bearer_token() {
         assert_eq!(body["expires_in"], 86_400);
         assert_eq!(headers["cache-control"], "no-store");
         let token = body["access_token"].as_str().unwrap();
-        let (status, _, _) =
-            server.send(server.http.get(server.url("/api/apikeys")).bearer_auth(token)).await;
+        let (status, _, _) = server.send(server.get("/api/apikeys").bearer_auth(token)).await;
         assert_eq!(status, StatusCode::OK);
     }
 }
@@ -76,8 +75,7 @@ async fn tokens_carry_the_documented_claims_and_verify_against_the_jwks() {
     assert_eq!(claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap(), 600);
 
     let jwks: JwkSet =
-        serde_json::from_value(server.send(server.http.get(server.url("/.well-known/jwks.json"))).await.2)
-            .unwrap();
+        serde_json::from_value(server.send(server.get("/.well-known/jwks.json")).await.2).unwrap();
     let jwk = jwks.find(&kid).expect("the token's key is published");
     let mut validation = Validation::new(Algorithm::RS256);
     validation.set_audience(&["https://keys.example.com/api"]);
@@ -85,8 +83,7 @@ async fn tokens_carry_the_documented_claims_and_verify_against_the_jwks() {
     jsonwebtoken::decode::<Value>(&token, &DecodingKey::from_jwk(jwk).unwrap(), &validation)
         .expect("the token verifies with the published key");
 
-    let (status, _, discovery) =
-        server.send(server.http.get(server.url("/.well-known/openid-configuration"))).await;
+    let (status, _, discovery) = server.send(server.get("/.well-known/openid-configuration")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(discovery["issuer"], "https://keys.example.com/");
     assert_eq!(discovery["token_endpoint"], "https://keys.example.com/oauth/token");
@@ -98,7 +95,7 @@ async fn tokens_carry_the_documented_claims_and_verify_against_the_jwks() {
 async fn token_errors_follow_rfc_6749() {
     let server = TestServer::start().await;
     let key = server.mint("p", "k").await;
-    let post = || server.http.post(server.url("/oauth/token"));
+    let post = || server.post("/oauth/token");
     let wrong_secret = "A".repeat(44);
     let cases = [
         (
@@ -188,14 +185,10 @@ async fn instances_on_one_database_sign_and_verify_alike() {
     let second = first.start_beside().await;
     let key = first.mint("p", "k").await;
     let token = first.token(&key.client_id, &key.secret).await;
-    let (status, _, _) = second.send(second.http.get(second.url("/api/apikeys")).bearer_auth(&token)).await;
+    let (status, _, _) = second.send(second.get("/api/apikeys").bearer_auth(&token)).await;
     assert_eq!(status, StatusCode::OK);
-    let a: Value =
-        serde_json::from_value(first.send(first.http.get(first.url("/.well-known/jwks.json"))).await.2)
-            .unwrap();
-    let b: Value =
-        serde_json::from_value(second.send(second.http.get(second.url("/.well-known/jwks.json"))).await.2)
-            .unwrap();
+    let a: Value = serde_json::from_value(first.send(first.get("/.well-known/jwks.json")).await.2).unwrap();
+    let b: Value = serde_json::from_value(second.send(second.get("/.well-known/jwks.json")).await.2).unwrap();
     assert_eq!(a, b);
 }
 
@@ -204,12 +197,11 @@ async fn expired_tokens_are_refused() {
     let server = TestServer::start_with(|settings| settings.token_ttl = 1).await;
     let key = server.mint("p", "k").await;
     let token = server.token(&key.client_id, &key.secret).await;
-    let (status, _, _) = server.send(server.http.get(server.url("/api/apikeys")).bearer_auth(&token)).await;
+    let (status, _, _) = server.send(server.get("/api/apikeys").bearer_auth(&token)).await;
     assert_eq!(status, StatusCode::OK);
     // Refused from its `exp` on, with no leeway.
     server.advance(Duration::from_secs(server.settings.token_ttl));
-    let (status, headers, _) =
-        server.send(server.http.get(server.url("/api/apikeys")).bearer_auth(&token)).await;
+    let (status, headers, _) = server.send(server.get("/api/apikeys").bearer_auth(&token)).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(headers["www-authenticate"].to_str().unwrap().contains("invalid_token"));
 }

@@ -4,10 +4,11 @@ use crate::AppState;
 use crate::api::base_url::BaseUrl;
 use crate::api::body::JsonOrForm;
 use crate::api::caller::Caller;
-use crate::api::hal::{HalError, KeyId};
+use crate::api::hal::{HalError, PathKey};
 use crate::api::{cursor, links};
+use crate::ids::ProfileId;
 use crate::keys::PutOutcome;
-use crate::store::KeyRecord;
+use crate::store::{InitialisedKey, Key};
 use axum::Json;
 use axum::extract::{FromRequestParts, OriginalUri, Query, State};
 use axum::http::request::Parts;
@@ -15,8 +16,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use keyward_model::{
-    ApiKey, ApiKeyLinks, ApiKeyPage, ApiKeyRequest, ClientSecret, EmbeddedApiKeys, ErrorBody, KeyType, Link,
-    PageLinks, PageMetadata,
+    ApiKey, ApiKeyLinks, ApiKeyPage, ApiKeyRequest, EmbeddedApiKeys, ErrorBody, KeyType, Link, PageLinks,
+    PageMetadata, Secret,
 };
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -98,7 +99,7 @@ async fn list(
     let offset = number
         .checked_mul(u64::from(size))
         .ok_or_else(|| HalError::BadRequest("page is out of range".into()))?;
-    let (records, total) = state.keys.list(&caller.profile_id, offset, size).await?;
+    let (keys, total) = state.keys.page(&caller.profile_id, offset, size).await?;
     let total_pages = total.div_ceil(u64::from(size));
     let page_href = |n: u64| Link::new(format!("{base}{}?page={n}&size={size}", uri.path()));
     let several = total_pages > 1;
@@ -110,7 +111,7 @@ async fn list(
         last: several.then(|| page_href(total_pages - 1)),
     };
     Ok(Json(ApiKeyPage {
-        embedded: EmbeddedApiKeys { apikeys: records.iter().map(|r| resource(r, &base, None)).collect() },
+        embedded: EmbeddedApiKeys { apikeys: keys.iter().map(|key| resource(key, &base, None)).collect() },
         links,
         page: PageMetadata { size, total_elements: total, total_pages, number },
     }))
@@ -119,7 +120,7 @@ async fn list(
 /// The page after the position `cursor` names (empty: from the newest key).
 async fn keyset_page(
     state: &AppState,
-    profile_id: &str,
+    profile_id: &ProfileId,
     base: &str,
     path: &str,
     cursor: &str,
@@ -131,7 +132,7 @@ async fn keyset_page(
             HalError::BadRequest("cursor is not valid: use the cursor of a next link, or none".into())
         })?),
     };
-    let page = state.keys.list_after(profile_id, after, size).await?;
+    let page = state.keys.page_after(profile_id, after, size).await?;
     // `cursor` is now known to be empty or URL-safe base64: it needs no escaping.
     let cursor_href = |cursor: &str| Link::new(format!("{base}{path}?cursor={cursor}&size={size}"));
     let next = page.keys.last().filter(|_| page.more).map(|last| cursor_href(&cursor::after(last)));
@@ -143,7 +144,9 @@ async fn keyset_page(
         last: None,
     };
     Ok(ApiKeyPage {
-        embedded: EmbeddedApiKeys { apikeys: page.keys.iter().map(|r| resource(r, base, None)).collect() },
+        embedded: EmbeddedApiKeys {
+            apikeys: page.keys.iter().map(|key| resource(key, base, None)).collect(),
+        },
         links,
         page: PageMetadata {
             size,
@@ -171,10 +174,10 @@ async fn view(
     State(state): State<AppState>,
     Caller(caller, _): Caller<HalError>,
     BaseUrl(base, _): BaseUrl<HalError>,
-    KeyId(id): KeyId,
+    PathKey(id): PathKey,
 ) -> Result<Json<ApiKey>, HalError> {
-    let record = state.keys.get(&caller.profile_id, id).await?;
-    Ok(Json(resource(&record, &base, None)))
+    let key = state.keys.get(&caller.profile_id, id).await?;
+    Ok(Json(resource(&key, &base, None)))
 }
 
 /// Initialise an API key
@@ -196,8 +199,8 @@ async fn initialise(
     Caller(caller, _): Caller<HalError>,
     BaseUrl(base, _): BaseUrl<HalError>,
 ) -> Result<Json<ApiKey>, HalError> {
-    let record = state.keys.initialise(&caller.profile_id).await?;
-    Ok(Json(resource(&record, &base, None)))
+    let key = state.keys.initialise(&caller.profile_id).await?;
+    Ok(Json(initialised_resource(&key, &base)))
 }
 
 /// Create or update an API key
@@ -229,7 +232,7 @@ async fn put(
     State(state): State<AppState>,
     Caller(caller, _): Caller<HalError>,
     BaseUrl(base, _): BaseUrl<HalError>,
-    KeyId(id): KeyId,
+    PathKey(id): PathKey,
     JsonOrForm(request, _): JsonOrForm<ApiKeyRequest, HalError>,
 ) -> Result<Response, HalError> {
     let key_for = match request.key_for.as_deref() {
@@ -240,7 +243,7 @@ async fn put(
     };
     match state.keys.create_or_rename(&caller.profile_id, id, request.name.as_deref(), key_for).await? {
         PutOutcome::Created(created) => {
-            let resource = resource(&created.record, &base, Some(created.secret));
+            let resource = resource(&created.key, &base, Some(created.secret));
             let location = resource.links.self_.as_ref().map(|link| link.href.clone()).unwrap_or_default();
             let mut response = (StatusCode::CREATED, Json(resource)).into_response();
             let headers = response.headers_mut();
@@ -251,7 +254,7 @@ async fn put(
             }
             Ok(response)
         }
-        PutOutcome::Renamed(record) => Ok(Json(resource(&record, &base, None)).into_response()),
+        PutOutcome::Renamed(key) => Ok(Json(resource(&key, &base, None)).into_response()),
     }
 }
 
@@ -271,34 +274,44 @@ async fn put(
 async fn delete(
     State(state): State<AppState>,
     Caller(caller, _): Caller<HalError>,
-    KeyId(id): KeyId,
+    PathKey(id): PathKey,
 ) -> Result<StatusCode, HalError> {
     state.keys.delete(&caller.profile_id, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// The HAL representation of a key. `secret` is given only by the response that creates it.
-fn resource(record: &KeyRecord, base: &str, secret: Option<ClientSecret>) -> ApiKey {
-    let href = links::apikey(base, record.id);
-    let links = if record.is_created() {
-        ApiKeyLinks {
+/// The HAL representation of a created key. `secret` is given only by the response that creates it.
+fn resource(key: &Key, base: &str, secret: Option<Secret>) -> ApiKey {
+    let href = links::apikey(base, key.id.as_uuid());
+    ApiKey {
+        id: key.id.as_uuid(),
+        created: key.created,
+        last_modified: key.last_modified,
+        name: Some(key.name.clone()),
+        client_id: Some(key.client_id.to_string()),
+        client_secret: secret,
+        profile_id: key.profile_id.to_string(),
+        links: ApiKeyLinks {
             self_: Some(Link::new(&href)),
             update: Some(Link::new(&href)),
             delete: Some(Link::new(&href)),
-            profile: Some(Link::new(links::profile(base, &record.profile_id))),
+            profile: Some(Link::new(links::profile(base, key.profile_id.as_str()))),
             create: None,
-        }
-    } else {
-        ApiKeyLinks { create: Some(Link::new(&href)), ..ApiKeyLinks::default() }
-    };
+        },
+    }
+}
+
+/// The HAL representation of an initialised key: its id and the link that creates it.
+fn initialised_resource(key: &InitialisedKey, base: &str) -> ApiKey {
+    let href = links::apikey(base, key.id.as_uuid());
     ApiKey {
-        id: record.id,
-        created: record.created,
-        last_modified: record.last_modified,
-        name: record.name.clone(),
-        client_id: record.client_id.clone(),
-        client_secret: secret,
-        profile_id: record.profile_id.clone(),
-        links,
+        id: key.id.as_uuid(),
+        created: key.created,
+        last_modified: key.created,
+        name: None,
+        client_id: None,
+        client_secret: None,
+        profile_id: key.profile_id.to_string(),
+        links: ApiKeyLinks { create: Some(Link::new(&href)), ..ApiKeyLinks::default() },
     }
 }

@@ -4,7 +4,8 @@
 //! id (16 bytes), in URL-safe base64 without padding: 32 characters that need no escaping in a
 //! query string.
 
-use crate::store::{KeyRecord, to_micros};
+use crate::ids::KeyId;
+use crate::store::Key;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
@@ -15,18 +16,18 @@ const BYTES: usize = 8 + 16;
 const ENCODED_LEN: usize = BYTES.div_ceil(3) * 4;
 
 /// A position in the listing order: strictly after the key with this `created` and `id`.
-pub type Position = (DateTime<Utc>, Uuid);
+pub type Position = (DateTime<Utc>, KeyId);
 
 pub fn encode((created, id): Position) -> String {
     let mut bytes = [0u8; BYTES];
-    bytes[..8].copy_from_slice(&to_micros(created).to_be_bytes());
-    bytes[8..].copy_from_slice(id.as_bytes());
+    bytes[..8].copy_from_slice(&created.timestamp_micros().to_be_bytes());
+    bytes[8..].copy_from_slice(id.as_uuid().as_bytes());
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// The cursor of the position just after `record`.
-pub fn after(record: &KeyRecord) -> String {
-    encode((record.created, record.id))
+/// The cursor of the position just after `key`.
+pub fn after(key: &Key) -> String {
+    encode((key.created, key.id))
 }
 
 /// The position a cursor names, or `None` for anything that is not a cursor this server made
@@ -39,7 +40,7 @@ pub fn decode(text: &str) -> Option<Position> {
     let (micros, id) = bytes.split_at(8);
     let micros = i64::from_be_bytes(micros.try_into().ok()?);
     let id = Uuid::from_slice(id).ok()?;
-    Some((DateTime::from_timestamp_micros(micros)?, id))
+    Some((DateTime::from_timestamp_micros(micros)?, KeyId::from(id)))
 }
 
 #[cfg(test)]
@@ -49,7 +50,7 @@ mod tests {
     #[test]
     fn positions_round_trip() {
         let created = DateTime::from_timestamp_micros(1_764_000_000_123_456).unwrap();
-        let position = (created, Uuid::new_v4());
+        let position = (created, KeyId::new_random());
         let cursor = encode(position);
         assert_eq!(cursor.len(), ENCODED_LEN);
         assert!(cursor.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
@@ -58,7 +59,7 @@ mod tests {
 
     #[test]
     fn anything_else_is_refused() {
-        let valid = encode((DateTime::from_timestamp_micros(0).unwrap(), Uuid::nil()));
+        let valid = encode((DateTime::from_timestamp_micros(0).unwrap(), KeyId::from(Uuid::nil())));
         for text in [
             "",
             "%%%",

@@ -6,6 +6,7 @@ use crate::api::base_url::BadBaseUrl;
 use crate::api::body::BodyError;
 use crate::api::caller::CallerError;
 use crate::error::{self, Dialect, Fault, Refusal, Said};
+use crate::ids::KeyId;
 use crate::keys::KeyError;
 use axum::Json;
 use axum::extract::{FromRequestParts, OriginalUri, Path};
@@ -159,13 +160,14 @@ impl<S: Send + Sync> FromRequestParts<S> for Segment {
 }
 
 /// The key id of a path: one that is not a UUID names no key.
-pub struct KeyId(pub Uuid);
+pub struct PathKey(pub KeyId);
 
-impl<S: Send + Sync> FromRequestParts<S> for KeyId {
+impl<S: Send + Sync> FromRequestParts<S> for PathKey {
     type Rejection = HalError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let Ok(Segment(id)) = Segment::from_request_parts(parts, state).await;
-        id.and_then(|id| Uuid::parse_str(&id).ok()).map(KeyId).ok_or_else(HalError::key_not_found)
+        let id = id.and_then(|id| Uuid::parse_str(&id).ok()).ok_or_else(HalError::key_not_found)?;
+        Ok(PathKey(KeyId::from(id)))
     }
 }

@@ -8,7 +8,7 @@ use crate::api::hal::Segment;
 use crate::auth::{AuthError, Principal};
 use crate::error::{self, Dialect, Fault, Refusal, Said};
 use crate::keys::KeyError;
-use crate::store::KeyRecord;
+use crate::store::Key;
 use axum::Json;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
@@ -164,13 +164,13 @@ async fn create(
                 other => V1Error::Fault(other.into()),
             }
         })?;
-    let client_id = created.record.client_id.clone().unwrap_or_default();
+    let key = &created.key;
     let body = CreatedKey {
-        api_key: state.format.encode(&client_id, &created.secret),
-        name: created.record.name.clone().unwrap_or_default(),
-        identifier: state.format.identifier(&client_id),
-        created: created.record.created,
-        key_for: created.record.key_for,
+        api_key: state.format.encode(key.client_id.as_str(), &created.secret),
+        name: key.name.clone(),
+        identifier: state.format.identifier(key.client_id.as_str()),
+        created: key.created,
+        key_for: key.key_for,
     };
     // The body holds the only copy of the key: no cache may keep it.
     Ok(([(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))], Json(body)).into_response())
@@ -219,16 +219,16 @@ async fn summaries(
     key_for: Option<KeyType>,
 ) -> Result<Json<Vec<KeySummary>>, V1Error> {
     let records =
-        state.keys.list_all(&caller.profile_id, key_for).await.map_err(|e| V1Error::Fault(e.into()))?;
-    Ok(Json(records.iter().map(|record| summary(state, record)).collect()))
+        state.keys.every_key(&caller.profile_id, key_for).await.map_err(|e| V1Error::Fault(e.into()))?;
+    Ok(Json(records.iter().map(|key| summary(state, key)).collect()))
 }
 
-fn summary(state: &AppState, record: &KeyRecord) -> KeySummary {
+fn summary(state: &AppState, key: &Key) -> KeySummary {
     KeySummary {
-        name: record.name.clone().unwrap_or_default(),
-        identifier: state.format.identifier(record.client_id.as_deref().unwrap_or_default()),
-        created: record.created,
-        key_for: record.key_for,
+        name: key.name.clone(),
+        identifier: state.format.identifier(key.client_id.as_str()),
+        created: key.created,
+        key_for: key.key_for,
     }
 }
 
@@ -294,19 +294,15 @@ async fn verify(
         }
         Err(AuthError::Store(error)) => return Err(V1Error::Fault(error.into())),
     };
-    let record = match state.keys.get(&caller.profile_id, principal.key_id).await {
-        Ok(record) => record,
-        Err(KeyError::NotFound) => return Ok(Json(VerifyKeyResponse::invalid(VerifyFailure::NotFound))),
-        Err(other) => return Err(V1Error::Fault(other.into())),
-    };
-    let summary = summary(&state, &record);
+    // The verification found the key itself: nothing more to read.
+    let summary = summary(&state, &principal);
     Ok(Json(VerifyKeyResponse {
         valid: true,
         code: None,
         identifier: Some(summary.identifier),
         name: Some(summary.name),
         key_for: Some(summary.key_for),
-        profile_id: Some(record.profile_id),
-        created: Some(record.created),
+        profile_id: Some(principal.profile_id.into_string()),
+        created: Some(principal.created),
     }))
 }

@@ -35,7 +35,7 @@ async fn view(
     // Another profile is a 404 like an unknown one (or an undecodable id): its existence is not
     // the caller's business.
     let id = match id {
-        Some(id) if id == caller.profile_id => id,
+        Some(id) if id == caller.profile_id.as_str() => id,
         _ => return Err(HalError::NotFound("Profile not found".into())),
     };
     Ok(Json(Profile {

@@ -11,7 +11,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
-use keyward_model::{ClientSecret, OAuthError, TokenRequest, TokenResponse};
+use keyward_model::{OAuthError, Secret, TokenRequest, TokenResponse};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -146,7 +146,7 @@ async fn token(
         })?;
     let access_token = state
         .tokens
-        .issue(&principal.client_id, &base)
+        .issue(principal.client_id.as_str(), &base)
         .map_err(|error| TokenError::Fault(Fault::internal(error)))?;
     let body = TokenResponse {
         access_token,
@@ -160,8 +160,8 @@ async fn token(
 fn client_credentials(
     headers: &HeaderMap,
     body_id: Option<String>,
-    body_secret: Option<ClientSecret>,
-) -> Result<(String, ClientSecret), TokenError> {
+    body_secret: Option<Secret>,
+) -> Result<(String, Secret), TokenError> {
     // Only HTTP Basic carries client credentials here; a bearer value is no client.
     let from_header = match headers.get(axum::http::header::AUTHORIZATION) {
         None => None,

@@ -8,21 +8,13 @@
 //! Lifetimes are measured on the injected [`Clock`]: each entry carries the time it was stored and
 //! is absent once its TTL has passed. moka's own TTL and capacity only bound the memory.
 
+use super::Principal;
 use crate::clock::{Clock, SystemClock};
 use moka::sync::Cache;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use subtle::ConstantTimeEq;
-use uuid::Uuid;
-
-/// Who a credential authenticates as.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Principal {
-    pub key_id: Uuid,
-    pub profile_id: String,
-    pub client_id: String,
-}
 
 /// Entries per cache; beyond it the least used are evicted (and simply verified again).
 const CAPACITY: u64 = 100_000;
@@ -107,13 +99,13 @@ impl CredentialCache {
 
     pub fn remember_verified(&self, secret: &str, principal: &Principal) {
         let now = self.clock.instant();
-        if self.revoked.contains(&principal.client_id, now) {
+        if self.revoked.contains(principal.client_id.as_str(), now) {
             return;
         }
         let secret_digest: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
-        self.known_good.insert(&principal.client_id, secret_digest, now);
+        self.known_good.insert(principal.client_id.as_str(), secret_digest, now);
         self.verified.insert(
-            &principal.client_id,
+            principal.client_id.as_str(),
             Verified { secret_digest, principal: principal.clone() },
             now,
         );
@@ -135,13 +127,20 @@ impl CredentialCache {
 
     pub fn remember_live(&self, principal: &Principal) {
         let now = self.clock.instant();
-        if !self.revoked.contains(&principal.client_id, now) {
-            self.live.insert(&principal.client_id, principal.clone(), now);
+        if !self.revoked.contains(principal.client_id.as_str(), now) {
+            self.live.insert(principal.client_id.as_str(), principal.clone(), now);
         }
     }
 
     pub fn is_revoked(&self, client_id: &str) -> bool {
         self.revoked.contains(client_id, self.clock.instant())
+    }
+
+    /// Forgets what is known of a client id's key (its name, after a rename), but not that its
+    /// secret verified.
+    pub fn forget(&self, client_id: &str) {
+        self.verified.invalidate(client_id);
+        self.live.invalidate(client_id);
     }
 
     /// Forgets a client id at once: called when its key is deleted, here or (with a shared
@@ -160,7 +159,15 @@ mod tests {
     use crate::clock::ManualClock;
 
     fn principal() -> Principal {
-        Principal { key_id: Uuid::new_v4(), profile_id: "p".into(), client_id: "c".into() }
+        Principal {
+            id: crate::ids::KeyId::new_random(),
+            profile_id: "p".into(),
+            name: "k".into(),
+            client_id: "c".into(),
+            key_for: keyward_model::KeyType::Generic,
+            created: chrono::Utc::now(),
+            last_modified: chrono::Utc::now(),
+        }
     }
 
     #[test]

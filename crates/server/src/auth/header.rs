@@ -5,14 +5,14 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use keyward_model::ClientSecret;
+use keyward_model::Secret;
 
 /// What a caller presented.
 pub enum Presented {
     /// A bearer value: an access token (and, with the key API, a full key).
     Token(String),
     /// A client id and secret.
-    ClientCredentials { client_id: String, secret: ClientSecret },
+    ClientCredentials { client_id: String, secret: Secret },
 }
 
 /// The credentials in an `Authorization` header value, or `None` when it is malformed.
@@ -40,7 +40,7 @@ pub fn parse_basic(encoded: &str) -> Option<Presented> {
     }
     Some(Presented::ClientCredentials {
         client_id: client_id.to_owned(),
-        secret: ClientSecret::new(secret.to_owned()),
+        secret: Secret::new(secret.to_owned()),
     })
 }
 

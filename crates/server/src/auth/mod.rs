@@ -4,15 +4,16 @@ pub mod cache;
 pub mod header;
 pub mod throttle;
 
-pub use cache::{CredentialCache, Principal};
+pub use cache::CredentialCache;
 pub use header::Presented;
 pub use throttle::Throttle;
 
+use crate::ids::ClientId;
 use crate::secrets::{CLIENT_ID_LEN, SECRET_LEN, SecretHasher};
-use crate::store::{Store, StoreError, StoredCredential};
+use crate::store::{Store, StoreError};
 use crate::tokens::TokenService;
-use keyward_model::ClientSecret;
 use keyward_model::KeyFormat;
+use keyward_model::Secret;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,6 +32,10 @@ pub enum AuthError {
     #[error(transparent)]
     Store(#[from] StoreError),
 }
+
+/// Who a request authenticates as: the created key whose credential it presented (directly, or
+/// through a token issued for it).
+pub type Principal = crate::store::Key;
 
 /// What an [`Authenticator`] is made of.
 pub struct AuthenticatorParts {
@@ -60,7 +65,9 @@ impl Authenticator {
         address: Option<IpAddr>,
     ) -> Result<Principal, AuthError> {
         match presented {
-            Presented::Token(token) if self.parts.format.claims(token) => self.full_key(token, address).await,
+            Presented::Token(token) if self.parts.format.is_prefixed(token) => {
+                self.full_key(token, address).await
+            }
             Presented::Token(token) => self.access_token(token).await,
             Presented::ClientCredentials { client_id, secret } => {
                 self.client_credentials(client_id, secret, address).await
@@ -80,7 +87,7 @@ impl Authenticator {
     pub async fn client_credentials(
         &self,
         client_id: &str,
-        secret: &ClientSecret,
+        secret: &Secret,
         address: Option<IpAddr>,
     ) -> Result<Principal, AuthError> {
         let parts = &self.parts;
@@ -100,7 +107,7 @@ impl Authenticator {
         if !known_good {
             parts.throttle.attempt(client_id, address).map_err(AuthError::Throttled)?;
         }
-        let stored = parts.store.credential(client_id).await?.ok_or(AuthError::Invalid)?;
+        let stored = parts.store.credential(&ClientId::from(client_id)).await?.ok_or(AuthError::Invalid)?;
         if !known_good {
             let hasher = parts.hasher.clone();
             let candidate = secret.clone();
@@ -112,7 +119,7 @@ impl Authenticator {
                 return Err(AuthError::Invalid);
             }
         }
-        let principal = Principal::of(stored, client_id);
+        let principal = stored.key;
         parts.cache.remember_verified(secret.expose(), &principal);
         Ok(principal)
     }
@@ -132,8 +139,8 @@ impl Authenticator {
         if let Some(principal) = parts.cache.live(client_id) {
             return Ok(principal);
         }
-        let stored = parts.store.credential(client_id).await?.ok_or(AuthError::Invalid)?;
-        let principal = Principal::of(stored, client_id);
+        let stored = parts.store.credential(&ClientId::from(client_id)).await?.ok_or(AuthError::Invalid)?;
+        let principal = stored.key;
         parts.cache.remember_live(&principal);
         Ok(principal)
     }
@@ -141,13 +148,6 @@ impl Authenticator {
     /// Drops throttle state that no longer limits anyone.
     pub fn forget_idle(&self) {
         self.parts.throttle.forget_idle();
-    }
-}
-
-impl Principal {
-    /// Who a stored credential authenticates as.
-    fn of(stored: StoredCredential, client_id: &str) -> Self {
-        Self { key_id: stored.key_id, profile_id: stored.profile_id, client_id: client_id.to_owned() }
     }
 }
 

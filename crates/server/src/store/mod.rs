@@ -4,11 +4,11 @@ mod sqlite;
 
 pub use sqlite::SqliteStore;
 
+use crate::ids::{ClientId, KeyId, ProfileId};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use keyward_model::KeyType;
 use std::sync::Arc;
-use uuid::Uuid;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -70,41 +70,64 @@ fn is_unavailability(error: &sqlx::Error) -> bool {
     }
 }
 
-/// A stored key, created or only initialised.
+/// A key whose id was reserved (`POST /api/apikeys`) but that was not created yet: it has no
+/// name and no credentials.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeyRecord {
-    pub id: Uuid,
-    pub profile_id: String,
-    /// `None` while the key is only initialised.
-    pub name: Option<String>,
-    pub client_id: Option<String>,
+pub struct InitialisedKey {
+    pub id: KeyId,
+    pub profile_id: ProfileId,
+    pub created: DateTime<Utc>,
+}
+
+/// A created key: named, typed, with credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Key {
+    pub id: KeyId,
+    pub profile_id: ProfileId,
+    pub name: String,
+    pub client_id: ClientId,
     pub key_for: KeyType,
     pub created: DateTime<Utc>,
     pub last_modified: DateTime<Utc>,
 }
 
-impl KeyRecord {
-    pub fn is_created(&self) -> bool {
-        self.name.is_some()
-    }
+/// A stored key in either state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyState {
+    Initialised(InitialisedKey),
+    Created(Key),
 }
 
 /// What makes a key usable: its name, type and hashed credentials.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct NewCredentials {
     pub name: String,
     pub key_for: KeyType,
-    pub client_id: String,
+    pub client_id: ClientId,
     /// PHC string of the secret's argon2id hash.
     pub secret_hash: String,
 }
 
-/// What verification needs to know about a client id.
-#[derive(Debug, Clone)]
+impl std::fmt::Debug for NewCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewCredentials")
+            .field("name", &self.name)
+            .field("client_id", &self.client_id)
+            .finish()
+    }
+}
+
+/// A created key and the hash that verifies its secret.
+#[derive(Clone)]
 pub struct StoredCredential {
-    pub key_id: Uuid,
-    pub profile_id: String,
+    pub key: Key,
     pub secret_hash: String,
+}
+
+impl std::fmt::Debug for StoredCredential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredCredential").field("key", &self.key).finish_non_exhaustive()
+    }
 }
 
 /// A token-signing key pair: PKCS#8 PEM of the private key.
@@ -128,76 +151,80 @@ pub trait Store: Send + Sync + 'static {
     /// Stores an initialised key, unless the profile already has `pending_limit` of them.
     async fn initialise(
         &self,
-        id: Uuid,
-        profile_id: &str,
+        profile_id: &ProfileId,
+        id: KeyId,
         now: DateTime<Utc>,
         pending_limit: u32,
-    ) -> Result<KeyRecord, StoreError>;
+    ) -> Result<InitialisedKey, StoreError>;
 
-    /// Turns an initialised key into a created one, unless the profile already has `limit` keys.
+    /// Turns an initialised key into a created one, unless the profile already has `limit` keys:
+    /// [`StoreError::AlreadyCreated`] when it is created, [`StoreError::NotFound`] when the
+    /// profile has no such key.
     async fn create_initialised(
         &self,
-        id: Uuid,
-        profile_id: &str,
+        profile_id: &ProfileId,
+        id: KeyId,
         credentials: &NewCredentials,
         now: DateTime<Utc>,
         limit: u32,
-    ) -> Result<KeyRecord, StoreError>;
+    ) -> Result<Key, StoreError>;
 
     /// Stores a created key in one step, unless the profile already has `limit` keys.
     async fn insert_created(
         &self,
-        id: Uuid,
-        profile_id: &str,
+        profile_id: &ProfileId,
+        id: KeyId,
         credentials: &NewCredentials,
         now: DateTime<Utc>,
         limit: u32,
-    ) -> Result<KeyRecord, StoreError>;
+    ) -> Result<Key, StoreError>;
 
+    /// Renames a created key of the profile.
     async fn rename(
         &self,
-        id: Uuid,
-        profile_id: &str,
+        profile_id: &ProfileId,
+        id: KeyId,
         name: &str,
         now: DateTime<Utc>,
-    ) -> Result<KeyRecord, StoreError>;
+    ) -> Result<Key, StoreError>;
 
     /// A key of the profile, created or initialised.
-    async fn get(&self, id: Uuid, profile_id: &str) -> Result<Option<KeyRecord>, StoreError>;
+    async fn get(&self, profile_id: &ProfileId, id: KeyId) -> Result<Option<KeyState>, StoreError>;
 
     /// A page of the profile's created keys, newest first (ties by descending id), and their total
     /// count.
-    async fn list(
+    async fn page(
         &self,
-        profile_id: &str,
+        profile_id: &ProfileId,
         offset: u64,
         limit: u32,
-    ) -> Result<(Vec<KeyRecord>, u64), StoreError>;
+    ) -> Result<(Vec<Key>, u64), StoreError>;
 
     /// Up to `limit` of the profile's created keys that come strictly after the position `after`
     /// (a key's `created` and `id`; `None` is before the newest key) in the order of
-    /// [`Store::list`], and the count of all of them. A position need not name an existing key.
-    async fn list_after(
+    /// [`Store::page`], and the count of all of them. A position need not name an existing key.
+    async fn page_after(
         &self,
-        profile_id: &str,
-        after: Option<(DateTime<Utc>, Uuid)>,
+        profile_id: &ProfileId,
+        after: Option<(DateTime<Utc>, KeyId)>,
         limit: u32,
-    ) -> Result<(Vec<KeyRecord>, u64), StoreError>;
+    ) -> Result<(Vec<Key>, u64), StoreError>;
 
     /// Every created key of the profile, of one type or of all, newest first.
-    async fn list_all(
+    async fn every_key(
         &self,
-        profile_id: &str,
+        profile_id: &ProfileId,
         key_for: Option<KeyType>,
-    ) -> Result<Vec<KeyRecord>, StoreError>;
+    ) -> Result<Vec<Key>, StoreError>;
 
     /// Deletes the profile's key named `name` and returns it.
-    async fn delete_by_name(&self, profile_id: &str, name: &str) -> Result<Option<KeyRecord>, StoreError>;
+    async fn delete_by_name(&self, profile_id: &ProfileId, name: &str) -> Result<Option<Key>, StoreError>;
 
-    /// Deletes a key of the profile and returns it.
-    async fn delete(&self, id: Uuid, profile_id: &str) -> Result<Option<KeyRecord>, StoreError>;
+    /// Deletes a key of the profile, created or initialised, and returns it.
+    async fn delete(&self, profile_id: &ProfileId, id: KeyId) -> Result<Option<KeyState>, StoreError>;
 
-    async fn credential(&self, client_id: &str) -> Result<Option<StoredCredential>, StoreError>;
+    /// The created key whose client id this is, and its secret's hash.
+    async fn credential(&self, client_id: &ClientId) -> Result<Option<StoredCredential>, StoreError>;
 
     /// Deletes initialised keys older than `before`; returns how many.
     async fn purge_initialised(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
@@ -217,12 +244,4 @@ pub async fn connect(url: &str) -> Result<Arc<dyn Store>, StoreError> {
     } else {
         Err(StoreError::UnsupportedUrl(url.to_owned()))
     }
-}
-
-pub(crate) fn to_micros(instant: DateTime<Utc>) -> i64 {
-    instant.timestamp_micros()
-}
-
-pub(crate) fn from_micros(micros: i64) -> DateTime<Utc> {
-    DateTime::from_timestamp_micros(micros).unwrap_or_default()
 }

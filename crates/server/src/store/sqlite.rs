@@ -10,8 +10,9 @@
 //! (a full disk) is never reported. The explicit commit is where such failures surface.
 
 use super::{
-    KeyRecord, NewCredentials, SigningKeyRecord, Store, StoreError, StoredCredential, from_micros, to_micros,
+    InitialisedKey, Key, KeyState, NewCredentials, SigningKeyRecord, Store, StoreError, StoredCredential,
 };
+use crate::ids::{ClientId, KeyId, ProfileId};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use keyward_model::KeyType;
@@ -23,7 +24,7 @@ use std::str::FromStr;
 use std::time::Duration;
 use uuid::Uuid;
 
-/// The columns of a [`KeyRecord`], for `concat!` into static SQL.
+/// The columns of a key, for `concat!` into static SQL.
 macro_rules! key_columns {
     () => {
         "id, profile_id, name, client_id, key_for, created, last_modified"
@@ -75,14 +76,14 @@ async fn keep_after_release(connection: &mut SqliteConnection) -> Result<bool, s
 /// Why a conditional update of `id` matched no row.
 async fn explain_miss(
     connection: &mut SqliteConnection,
-    id: Uuid,
-    profile_id: &str,
+    profile_id: &ProfileId,
+    id: KeyId,
     limit: u32,
 ) -> Result<StoreError, StoreError> {
     let created: Option<bool> =
         sqlx::query_scalar("SELECT name IS NOT NULL FROM api_keys WHERE id = ?1 AND profile_id = ?2")
             .bind(id.to_string())
-            .bind(profile_id)
+            .bind(profile_id.as_str())
             .fetch_optional(connection)
             .await?;
     Ok(match created {
@@ -102,45 +103,80 @@ pub(super) fn is_unavailability(error: &sqlx::sqlite::SqliteError) -> bool {
 }
 
 /// How many created keys the profile has.
-async fn count_created(connection: &mut SqliteConnection, profile_id: &str) -> Result<u64, StoreError> {
+async fn count_created(connection: &mut SqliteConnection, profile_id: &ProfileId) -> Result<u64, StoreError> {
     let total: i64 =
         sqlx::query_scalar("SELECT count(*) FROM api_keys WHERE profile_id = ?1 AND name IS NOT NULL")
-            .bind(profile_id)
+            .bind(profile_id.as_str())
             .fetch_one(connection)
             .await?;
     Ok(u64::try_from(total).unwrap_or_default())
 }
 
-fn parse_id(text: &str) -> Result<Uuid, StoreError> {
-    Uuid::parse_str(text).map_err(|e| StoreError::Database(sqlx::Error::Decode(Box::new(e))))
+// Timestamps are stored as microseconds since the Unix epoch, UTC, so that they sort as numbers.
+fn to_micros(instant: DateTime<Utc>) -> i64 {
+    instant.timestamp_micros()
 }
 
-fn key_record(row: &SqliteRow) -> Result<KeyRecord, StoreError> {
-    let id: String = row.try_get("id")?;
-    Ok(KeyRecord {
-        id: parse_id(&id)?,
-        profile_id: row.try_get("profile_id")?,
-        name: row.try_get("name")?,
-        client_id: row.try_get("client_id")?,
-        key_for: {
-            let text: String = row.try_get("key_for")?;
-            text.parse()
-                .map_err(|_| StoreError::Database(sqlx::Error::Decode(format!("key type {text}").into())))?
-        },
-        created: from_micros(row.try_get("created")?),
-        last_modified: from_micros(row.try_get("last_modified")?),
-    })
+/// A stored value that does not decode: a damaged database, never a default.
+fn corrupt(what: String) -> StoreError {
+    StoreError::Database(sqlx::Error::Decode(what.into()))
+}
+
+fn from_micros(micros: i64) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::from_timestamp_micros(micros).ok_or_else(|| corrupt(format!("timestamp {micros}")))
+}
+
+fn parse_id(text: &str) -> Result<KeyId, StoreError> {
+    Uuid::parse_str(text).map(KeyId::from).map_err(|_| corrupt(format!("key id {text:?}")))
+}
+
+/// A key row in either state: created when it has a name (the schema makes name, client id and
+/// secret hash present together).
+fn key_state(row: &SqliteRow) -> Result<KeyState, StoreError> {
+    let id = parse_id(&row.try_get::<String, _>("id")?)?;
+    let profile_id = ProfileId::new(row.try_get::<String, _>("profile_id")?);
+    let created = from_micros(row.try_get("created")?)?;
+    let name: Option<String> = row.try_get("name")?;
+    let client_id: Option<String> = row.try_get("client_id")?;
+    let (Some(name), Some(client_id)) = (name, client_id) else {
+        return Ok(KeyState::Initialised(InitialisedKey { id, profile_id, created }));
+    };
+    let key_for: String = row.try_get("key_for")?;
+    Ok(KeyState::Created(Key {
+        id,
+        profile_id,
+        name,
+        client_id: ClientId::new(client_id),
+        key_for: key_for.parse().map_err(|_| corrupt(format!("key type {key_for:?}")))?,
+        created,
+        last_modified: from_micros(row.try_get("last_modified")?)?,
+    }))
+}
+
+/// A row that the query selected as created.
+fn created_key(row: &SqliteRow) -> Result<Key, StoreError> {
+    match key_state(row)? {
+        KeyState::Created(key) => Ok(key),
+        KeyState::Initialised(key) => Err(corrupt(format!("key {} has no name", key.id))),
+    }
+}
+
+fn initialised_key(row: &SqliteRow) -> Result<InitialisedKey, StoreError> {
+    match key_state(row)? {
+        KeyState::Initialised(key) => Ok(key),
+        KeyState::Created(key) => Err(corrupt(format!("key {} is already created", key.id))),
+    }
 }
 
 #[async_trait]
 impl Store for SqliteStore {
     async fn initialise(
         &self,
-        id: Uuid,
-        profile_id: &str,
+        profile_id: &ProfileId,
+        id: KeyId,
         now: DateTime<Utc>,
         pending_limit: u32,
-    ) -> Result<KeyRecord, StoreError> {
+    ) -> Result<InitialisedKey, StoreError> {
         let mut tx = self.begin_write().await?;
         let row = sqlx::query(concat!(
             "INSERT INTO api_keys (id, profile_id, created, last_modified)
@@ -150,7 +186,7 @@ impl Store for SqliteStore {
             key_columns!()
         ))
         .bind(id.to_string())
-        .bind(profile_id)
+        .bind(profile_id.as_str())
         .bind(to_micros(now))
         .bind(pending_limit)
         .fetch_optional(&mut *tx)
@@ -158,19 +194,19 @@ impl Store for SqliteStore {
         .map_err(StoreError::from_write)?;
         tx.commit().await?;
         match row {
-            Some(row) => key_record(&row),
+            Some(row) => initialised_key(&row),
             None => Err(StoreError::LimitReached(pending_limit)),
         }
     }
 
     async fn create_initialised(
         &self,
-        id: Uuid,
-        profile_id: &str,
+        profile_id: &ProfileId,
+        id: KeyId,
         credentials: &NewCredentials,
         now: DateTime<Utc>,
         limit: u32,
-    ) -> Result<KeyRecord, StoreError> {
+    ) -> Result<Key, StoreError> {
         let mut tx = self.begin_write().await?;
         let row = sqlx::query(concat!(
             "UPDATE api_keys
@@ -181,9 +217,9 @@ impl Store for SqliteStore {
             key_columns!()
         ))
         .bind(id.to_string())
-        .bind(profile_id)
+        .bind(profile_id.as_str())
         .bind(&credentials.name)
-        .bind(&credentials.client_id)
+        .bind(credentials.client_id.as_str())
         .bind(&credentials.secret_hash)
         .bind(credentials.key_for.as_str())
         .bind(to_micros(now))
@@ -192,8 +228,8 @@ impl Store for SqliteStore {
         .await
         .map_err(StoreError::from_write)?;
         let outcome = match row {
-            Some(row) => key_record(&row),
-            None => Err(explain_miss(&mut tx, id, profile_id, limit).await?),
+            Some(row) => created_key(&row),
+            None => Err(explain_miss(&mut tx, profile_id, id, limit).await?),
         };
         tx.commit().await?;
         outcome
@@ -201,12 +237,12 @@ impl Store for SqliteStore {
 
     async fn insert_created(
         &self,
-        id: Uuid,
-        profile_id: &str,
+        profile_id: &ProfileId,
+        id: KeyId,
         credentials: &NewCredentials,
         now: DateTime<Utc>,
         limit: u32,
-    ) -> Result<KeyRecord, StoreError> {
+    ) -> Result<Key, StoreError> {
         let mut tx = self.begin_write().await?;
         let row = sqlx::query(concat!(
             "INSERT INTO api_keys (id, profile_id, name, client_id, secret_hash, key_for, created, last_modified)
@@ -216,9 +252,9 @@ impl Store for SqliteStore {
             key_columns!()
         ))
         .bind(id.to_string())
-        .bind(profile_id)
+        .bind(profile_id.as_str())
         .bind(&credentials.name)
-        .bind(&credentials.client_id)
+        .bind(credentials.client_id.as_str())
         .bind(&credentials.secret_hash)
         .bind(credentials.key_for.as_str())
         .bind(to_micros(now))
@@ -228,18 +264,18 @@ impl Store for SqliteStore {
         .map_err(StoreError::from_write)?;
         tx.commit().await?;
         match row {
-            Some(row) => key_record(&row),
+            Some(row) => created_key(&row),
             None => Err(StoreError::LimitReached(limit)),
         }
     }
 
     async fn rename(
         &self,
-        id: Uuid,
-        profile_id: &str,
+        profile_id: &ProfileId,
+        id: KeyId,
         name: &str,
         now: DateTime<Utc>,
-    ) -> Result<KeyRecord, StoreError> {
+    ) -> Result<Key, StoreError> {
         let mut tx = self.begin_write().await?;
         let row = sqlx::query(concat!(
             "UPDATE api_keys SET name = ?3, last_modified = ?4
@@ -248,7 +284,7 @@ impl Store for SqliteStore {
             key_columns!()
         ))
         .bind(id.to_string())
-        .bind(profile_id)
+        .bind(profile_id.as_str())
         .bind(name)
         .bind(to_micros(now))
         .fetch_optional(&mut *tx)
@@ -256,30 +292,30 @@ impl Store for SqliteStore {
         .map_err(StoreError::from_write)?;
         tx.commit().await?;
         match row {
-            Some(row) => key_record(&row),
+            Some(row) => created_key(&row),
             None => Err(StoreError::NotFound),
         }
     }
 
-    async fn get(&self, id: Uuid, profile_id: &str) -> Result<Option<KeyRecord>, StoreError> {
+    async fn get(&self, profile_id: &ProfileId, id: KeyId) -> Result<Option<KeyState>, StoreError> {
         let row = sqlx::query(concat!(
             "SELECT ",
             key_columns!(),
             " FROM api_keys WHERE id = ?1 AND profile_id = ?2"
         ))
         .bind(id.to_string())
-        .bind(profile_id)
+        .bind(profile_id.as_str())
         .fetch_optional(&self.pool)
         .await?;
-        row.as_ref().map(key_record).transpose()
+        row.as_ref().map(key_state).transpose()
     }
 
-    async fn list(
+    async fn page(
         &self,
-        profile_id: &str,
+        profile_id: &ProfileId,
         offset: u64,
         limit: u32,
-    ) -> Result<(Vec<KeyRecord>, u64), StoreError> {
+    ) -> Result<(Vec<Key>, u64), StoreError> {
         let mut tx = self.pool.begin().await?;
         let total = count_created(&mut tx, profile_id).await?;
         let rows = sqlx::query(concat!(
@@ -288,22 +324,22 @@ impl Store for SqliteStore {
             " FROM api_keys WHERE profile_id = ?1 AND name IS NOT NULL
              ORDER BY created DESC, id DESC LIMIT ?2 OFFSET ?3"
         ))
-        .bind(profile_id)
+        .bind(profile_id.as_str())
         .bind(limit)
         .bind(i64::try_from(offset).unwrap_or(i64::MAX))
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
-        let keys = rows.iter().map(key_record).collect::<Result<_, _>>()?;
+        let keys = rows.iter().map(created_key).collect::<Result<_, _>>()?;
         Ok((keys, total))
     }
 
-    async fn list_after(
+    async fn page_after(
         &self,
-        profile_id: &str,
-        after: Option<(DateTime<Utc>, Uuid)>,
+        profile_id: &ProfileId,
+        after: Option<(DateTime<Utc>, KeyId)>,
         limit: u32,
-    ) -> Result<(Vec<KeyRecord>, u64), StoreError> {
+    ) -> Result<(Vec<Key>, u64), StoreError> {
         let mut tx = self.pool.begin().await?;
         let total = count_created(&mut tx, profile_id).await?;
         let rows = match after {
@@ -314,7 +350,7 @@ impl Store for SqliteStore {
                     " FROM api_keys WHERE profile_id = ?1 AND name IS NOT NULL
                      ORDER BY created DESC, id DESC LIMIT ?2"
                 ))
-                .bind(profile_id)
+                .bind(profile_id.as_str())
                 .bind(limit)
                 .fetch_all(&mut *tx)
                 .await?
@@ -329,7 +365,7 @@ impl Store for SqliteStore {
                        AND (created < ?2 OR (created = ?2 AND id < ?3))
                      ORDER BY created DESC, id DESC LIMIT ?4"
                 ))
-                .bind(profile_id)
+                .bind(profile_id.as_str())
                 .bind(to_micros(created))
                 .bind(id.to_string())
                 .bind(limit)
@@ -338,68 +374,67 @@ impl Store for SqliteStore {
             }
         };
         tx.commit().await?;
-        let keys = rows.iter().map(key_record).collect::<Result<_, _>>()?;
+        let keys = rows.iter().map(created_key).collect::<Result<_, _>>()?;
         Ok((keys, total))
     }
 
-    async fn list_all(
+    async fn every_key(
         &self,
-        profile_id: &str,
+        profile_id: &ProfileId,
         key_for: Option<KeyType>,
-    ) -> Result<Vec<KeyRecord>, StoreError> {
+    ) -> Result<Vec<Key>, StoreError> {
         let rows = sqlx::query(concat!(
             "SELECT ",
             key_columns!(),
             " FROM api_keys WHERE profile_id = ?1 AND name IS NOT NULL AND (?2 IS NULL OR key_for = ?2)
              ORDER BY created DESC, id DESC"
         ))
-        .bind(profile_id)
+        .bind(profile_id.as_str())
         .bind(key_for.map(KeyType::as_str))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(key_record).collect()
+        rows.iter().map(created_key).collect()
     }
 
-    async fn delete_by_name(&self, profile_id: &str, name: &str) -> Result<Option<KeyRecord>, StoreError> {
+    async fn delete_by_name(&self, profile_id: &ProfileId, name: &str) -> Result<Option<Key>, StoreError> {
         let mut tx = self.begin_write().await?;
         let row = sqlx::query(concat!(
             "DELETE FROM api_keys WHERE profile_id = ?1 AND name = ?2 RETURNING ",
             key_columns!()
         ))
-        .bind(profile_id)
+        .bind(profile_id.as_str())
         .bind(name)
         .fetch_optional(&mut *tx)
         .await?;
         tx.commit().await?;
-        row.as_ref().map(key_record).transpose()
+        row.as_ref().map(created_key).transpose()
     }
 
-    async fn delete(&self, id: Uuid, profile_id: &str) -> Result<Option<KeyRecord>, StoreError> {
+    async fn delete(&self, profile_id: &ProfileId, id: KeyId) -> Result<Option<KeyState>, StoreError> {
         let mut tx = self.begin_write().await?;
         let row = sqlx::query(concat!(
             "DELETE FROM api_keys WHERE id = ?1 AND profile_id = ?2 RETURNING ",
             key_columns!()
         ))
         .bind(id.to_string())
-        .bind(profile_id)
+        .bind(profile_id.as_str())
         .fetch_optional(&mut *tx)
         .await?;
         tx.commit().await?;
-        row.as_ref().map(key_record).transpose()
+        row.as_ref().map(key_state).transpose()
     }
 
-    async fn credential(&self, client_id: &str) -> Result<Option<StoredCredential>, StoreError> {
-        let row = sqlx::query("SELECT id, profile_id, secret_hash FROM api_keys WHERE client_id = ?1")
-            .bind(client_id)
-            .fetch_optional(&self.pool)
-            .await?;
+    async fn credential(&self, client_id: &ClientId) -> Result<Option<StoredCredential>, StoreError> {
+        let row = sqlx::query(concat!(
+            "SELECT secret_hash, ",
+            key_columns!(),
+            " FROM api_keys WHERE client_id = ?1"
+        ))
+        .bind(client_id.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
         let Some(row) = row else { return Ok(None) };
-        let id: String = row.try_get("id")?;
-        Ok(Some(StoredCredential {
-            key_id: parse_id(&id)?,
-            profile_id: row.try_get("profile_id")?,
-            secret_hash: row.try_get("secret_hash")?,
-        }))
+        Ok(Some(StoredCredential { key: created_key(&row)?, secret_hash: row.try_get("secret_hash")? }))
     }
 
     async fn purge_initialised(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
@@ -422,7 +457,7 @@ impl Store for SqliteStore {
         Ok(Some(SigningKeyRecord {
             kid: row.try_get("kid")?,
             private_key_pem: row.try_get("private_key")?,
-            created: from_micros(row.try_get("created")?),
+            created: from_micros(row.try_get("created")?)?,
         }))
     }
 
@@ -450,7 +485,7 @@ mod tests {
         NewCredentials {
             name: format!("key {n}"),
             key_for: KeyType::Generic,
-            client_id: format!("client{n}"),
+            client_id: ClientId::new(format!("client{n}")),
             secret_hash: "hash".to_owned(),
         }
     }
@@ -462,12 +497,16 @@ mod tests {
         let url = format!("sqlite://{}", dir.path().join("keys.db").display());
         let store = SqliteStore::connect(&url).await.unwrap();
         let instants = [Utc::now(), Utc::now() - chrono::TimeDelta::seconds(1)];
+        let (p, other) = (ProfileId::from("p"), ProfileId::from("other"));
         for n in 0..20 {
-            store.insert_created(Uuid::new_v4(), "p", &credentials(n), instants[n % 2], 50).await.unwrap();
+            store
+                .insert_created(&p, KeyId::new_random(), &credentials(n), instants[n % 2], 50)
+                .await
+                .unwrap();
         }
-        store.insert_created(Uuid::new_v4(), "other", &credentials(99), instants[0], 50).await.unwrap();
+        store.insert_created(&other, KeyId::new_random(), &credentials(99), instants[0], 50).await.unwrap();
 
-        let (listed, total) = store.list("p", 0, 100).await.unwrap();
+        let (listed, total) = store.page(&p, 0, 100).await.unwrap();
         assert_eq!(total, 20);
         let mut expected: Vec<_> = listed.iter().map(|k| (to_micros(k.created), k.id.to_string())).collect();
         expected.sort_by(|a, b| b.cmp(a));
@@ -481,7 +520,7 @@ mod tests {
             let mut after = None;
             // Bounded, so that a position that fails to advance fails the test instead of hanging it.
             for _ in 0..=20 {
-                let (page, total) = store.list_after("p", after, limit).await.unwrap();
+                let (page, total) = store.page_after(&p, after, limit).await.unwrap();
                 assert_eq!(total, 20);
                 let Some(last) = page.last() else { break };
                 after = Some((last.created, last.id));
