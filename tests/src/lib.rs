@@ -1,6 +1,7 @@
 //! A real Keyward server on an ephemeral port, with a fresh SQLite database, for black-box tests.
 //! Every response that goes through [`TestServer::send`] is checked against the OpenAPI document.
 
+pub mod database;
 pub mod probe;
 pub mod scripted;
 pub mod spec;
@@ -53,7 +54,7 @@ impl TestServer {
     }
 
     pub async fn start_with(configure: impl FnOnce(&mut ServeSettings)) -> Self {
-        let (settings, dir) = fresh_settings(configure);
+        let (settings, dir) = fresh_settings(configure).await;
         let clock = Arc::new(ManualClock::starting_now());
         let state = AppState::with_store(connect(&settings).await, &settings, clock.clone())
             .await
@@ -63,7 +64,7 @@ impl TestServer {
 
     /// A server whose store is watched, and can be made to fail, through the returned probe.
     pub async fn start_probed(configure: impl FnOnce(&mut ServeSettings)) -> (Self, Arc<probe::Probe>) {
-        let (settings, dir) = fresh_settings(configure);
+        let (settings, dir) = fresh_settings(configure).await;
         let clock = Arc::new(ManualClock::starting_now());
         let (probed, probe) = probe::ProbedStore::new(connect(&settings).await);
         let state =
@@ -204,11 +205,11 @@ impl Drop for TestServer {
 
 /// The settings' database, migrated.
 async fn connect(settings: &ServeSettings) -> Arc<dyn Store> {
-    keyward_server::store::connect(&settings.database.database_url).await.expect("store")
+    keyward_server::store::connect(&settings.database).await.expect("store")
 }
 
-/// Settings for a server on a fresh SQLite database in a new temporary directory.
-fn fresh_settings(configure: impl FnOnce(&mut ServeSettings)) -> (ServeSettings, TempDir) {
+/// Settings for a server on a fresh database (see [`database`]) and a new temporary directory.
+async fn fresh_settings(configure: impl FnOnce(&mut ServeSettings)) -> (ServeSettings, TempDir) {
     capture_logs();
     let dir = tempfile::tempdir().expect("temporary directory");
     let mut settings = ServeSettings {
@@ -218,9 +219,7 @@ fn fresh_settings(configure: impl FnOnce(&mut ServeSettings)) -> (ServeSettings,
         cache_ttl: 30,
         throttle_per_key: NonZeroU32::new(10).expect("non-zero"),
         throttle_per_address: NonZeroU32::new(1000).expect("non-zero"),
-        database: DatabaseSettings {
-            database_url: format!("sqlite://{}", dir.path().join("keyward.db").display()),
-        },
+        database: DatabaseSettings::at(database::fresh_url(dir.path()).await),
         keys: KeySettings {
             max_keys_per_profile: 50,
             argon2_memory_kib: DEFAULT_MEMORY_KIB,

@@ -4,6 +4,10 @@
 //!
 //! As root on Debian or Ubuntu it installs what is missing with apt; Python packages go into a
 //! virtual environment under `target/`. Elsewhere it says exactly what to install and fails.
+//!
+//! A throwaway PostgreSQL cluster (Debian's `postgresql`, run as the `postgres` user on a
+//! temporary directory and a free loopback port) serves the PostgreSQL tests: the store's contract
+//! and the whole HTTP suite a second time, on PostgreSQL.
 
 use anyhow::{Context, bail};
 use std::path::{Path, PathBuf};
@@ -21,35 +25,48 @@ pub fn run(cargo_args: &[String]) -> anyhow::Result<()> {
     if !root_user {
         bail!("the full-disk tests mount a tmpfs and need root: run `sudo -E cargo xtask test`, as CI does");
     }
+    let postgres = Postgres::start(&root)?;
 
     let path = std::env::var_os("PATH").unwrap_or_default();
     let mut paths = vec![venv.join("bin")];
     paths.extend(std::env::split_paths(&path));
+    let path = std::env::join_paths(paths)?;
     let started = Instant::now();
-    let mut child = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .current_dir(&root)
-        .args(["test", "--workspace", "--no-fail-fast"])
-        .args(cargo_args)
-        .args(["--", "--include-ignored"])
-        .env("PATH", std::env::join_paths(paths)?)
-        .stdout(Stdio::piped())
-        .spawn()
-        .context("running cargo test")?;
-    let stdout = child.stdout.take().context("cargo test's output")?;
     let mut totals = Totals::default();
-    for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
-        let line = line?;
-        println!("{line}");
-        totals.add(&line);
+    let mut all_passed = true;
+    // Everything, with SQLite as the HTTP suite's database; then the HTTP suite on PostgreSQL.
+    let runs: [(&[&str], &str); 2] =
+        [(&["--workspace"], "sqlite"), (&["-p", "keyward-tests", "--test", "api"], "postgres")];
+    for (selection, backend) in runs {
+        let mut child = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .current_dir(&root)
+            .arg("test")
+            .args(selection)
+            .arg("--no-fail-fast")
+            .args(cargo_args)
+            .args(["--", "--include-ignored"])
+            .env("PATH", &path)
+            .env("KEYWARD_TEST_POSTGRES_URL", &postgres.url)
+            .env("KEYWARD_TEST_BACKEND", backend)
+            .stdout(Stdio::piped())
+            .spawn()
+            .context("running cargo test")?;
+        let stdout = child.stdout.take().context("cargo test's output")?;
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
+            let line = line?;
+            println!("{line}");
+            totals.add(&line);
+        }
+        all_passed &= child.wait()?.success();
     }
-    let status = child.wait()?;
+    drop(postgres);
     let seconds = started.elapsed().as_secs_f64();
     println!(
         "xtask test: {} passed, {} failed, {} ignored in {seconds:.0} s",
         totals.passed, totals.failed, totals.ignored
     );
     println!("summary: {} passed, {} failed", totals.passed, totals.failed);
-    if !status.success() || totals.failed > 0 {
+    if !all_passed || totals.failed > 0 {
         bail!("tests failed");
     }
     if totals.ignored > 0 {
@@ -92,7 +109,83 @@ fn on_path(program: &str) -> bool {
         .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
 }
 
-/// curl, Chromium and Python's venv, from Debian's packages.
+/// A PostgreSQL cluster of its own, stopped when dropped.
+struct Postgres {
+    dir: PathBuf,
+    bin: PathBuf,
+    url: String,
+}
+
+impl Postgres {
+    fn start(root: &Path) -> anyhow::Result<Self> {
+        let bin = postgres_bin().context("PostgreSQL is not installed: apt-get install postgresql")?;
+        let dir = root.join("target").join("xtask-postgres");
+        if dir.exists() {
+            // A cluster left by an interrupted run: stop it, then start afresh.
+            let _ = as_postgres(&bin.join("pg_ctl"))
+                .arg("-D")
+                .arg(&dir)
+                .args(["-m", "immediate", "stop"])
+                .output();
+            std::fs::remove_dir_all(&dir)?;
+        }
+        std::fs::create_dir_all(&dir)?;
+        run_checked(Command::new("chown").arg("postgres:postgres").arg(&dir))?;
+        run_checked(
+            as_postgres(&bin.join("initdb"))
+                .arg("-D")
+                .arg(&dir)
+                .args(["--auth=trust", "--username=postgres", "--no-sync"])
+                .stdout(Stdio::null()),
+        )?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let options = format!(
+            "-p {port} -c listen_addresses=127.0.0.1 -k {} -c max_connections=300 -c fsync=off",
+            dir.display()
+        );
+        run_checked(
+            as_postgres(&bin.join("pg_ctl"))
+                .arg("-D")
+                .arg(&dir)
+                .args(["-o", &options, "-w", "-l"])
+                .arg(dir.join("server.log"))
+                .arg("start")
+                .stdout(Stdio::null()),
+        )?;
+        eprintln!("xtask test: PostgreSQL on 127.0.0.1:{port}");
+        Ok(Self { url: format!("postgres://postgres@127.0.0.1:{port}/postgres"), dir, bin })
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let _ = as_postgres(&self.bin.join("pg_ctl"))
+            .arg("-D")
+            .arg(&self.dir)
+            .args(["-m", "fast", "stop"])
+            .output();
+    }
+}
+
+/// A command run as the `postgres` user, which initdb requires when we are root.
+fn as_postgres(program: &Path) -> Command {
+    let mut command = Command::new("runuser");
+    command.args(["-u", "postgres", "--"]).arg(program);
+    command
+}
+
+/// Debian's PostgreSQL binaries, newest version first.
+fn postgres_bin() -> Option<PathBuf> {
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(|entry| entry.ok().map(|entry| entry.path().join("bin")))
+        .filter(|bin| bin.join("initdb").is_file())
+        .collect();
+    versions.sort();
+    versions.pop()
+}
+
+/// curl, Chromium, Python's venv and PostgreSQL, from Debian's packages.
 fn provide_debian_packages(root_user: bool) -> anyhow::Result<()> {
     let mut missing = Vec::new();
     if !on_path("curl") {
@@ -105,6 +198,9 @@ fn provide_debian_packages(root_user: bool) -> anyhow::Result<()> {
         missing.extend(["python3", "python3-venv"]);
     } else if !python_has_venv() {
         missing.push("python3-venv");
+    }
+    if postgres_bin().is_none() {
+        missing.push("postgresql");
     }
     if missing.is_empty() {
         return Ok(());

@@ -8,9 +8,44 @@ use std::time::Duration;
 /// Where the data lives.
 #[derive(Debug, Clone, Args)]
 pub struct DatabaseSettings {
-    /// Database URL. `sqlite://PATH` opens (and creates if missing) an SQLite file.
+    /// Database URL. `sqlite://PATH` opens (and creates if missing) an SQLite file;
+    /// `postgres://USER:PASSWORD@HOST:PORT/DATABASE` connects to PostgreSQL, which any number of
+    /// instances may share.
     #[arg(long, env = "KEYWARD_DATABASE_URL", default_value = "sqlite://keyward.db")]
     pub database_url: String,
+
+    /// Most connections this instance opens to the database.
+    #[arg(long, env = "KEYWARD_DATABASE_MAX_CONNECTIONS", default_value_t = 16)]
+    pub database_max_connections: u32,
+
+    /// How long a request waits for a database connection before it is answered 503, in
+    /// milliseconds.
+    #[arg(long, env = "KEYWARD_DATABASE_ACQUIRE_TIMEOUT_MS", default_value_t = 2000)]
+    pub database_acquire_timeout_ms: u64,
+
+    /// The longest one statement may run on PostgreSQL before it is cancelled, in milliseconds.
+    #[arg(long, env = "KEYWARD_DATABASE_STATEMENT_TIMEOUT_MS", default_value_t = 5000)]
+    pub database_statement_timeout_ms: u64,
+}
+
+impl DatabaseSettings {
+    /// These settings for the database at `url`.
+    pub fn at(url: impl Into<String>) -> Self {
+        Self {
+            database_url: url.into(),
+            database_max_connections: 16,
+            database_acquire_timeout_ms: 2000,
+            database_statement_timeout_ms: 5000,
+        }
+    }
+
+    pub fn acquire_timeout(&self) -> Duration {
+        Duration::from_millis(self.database_acquire_timeout_ms)
+    }
+
+    pub fn statement_timeout(&self) -> Duration {
+        Duration::from_millis(self.database_statement_timeout_ms)
+    }
 }
 
 /// How keys are made and limited.

@@ -47,7 +47,7 @@ impl AppState {
     /// Opens the database (running migrations), loads or makes the token signing key, and wires
     /// the services together on the system clock.
     pub async fn open(settings: &ServeSettings) -> anyhow::Result<Self> {
-        let store = store::connect(&settings.database.database_url).await.context("opening the database")?;
+        let store = store::connect(&settings.database).await.context("opening the database")?;
         Self::with_store(store, settings, Arc::new(SystemClock)).await
     }
 

@@ -132,7 +132,7 @@ async fn create_key(
     settings: &KeySettings,
 ) -> anyhow::Result<()> {
     let profile = keys::validate_profile_id(profile).map_err(anyhow::Error::msg)?;
-    let store = store::connect(&database.database_url).await?;
+    let store = store::connect(database).await?;
     let hasher = keyward_server::hasher(settings)?;
     // A one-shot process: its cache is never consulted.
     let cache = Arc::new(CredentialCache::new(std::time::Duration::from_secs(1)));

@@ -1,9 +1,12 @@
 //! Storage of keys and signing keys, behind one trait so that handlers never see a database.
 
+mod postgres;
 mod sqlite;
 
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
+use crate::config::DatabaseSettings;
 use crate::ids::{ClientId, KeyId, ProfileId};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -20,7 +23,7 @@ pub enum StoreError {
     NameTaken,
     #[error("the key is already created")]
     AlreadyCreated,
-    #[error("unsupported database URL {0:?}: expected sqlite:")]
+    #[error("unsupported database URL {0:?}: expected sqlite: or postgres:")]
     UnsupportedUrl(String),
     /// The database could not do the work now (a full disk, an I/O error, a read-only file, a
     /// lock held past the busy timeout, no connection): the request may succeed later, and a write
@@ -62,10 +65,15 @@ fn is_unavailability(error: &sqlx::Error) -> bool {
         | sqlx::Error::PoolClosed
         | sqlx::Error::WorkerCrashed
         | sqlx::Error::BeginFailed => true,
-        sqlx::Error::Database(db) => match db.try_downcast_ref::<sqlx::sqlite::SqliteError>() {
-            Some(sqlite) => sqlite::is_unavailability(sqlite),
-            None => false,
-        },
+        sqlx::Error::Database(db) => {
+            if let Some(sqlite) = db.try_downcast_ref::<sqlx::sqlite::SqliteError>() {
+                sqlite::is_unavailability(sqlite)
+            } else if let Some(postgres) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+                postgres::is_unavailability(postgres)
+            } else {
+                false
+            }
+        }
         _ => false,
     }
 }
@@ -237,10 +245,14 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_first_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError>;
 }
 
-/// Opens the store that `url` names and brings its schema up to date.
-pub async fn connect(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+/// Opens the store that the settings' URL names (SQLite or PostgreSQL, by its scheme) and brings
+/// its schema up to date.
+pub async fn connect(settings: &DatabaseSettings) -> Result<Arc<dyn Store>, StoreError> {
+    let url = settings.database_url.as_str();
     if url.starts_with("sqlite:") {
-        Ok(Arc::new(SqliteStore::connect(url).await?))
+        Ok(Arc::new(SqliteStore::connect(settings).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PostgresStore::connect(settings).await?))
     } else {
         Err(StoreError::UnsupportedUrl(url.to_owned()))
     }

@@ -12,6 +12,7 @@
 use super::{
     InitialisedKey, Key, KeyState, NewCredentials, SigningKeyRecord, Store, StoreError, StoredCredential,
 };
+use crate::config::DatabaseSettings;
 use crate::ids::{ClientId, KeyId, ProfileId};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -36,8 +37,8 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
-    pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let options = SqliteConnectOptions::from_str(url)?
+    pub async fn connect(settings: &DatabaseSettings) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(&settings.database_url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             // FULL syncs the WAL on every commit: an acknowledged write survives a power cut, not
@@ -46,7 +47,8 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
-            .max_connections(8)
+            .max_connections(settings.database_max_connections.max(1))
+            .acquire_timeout(settings.acquire_timeout())
             .after_release(|connection, _| Box::pin(keep_after_release(connection)))
             .connect_with(options)
             .await?;
@@ -495,7 +497,7 @@ mod tests {
     async fn a_walk_after_positions_follows_the_listing_order_through_ties() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("keys.db").display());
-        let store = SqliteStore::connect(&url).await.unwrap();
+        let store = SqliteStore::connect(&DatabaseSettings::at(url)).await.unwrap();
         let instants = [Utc::now(), Utc::now() - chrono::TimeDelta::seconds(1)];
         let (p, other) = (ProfileId::from("p"), ProfileId::from("other"));
         for n in 0..20 {

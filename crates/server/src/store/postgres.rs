@@ -1,0 +1,431 @@
+//! PostgreSQL, for deployments where several instances share one database.
+//!
+//! Under READ COMMITTED a count followed by an insert can interleave with another instance's, so
+//! every write that must respect a profile's limit first takes a transaction-scoped advisory lock
+//! on the profile (`pg_advisory_xact_lock(hashtextextended(profile_id, 0))`): writes of one
+//! profile run one at a time, those of different profiles in parallel. Every write commits before
+//! it returns, as the `Store` contract asks.
+
+use super::{
+    InitialisedKey, Key, KeyState, NewCredentials, SigningKeyRecord, Store, StoreError, StoredCredential,
+};
+use crate::config::DatabaseSettings;
+use crate::ids::{ClientId, KeyId, ProfileId};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use keyward_model::KeyType;
+use sqlx::postgres::{PgConnectOptions, PgDatabaseError, PgPoolOptions, PgRow};
+use sqlx::{PgConnection, PgPool, Postgres, Row, Transaction};
+use std::str::FromStr;
+use uuid::Uuid;
+
+/// The columns of a key, for `concat!` into static SQL.
+macro_rules! key_columns {
+    () => {
+        "id, profile_id, name, client_id, key_for, created, last_modified"
+    };
+}
+
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    pub async fn connect(settings: &DatabaseSettings) -> Result<Self, StoreError> {
+        let statement_timeout = settings.statement_timeout().as_millis().to_string();
+        let options = PgConnectOptions::from_str(&settings.database_url)?
+            .options([("statement_timeout", statement_timeout.as_str())]);
+        let pool = PgPoolOptions::new()
+            .max_connections(settings.database_max_connections.max(1))
+            .acquire_timeout(settings.acquire_timeout())
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("migrations/postgres").run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    /// A write transaction holding the profile's advisory lock.
+    async fn begin_for(&self, profile_id: &ProfileId) -> Result<Transaction<'static, Postgres>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind(profile_id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        Ok(tx)
+    }
+}
+
+/// Whether PostgreSQL failed for want of a connection, resources or time rather than refusing the
+/// request, by SQLSTATE class: connection exceptions (08), transaction rollbacks such as
+/// serialization failures and deadlocks (40), insufficient resources (53), operator intervention
+/// such as a cancelled statement or a shutdown (57), system errors (58), and a lock not available
+/// (55P03).
+pub(super) fn is_unavailability(error: &PgDatabaseError) -> bool {
+    let code = error.code();
+    matches!(code.get(..2), Some("08" | "40" | "53" | "57" | "58")) || code == "55P03"
+}
+
+/// A stored value that does not decode: a damaged database, never a default.
+fn corrupt(what: String) -> StoreError {
+    StoreError::Database(sqlx::Error::Decode(what.into()))
+}
+
+fn key_state(row: &PgRow) -> Result<KeyState, StoreError> {
+    let id = KeyId::from(row.try_get::<Uuid, _>("id")?);
+    let profile_id = ProfileId::new(row.try_get::<String, _>("profile_id")?);
+    let created: DateTime<Utc> = row.try_get("created")?;
+    let name: Option<String> = row.try_get("name")?;
+    let client_id: Option<String> = row.try_get("client_id")?;
+    let (Some(name), Some(client_id)) = (name, client_id) else {
+        return Ok(KeyState::Initialised(InitialisedKey { id, profile_id, created }));
+    };
+    let key_for: String = row.try_get("key_for")?;
+    Ok(KeyState::Created(Key {
+        id,
+        profile_id,
+        name,
+        client_id: ClientId::new(client_id),
+        key_for: key_for.parse().map_err(|_| corrupt(format!("key type {key_for:?}")))?,
+        created,
+        last_modified: row.try_get("last_modified")?,
+    }))
+}
+
+fn created_key(row: &PgRow) -> Result<Key, StoreError> {
+    match key_state(row)? {
+        KeyState::Created(key) => Ok(key),
+        KeyState::Initialised(key) => Err(corrupt(format!("key {} has no name", key.id))),
+    }
+}
+
+fn initialised_key(row: &PgRow) -> Result<InitialisedKey, StoreError> {
+    match key_state(row)? {
+        KeyState::Initialised(key) => Ok(key),
+        KeyState::Created(key) => Err(corrupt(format!("key {} is already created", key.id))),
+    }
+}
+
+async fn count_created(connection: &mut PgConnection, profile_id: &ProfileId) -> Result<u64, StoreError> {
+    let total: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM api_keys WHERE profile_id = $1 AND name IS NOT NULL")
+            .bind(profile_id.as_str())
+            .fetch_one(connection)
+            .await?;
+    Ok(u64::try_from(total).unwrap_or_default())
+}
+
+/// Why a conditional update of `id` matched no row.
+async fn explain_miss(
+    connection: &mut PgConnection,
+    profile_id: &ProfileId,
+    id: KeyId,
+    limit: u32,
+) -> Result<StoreError, StoreError> {
+    let created: Option<bool> =
+        sqlx::query_scalar("SELECT name IS NOT NULL FROM api_keys WHERE id = $1 AND profile_id = $2")
+            .bind(id.as_uuid())
+            .bind(profile_id.as_str())
+            .fetch_optional(connection)
+            .await?;
+    Ok(match created {
+        None => StoreError::NotFound,
+        Some(true) => StoreError::AlreadyCreated,
+        Some(false) => StoreError::LimitReached(limit),
+    })
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn initialise(
+        &self,
+        profile_id: &ProfileId,
+        id: KeyId,
+        now: DateTime<Utc>,
+        pending_limit: u32,
+    ) -> Result<InitialisedKey, StoreError> {
+        let mut tx = self.begin_for(profile_id).await?;
+        let row = sqlx::query(concat!(
+            "INSERT INTO api_keys (id, profile_id, created, last_modified)
+             SELECT $1, $2, $3, $3
+             WHERE (SELECT count(*) FROM api_keys WHERE profile_id = $2 AND name IS NULL) < $4
+             RETURNING ",
+            key_columns!()
+        ))
+        .bind(id.as_uuid())
+        .bind(profile_id.as_str())
+        .bind(now)
+        .bind(i64::from(pending_limit))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(StoreError::from_write)?;
+        tx.commit().await?;
+        match row {
+            Some(row) => initialised_key(&row),
+            None => Err(StoreError::LimitReached(pending_limit)),
+        }
+    }
+
+    async fn create_initialised(
+        &self,
+        profile_id: &ProfileId,
+        id: KeyId,
+        credentials: &NewCredentials,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Key, StoreError> {
+        let mut tx = self.begin_for(profile_id).await?;
+        let row = sqlx::query(concat!(
+            "UPDATE api_keys
+             SET name = $3, client_id = $4, secret_hash = $5, key_for = $6, created = $7, last_modified = $7
+             WHERE id = $1 AND profile_id = $2 AND name IS NULL
+               AND (SELECT count(*) FROM api_keys WHERE profile_id = $2 AND name IS NOT NULL) < $8
+             RETURNING ",
+            key_columns!()
+        ))
+        .bind(id.as_uuid())
+        .bind(profile_id.as_str())
+        .bind(&credentials.name)
+        .bind(credentials.client_id.as_str())
+        .bind(&credentials.secret_hash)
+        .bind(credentials.key_for.as_str())
+        .bind(now)
+        .bind(i64::from(limit))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(StoreError::from_write)?;
+        let outcome = match row {
+            Some(row) => created_key(&row),
+            None => Err(explain_miss(&mut tx, profile_id, id, limit).await?),
+        };
+        tx.commit().await?;
+        outcome
+    }
+
+    async fn insert_created(
+        &self,
+        profile_id: &ProfileId,
+        id: KeyId,
+        credentials: &NewCredentials,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Key, StoreError> {
+        let mut tx = self.begin_for(profile_id).await?;
+        let row = sqlx::query(concat!(
+            "INSERT INTO api_keys (id, profile_id, name, client_id, secret_hash, key_for, created, last_modified)
+             SELECT $1, $2, $3, $4, $5, $6, $7, $7
+             WHERE (SELECT count(*) FROM api_keys WHERE profile_id = $2 AND name IS NOT NULL) < $8
+             RETURNING ",
+            key_columns!()
+        ))
+        .bind(id.as_uuid())
+        .bind(profile_id.as_str())
+        .bind(&credentials.name)
+        .bind(credentials.client_id.as_str())
+        .bind(&credentials.secret_hash)
+        .bind(credentials.key_for.as_str())
+        .bind(now)
+        .bind(i64::from(limit))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(StoreError::from_write)?;
+        tx.commit().await?;
+        match row {
+            Some(row) => created_key(&row),
+            None => Err(StoreError::LimitReached(limit)),
+        }
+    }
+
+    async fn rename(
+        &self,
+        profile_id: &ProfileId,
+        id: KeyId,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Key, StoreError> {
+        let mut tx = self.begin_for(profile_id).await?;
+        let row = sqlx::query(concat!(
+            "UPDATE api_keys SET name = $3, last_modified = $4
+             WHERE id = $1 AND profile_id = $2 AND name IS NOT NULL
+             RETURNING ",
+            key_columns!()
+        ))
+        .bind(id.as_uuid())
+        .bind(profile_id.as_str())
+        .bind(name)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(StoreError::from_write)?;
+        tx.commit().await?;
+        match row {
+            Some(row) => created_key(&row),
+            None => Err(StoreError::NotFound),
+        }
+    }
+
+    async fn get(&self, profile_id: &ProfileId, id: KeyId) -> Result<Option<KeyState>, StoreError> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            key_columns!(),
+            " FROM api_keys WHERE id = $1 AND profile_id = $2"
+        ))
+        .bind(id.as_uuid())
+        .bind(profile_id.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(key_state).transpose()
+    }
+
+    async fn page(
+        &self,
+        profile_id: &ProfileId,
+        offset: u64,
+        limit: u32,
+    ) -> Result<(Vec<Key>, u64), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let total = count_created(&mut tx, profile_id).await?;
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            key_columns!(),
+            " FROM api_keys WHERE profile_id = $1 AND name IS NOT NULL
+             ORDER BY created DESC, id DESC LIMIT $2 OFFSET $3"
+        ))
+        .bind(profile_id.as_str())
+        .bind(i64::from(limit))
+        .bind(i64::try_from(offset).unwrap_or(i64::MAX))
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let keys = rows.iter().map(created_key).collect::<Result<_, _>>()?;
+        Ok((keys, total))
+    }
+
+    async fn page_after(
+        &self,
+        profile_id: &ProfileId,
+        after: Option<(DateTime<Utc>, KeyId)>,
+        limit: u32,
+    ) -> Result<(Vec<Key>, u64), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let total = count_created(&mut tx, profile_id).await?;
+        // uuid compares bytewise, in the order of its text: the same order as SQLite's.
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            key_columns!(),
+            " FROM api_keys WHERE profile_id = $1 AND name IS NOT NULL
+               AND ($2::timestamptz IS NULL OR (created, id) < ($2, $3))
+             ORDER BY created DESC, id DESC LIMIT $4"
+        ))
+        .bind(profile_id.as_str())
+        .bind(after.map(|(created, _)| created))
+        .bind(after.map(|(_, id)| id.as_uuid()))
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let keys = rows.iter().map(created_key).collect::<Result<_, _>>()?;
+        Ok((keys, total))
+    }
+
+    async fn every_key(
+        &self,
+        profile_id: &ProfileId,
+        key_for: Option<KeyType>,
+    ) -> Result<Vec<Key>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            key_columns!(),
+            " FROM api_keys WHERE profile_id = $1 AND name IS NOT NULL AND ($2::text IS NULL OR key_for = $2)
+             ORDER BY created DESC, id DESC"
+        ))
+        .bind(profile_id.as_str())
+        .bind(key_for.map(KeyType::as_str))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(created_key).collect()
+    }
+
+    async fn delete_by_name(&self, profile_id: &ProfileId, name: &str) -> Result<Option<Key>, StoreError> {
+        let mut tx = self.begin_for(profile_id).await?;
+        let row = sqlx::query(concat!(
+            "DELETE FROM api_keys WHERE profile_id = $1 AND name = $2 RETURNING ",
+            key_columns!()
+        ))
+        .bind(profile_id.as_str())
+        .bind(name)
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        row.as_ref().map(created_key).transpose()
+    }
+
+    async fn delete(&self, profile_id: &ProfileId, id: KeyId) -> Result<Option<KeyState>, StoreError> {
+        let mut tx = self.begin_for(profile_id).await?;
+        let row = sqlx::query(concat!(
+            "DELETE FROM api_keys WHERE id = $1 AND profile_id = $2 RETURNING ",
+            key_columns!()
+        ))
+        .bind(id.as_uuid())
+        .bind(profile_id.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        row.as_ref().map(key_state).transpose()
+    }
+
+    async fn credential(&self, client_id: &ClientId) -> Result<Option<StoredCredential>, StoreError> {
+        let row = sqlx::query(concat!(
+            "SELECT secret_hash, ",
+            key_columns!(),
+            " FROM api_keys WHERE client_id = $1"
+        ))
+        .bind(client_id.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(StoredCredential { key: created_key(&row)?, secret_hash: row.try_get("secret_hash")? }))
+    }
+
+    async fn purge_initialised(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let result = sqlx::query("DELETE FROM api_keys WHERE name IS NULL AND created < $1")
+            .bind(before)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(result.rows_affected())
+    }
+
+    async fn signing_key(&self) -> Result<Option<SigningKeyRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT kid, private_key, created FROM signing_keys ORDER BY created DESC, kid LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(SigningKeyRecord {
+            kid: row.try_get("kid")?,
+            private_key_pem: row.try_get("private_key")?,
+            created: row.try_get("created")?,
+        }))
+    }
+
+    async fn insert_first_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // Instances starting together on an empty database: one key wins, the others read it.
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('keyward signing keys', 0))")
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO signing_keys (kid, private_key, created)
+             SELECT $1, $2, $3 WHERE NOT EXISTS (SELECT 1 FROM signing_keys)",
+        )
+        .bind(&key.kid)
+        .bind(&key.private_key_pem)
+        .bind(key.created)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

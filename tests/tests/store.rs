@@ -1,0 +1,222 @@
+//! The `Store` contract, held against every backend: each case runs on SQLite and on PostgreSQL
+//! (the latter needs the cluster that `cargo xtask test` starts).
+
+use chrono::{TimeDelta, Utc};
+use keyward_model::KeyType;
+use keyward_server::config::DatabaseSettings;
+use keyward_server::ids::{ClientId, KeyId, ProfileId};
+use keyward_server::store::{self, KeyState, NewCredentials, SigningKeyRecord, Store, StoreError};
+use std::sync::Arc;
+
+/// Runs the contract case `$case` on each backend, as a test of its own.
+macro_rules! contract {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    let dir = tempfile::tempdir().unwrap();
+                    let url = format!("sqlite://{}", dir.path().join("keyward.db").display());
+                    super::$case(super::open(url).await).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                #[ignore = "needs PostgreSQL: run cargo xtask test"]
+                async fn $case() {
+                    let url = keyward_tests::database::fresh_postgres().await;
+                    super::$case(super::open(url).await).await;
+                }
+            )*
+        }
+    };
+}
+
+contract!(
+    keys_move_from_initialised_to_created_to_gone,
+    another_profile_sees_nothing,
+    the_limit_holds_under_concurrent_creates,
+    a_name_is_taken_once_under_concurrent_creates,
+    concurrent_creates_of_one_initialised_key_create_it_once,
+    pages_follow_one_order_and_positions_walk_it,
+    initialised_keys_are_bounded_and_purged,
+    the_first_signing_key_wins,
+);
+
+async fn open(url: String) -> Arc<dyn Store> {
+    store::connect(&DatabaseSettings::at(url)).await.expect("the store opens")
+}
+
+fn credentials(name: &str) -> NewCredentials {
+    NewCredentials {
+        name: name.to_owned(),
+        key_for: KeyType::Onboarding,
+        client_id: ClientId::new(format!("{:0>32}", uuid::Uuid::new_v4().simple())),
+        secret_hash: "$argon2id$stand-in".to_owned(),
+    }
+}
+
+fn profile(name: &str) -> ProfileId {
+    ProfileId::from(name)
+}
+
+async fn keys_move_from_initialised_to_created_to_gone(store: Arc<dyn Store>) {
+    let (p, now) = (profile("p"), Utc::now());
+    let initialised = store.initialise(&p, KeyId::new_random(), now, 5).await.unwrap();
+    let got = store.get(&p, initialised.id).await.unwrap();
+    assert!(matches!(got, Some(KeyState::Initialised(ref key)) if *key == initialised), "{got:?}");
+
+    let new = credentials("deploy");
+    let created = store.create_initialised(&p, initialised.id, &new, now, 5).await.unwrap();
+    assert_eq!(
+        (created.id, created.name.as_str(), created.key_for),
+        (initialised.id, "deploy", KeyType::Onboarding)
+    );
+    assert!(matches!(
+        store.create_initialised(&p, initialised.id, &credentials("again"), now, 5).await,
+        Err(StoreError::AlreadyCreated)
+    ));
+    let stored = store.credential(&new.client_id).await.unwrap().expect("the credential");
+    assert_eq!((stored.key.clone(), stored.secret_hash.as_str()), (created.clone(), "$argon2id$stand-in"));
+
+    // Instants are kept to the microsecond.
+    let later = now + TimeDelta::seconds(1);
+    let renamed = store.rename(&p, created.id, "deployer", later).await.unwrap();
+    assert_eq!(renamed.name, "deployer");
+    assert_eq!(renamed.last_modified.timestamp_micros(), later.timestamp_micros());
+    assert_eq!(renamed.created, created.created);
+    assert!(matches!(store.rename(&p, KeyId::new_random(), "x", later).await, Err(StoreError::NotFound)));
+
+    let deleted = store.delete_by_name(&p, "deployer").await.unwrap().expect("deleted");
+    assert_eq!(deleted.id, created.id);
+    assert!(store.get(&p, created.id).await.unwrap().is_none());
+    assert!(store.credential(&new.client_id).await.unwrap().is_none());
+    assert!(store.delete(&p, created.id).await.unwrap().is_none());
+}
+
+async fn another_profile_sees_nothing(store: Arc<dyn Store>) {
+    let (mine, theirs, now) = (profile("mine"), profile("theirs"), Utc::now());
+    let key = store.insert_created(&mine, KeyId::new_random(), &credentials("k"), now, 5).await.unwrap();
+    assert!(store.get(&theirs, key.id).await.unwrap().is_none());
+    assert!(matches!(store.rename(&theirs, key.id, "x", now).await, Err(StoreError::NotFound)));
+    assert!(store.delete(&theirs, key.id).await.unwrap().is_none());
+    assert!(store.delete_by_name(&theirs, "k").await.unwrap().is_none());
+    assert_eq!(store.page(&theirs, 0, 10).await.unwrap().1, 0);
+    assert!(store.every_key(&theirs, None).await.unwrap().is_empty());
+    assert!(store.get(&mine, key.id).await.unwrap().is_some(), "nothing of it was changed");
+}
+
+async fn the_limit_holds_under_concurrent_creates(store: Arc<dyn Store>) {
+    let p = profile("p");
+    let attempts = (0..60).map(|n| {
+        let (store, p) = (store.clone(), p.clone());
+        tokio::spawn(async move {
+            store
+                .insert_created(&p, KeyId::new_random(), &credentials(&format!("k{n}")), Utc::now(), 10)
+                .await
+        })
+    });
+    let results = futures::future::join_all(attempts).await;
+    let created = results.iter().filter(|r| matches!(r, Ok(Ok(_)))).count();
+    let refused = results.iter().filter(|r| matches!(r, Ok(Err(StoreError::LimitReached(10))))).count();
+    assert_eq!((created, refused), (10, 50));
+    assert_eq!(store.page(&p, 0, 100).await.unwrap().1, 10);
+}
+
+async fn a_name_is_taken_once_under_concurrent_creates(store: Arc<dyn Store>) {
+    let p = profile("p");
+    let attempts = (0..30).map(|_| {
+        let (store, p) = (store.clone(), p.clone());
+        tokio::spawn(async move {
+            store.insert_created(&p, KeyId::new_random(), &credentials("same"), Utc::now(), 50).await
+        })
+    });
+    let results = futures::future::join_all(attempts).await;
+    let created = results.iter().filter(|r| matches!(r, Ok(Ok(_)))).count();
+    let taken = results.iter().filter(|r| matches!(r, Ok(Err(StoreError::NameTaken)))).count();
+    assert_eq!((created, taken), (1, 29));
+}
+
+async fn concurrent_creates_of_one_initialised_key_create_it_once(store: Arc<dyn Store>) {
+    let p = profile("p");
+    let id = store.initialise(&p, KeyId::new_random(), Utc::now(), 5).await.unwrap().id;
+    let attempts = (0..20).map(|n| {
+        let (store, p) = (store.clone(), p.clone());
+        tokio::spawn(async move {
+            store.create_initialised(&p, id, &credentials(&format!("k{n}")), Utc::now(), 50).await
+        })
+    });
+    let results = futures::future::join_all(attempts).await;
+    let created = results.iter().filter(|r| matches!(r, Ok(Ok(_)))).count();
+    let already = results.iter().filter(|r| matches!(r, Ok(Err(StoreError::AlreadyCreated)))).count();
+    assert_eq!((created, already), (1, 19));
+}
+
+async fn pages_follow_one_order_and_positions_walk_it(store: Arc<dyn Store>) {
+    let p = profile("p");
+    // Pairs of keys made in the same microsecond: the id breaks the tie, alike on every backend.
+    let instants = [Utc::now(), Utc::now() - TimeDelta::seconds(5)];
+    for n in 0..12 {
+        store
+            .insert_created(&p, KeyId::new_random(), &credentials(&format!("k{n}")), instants[n % 2], 50)
+            .await
+            .unwrap();
+    }
+    let (all, total) = store.page(&p, 0, 100).await.unwrap();
+    assert_eq!(total, 12);
+    let order: Vec<_> = all.iter().map(|key| (key.created, key.id)).collect();
+    let mut expected = order.clone();
+    expected.sort_by(|a, b| b.cmp(a));
+    assert_eq!(order, expected, "newest first, then by descending id");
+    let (second, _) = store.page(&p, 5, 5).await.unwrap();
+    assert_eq!(second, all[5..10]);
+
+    let mut walked = Vec::new();
+    let mut after = None;
+    for _ in 0..=12 {
+        let (page, _) = store.page_after(&p, after, 5).await.unwrap();
+        let Some(last) = page.last() else { break };
+        after = Some((last.created, last.id));
+        walked.extend(page);
+    }
+    assert_eq!(walked, all);
+    assert_eq!(store.every_key(&p, Some(KeyType::Onboarding)).await.unwrap(), all);
+    assert!(store.every_key(&p, Some(KeyType::Gcp)).await.unwrap().is_empty());
+}
+
+async fn initialised_keys_are_bounded_and_purged(store: Arc<dyn Store>) {
+    let p = profile("p");
+    let old = Utc::now() - TimeDelta::days(2);
+    for _ in 0..3 {
+        store.initialise(&p, KeyId::new_random(), old, 3).await.unwrap();
+    }
+    assert!(matches!(
+        store.initialise(&p, KeyId::new_random(), Utc::now(), 3).await,
+        Err(StoreError::LimitReached(3))
+    ));
+    assert_eq!(store.page(&p, 0, 10).await.unwrap().1, 0, "initialised keys are not listed");
+    assert_eq!(store.purge_initialised(Utc::now() - TimeDelta::days(1)).await.unwrap(), 3);
+    store.initialise(&p, KeyId::new_random(), Utc::now(), 3).await.expect("room again");
+}
+
+async fn the_first_signing_key_wins(store: Arc<dyn Store>) {
+    assert!(store.signing_key().await.unwrap().is_none());
+    let key = |kid: &str| SigningKeyRecord {
+        kid: kid.to_owned(),
+        private_key_pem: format!("pem of {kid}"),
+        created: Utc::now(),
+    };
+    let racers = ["a", "b", "c", "d"].map(|kid| {
+        let (store, key) = (store.clone(), key(kid));
+        tokio::spawn(async move { store.insert_first_signing_key(&key).await })
+    });
+    for result in futures::future::join_all(racers).await {
+        result.unwrap().unwrap();
+    }
+    let winner = store.signing_key().await.unwrap().expect("one key");
+    assert_eq!(winner.private_key_pem, format!("pem of {}", winner.kid));
+    store.insert_first_signing_key(&key("late")).await.unwrap();
+    assert_eq!(store.signing_key().await.unwrap().unwrap().kid, winner.kid, "the first key stays");
+}
