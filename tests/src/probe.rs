@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 use keyward_model::KeyType;
 use keyward_server::ids::{ClientId, KeyId, ProfileId};
 use keyward_server::store::{
-    InitialisedKey, Key, KeyState, NewCredentials, SigningKeyRecord, Store, StoreError, StoredCredential,
+    InitialisedKey, Key, KeyEvent, KeyState, NewCredentials, SigningKeyRecord, Store, StoreError,
+    StoredCredential,
 };
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -161,6 +162,20 @@ impl Store for ProbedStore {
 
     async fn purge_initialised(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
         self.write()?.purge_initialised(before).await
+    }
+
+    // The key events log is read by every server in the background: not counted, never failed, so
+    // that counts and faults stay those of the requests under test.
+    async fn events_since(&self, since: DateTime<Utc>) -> Result<Vec<KeyEvent>, StoreError> {
+        self.inner.events_since(since).await
+    }
+
+    async fn wait_for_events(&self, at_most: std::time::Duration) {
+        self.inner.wait_for_events(at_most).await
+    }
+
+    async fn purge_events(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        self.inner.purge_events(before).await
     }
 
     async fn signing_key(&self) -> Result<Option<SigningKeyRecord>, StoreError> {

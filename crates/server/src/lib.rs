@@ -8,6 +8,7 @@ pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod events;
 pub mod ids;
 pub mod keys;
 pub mod secrets;
@@ -41,6 +42,8 @@ pub struct AppState {
     pub public_url: Option<String>,
     /// The time tokens and cached credentials are judged by.
     pub clock: Arc<dyn Clock>,
+    pub store: Arc<dyn Store>,
+    pub cache: Arc<CredentialCache>,
 }
 
 impl AppState {
@@ -73,15 +76,15 @@ impl AppState {
         ));
         let format = key_format(&settings.keys)?;
         let auth = Arc::new(Authenticator::new(AuthenticatorParts {
-            store,
+            store: store.clone(),
             hasher,
-            cache,
+            cache: cache.clone(),
             tokens: tokens.clone(),
             format: format.clone(),
             throttle: Throttle::new(settings.throttle_per_key, settings.throttle_per_address),
             public_url: public_url.clone(),
         }));
-        Ok(Self { keys, auth, tokens, format, public_url, clock })
+        Ok(Self { keys, auth, tokens, format, public_url, clock, store, cache })
     }
 }
 
@@ -96,13 +99,16 @@ pub fn key_format(settings: &KeySettings) -> anyhow::Result<KeyFormat> {
     KeyFormat::new(&settings.key_prefix).map_err(anyhow::Error::new)
 }
 
-/// Serves the API on `listener` until `shutdown` completes, sweeping stale initialised keys hourly.
+/// Serves the API on `listener` until `shutdown` completes, following other instances' deletes
+/// and renames, and sweeping stale initialised keys and old key events hourly.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let (keys, auth) = (state.keys.clone(), state.auth.clone());
+    let follower =
+        tokio::spawn(events::follow(state.store.clone(), state.cache.clone(), state.clock.clone()));
+    let (keys, auth, store) = (state.keys.clone(), state.auth.clone(), state.store.clone());
     let sweeper = tokio::spawn(async move {
         // The first sweep comes one interval after the start, not at it: a server starting is
         // busy enough, and its store calls then belong to the requests it serves.
@@ -116,6 +122,9 @@ pub async fn serve(
                 Ok(purged) => tracing::info!(purged, "deleted initialised keys older than a day"),
                 Err(error) => tracing::warn!(%error, "sweeping initialised keys failed"),
             }
+            if let Err(error) = store.purge_events(chrono::Utc::now() - events::RETENTION).await {
+                tracing::warn!(%error, "purging old key events failed");
+            }
         }
     });
     let result = axum::serve(
@@ -125,5 +134,6 @@ pub async fn serve(
     .with_graceful_shutdown(shutdown)
     .await;
     sweeper.abort();
+    follower.abort();
     result
 }

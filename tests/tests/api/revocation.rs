@@ -59,3 +59,68 @@ async fn a_key_can_delete_itself_and_is_refused_after() {
     let (status, _, body) = server.send(server.get(&path).bearer_auth(&token)).await;
     assert_error(status, &body, StatusCode::UNAUTHORIZED, &path);
 }
+
+/// Polls `check` until it holds, for at most two seconds; returns how long that took.
+async fn time_until(mut check: impl AsyncFnMut() -> bool) -> std::time::Duration {
+    let started = std::time::Instant::now();
+    while started.elapsed() < std::time::Duration::from_secs(2) {
+        if check().await {
+            return started.elapsed();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    panic!("not within two seconds");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_delete_through_one_instance_is_refused_by_another_within_a_second() {
+    let first = TestServer::start().await;
+    let second = first.start_beside().await;
+    let (_, admin_token) = first.login("p").await;
+    let victim = first.mint("p", "victim").await;
+    let token = first.token(&victim.client_id, &victim.secret).await;
+    // The second instance has verified both the key and its token: both are in its caches.
+    for auth in [victim.api_key.clone(), format!("Bearer {token}")] {
+        let (status, _, _) =
+            second.send(second.get("/api/v1/keys/list").header("Authorization", &auth)).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+
+    let (status, _, _) =
+        first.send(first.delete(&format!("/api/apikeys/{}", victim.id)).bearer_auth(&admin_token)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let delay = time_until(async || {
+        let key =
+            second.send(second.get("/api/v1/keys/list").header("Authorization", &victim.api_key)).await.0;
+        let bearer = second.send(second.get("/api/v1/keys/list").bearer_auth(&token)).await.0;
+        key == StatusCode::UNAUTHORIZED && bearer == StatusCode::UNAUTHORIZED
+    })
+    .await;
+    eprintln!("revoked on the other instance after {delay:?}");
+    assert!(delay < std::time::Duration::from_secs(1), "{delay:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rename_through_one_instance_shows_through_another_within_a_second() {
+    let first = TestServer::start().await;
+    let second = first.start_beside().await;
+    let (admin, admin_token) = first.login("p").await;
+    let verify = async |server: &TestServer| {
+        let request = server.post("/api/v1/keys/verify").header("Authorization", &admin.api_key);
+        let (_, _, body) = server.send(request.json(&serde_json::json!({ "key": admin.api_key }))).await;
+        body["name"].as_str().unwrap_or_default().to_owned()
+    };
+    assert_ne!(verify(&second).await, "renamed", "the old name is cached");
+    let (status, _, _) = first
+        .send(
+            first
+                .put(&format!("/api/apikeys/{}", admin.id))
+                .bearer_auth(&admin_token)
+                .json(&serde_json::json!({ "name": "renamed" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let delay = time_until(async || verify(&second).await == "renamed").await;
+    eprintln!("renamed on the other instance after {delay:?}");
+    assert!(delay < std::time::Duration::from_secs(1), "{delay:?}");
+}

@@ -138,6 +138,41 @@ impl std::fmt::Debug for StoredCredential {
     }
 }
 
+/// What another instance must learn about a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyEventKind {
+    /// Deleted: its credentials and tokens are refused from now on.
+    Revoked,
+    /// Renamed: what is cached about it is stale.
+    Changed,
+}
+
+impl KeyEventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyEventKind::Revoked => "revoked",
+            KeyEventKind::Changed => "changed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "revoked" => Some(KeyEventKind::Revoked),
+            "changed" => Some(KeyEventKind::Changed),
+            _ => None,
+        }
+    }
+}
+
+/// One row of the key events log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyEvent {
+    pub seq: i64,
+    pub client_id: ClientId,
+    pub kind: KeyEventKind,
+    pub at: DateTime<Utc>,
+}
+
 /// A token-signing key pair: PKCS#8 PEM of the private key.
 #[derive(Clone)]
 pub struct SigningKeyRecord {
@@ -187,7 +222,8 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Key, StoreError>;
 
-    /// Renames a created key of the profile.
+    /// Renames a created key of the profile, and logs a [`KeyEventKind::Changed`] event for it in
+    /// the same transaction.
     async fn rename(
         &self,
         profile_id: &ProfileId,
@@ -225,10 +261,12 @@ pub trait Store: Send + Sync + 'static {
         key_for: Option<KeyType>,
     ) -> Result<Vec<Key>, StoreError>;
 
-    /// Deletes the profile's key named `name` and returns it.
+    /// Deletes the profile's key named `name` and returns it, logging a [`KeyEventKind::Revoked`]
+    /// event in the same transaction.
     async fn delete_by_name(&self, profile_id: &ProfileId, name: &str) -> Result<Option<Key>, StoreError>;
 
-    /// Deletes a key of the profile, created or initialised, and returns it.
+    /// Deletes a key of the profile, created or initialised, and returns it; a created key's
+    /// delete logs a [`KeyEventKind::Revoked`] event in the same transaction.
     async fn delete(&self, profile_id: &ProfileId, id: KeyId) -> Result<Option<KeyState>, StoreError>;
 
     /// The created key whose client id this is, and its secret's hash.
@@ -236,6 +274,16 @@ pub trait Store: Send + Sync + 'static {
 
     /// Deletes initialised keys older than `before`; returns how many.
     async fn purge_initialised(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
+
+    /// The key events logged at or after `since`, in log order.
+    async fn events_since(&self, since: DateTime<Utc>) -> Result<Vec<KeyEvent>, StoreError>;
+
+    /// Waits until another instance may have logged an event (PostgreSQL's `NOTIFY`), or at most
+    /// `at_most`; without notifications, simply waits.
+    async fn wait_for_events(&self, at_most: std::time::Duration);
+
+    /// Deletes key events logged before `before`; returns how many.
+    async fn purge_events(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
 
     /// The newest signing key, if any.
     async fn signing_key(&self) -> Result<Option<SigningKeyRecord>, StoreError>;

@@ -7,17 +7,24 @@
 //! it returns, as the `Store` contract asks.
 
 use super::{
-    InitialisedKey, Key, KeyState, NewCredentials, SigningKeyRecord, Store, StoreError, StoredCredential,
+    InitialisedKey, Key, KeyEvent, KeyEventKind, KeyState, NewCredentials, SigningKeyRecord, Store,
+    StoreError, StoredCredential,
 };
 use crate::config::DatabaseSettings;
 use crate::ids::{ClientId, KeyId, ProfileId};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use keyward_model::KeyType;
-use sqlx::postgres::{PgConnectOptions, PgDatabaseError, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgDatabaseError, PgListener, PgPoolOptions, PgRow};
 use sqlx::{PgConnection, PgPool, Postgres, Row, Transaction};
 use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
 use uuid::Uuid;
+
+/// The channel on which a logged key event is announced.
+const EVENTS_CHANNEL: &str = "keyward_key_events";
 
 /// The columns of a key, for `concat!` into static SQL.
 macro_rules! key_columns {
@@ -28,6 +35,16 @@ macro_rules! key_columns {
 
 pub struct PostgresStore {
     pool: PgPool,
+    /// Woken when a key event is announced, or when the listener reconnected (and may have missed
+    /// announcements).
+    events: Arc<Notify>,
+    listener: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for PostgresStore {
+    fn drop(&mut self) {
+        self.listener.abort();
+    }
 }
 
 impl PostgresStore {
@@ -41,7 +58,9 @@ impl PostgresStore {
             .connect_with(options)
             .await?;
         sqlx::migrate!("migrations/postgres").run(&pool).await?;
-        Ok(Self { pool })
+        let events = Arc::new(Notify::new());
+        let listener = tokio::spawn(listen(pool.clone(), events.clone()));
+        Ok(Self { pool, events, listener })
     }
 
     /// A write transaction holding the profile's advisory lock.
@@ -53,6 +72,54 @@ impl PostgresStore {
             .await?;
         Ok(tx)
     }
+}
+
+/// Wakes `events` on every announcement, and after every reconnection: a notification sent while
+/// the connection was down is lost, so the poll must look at once.
+async fn listen(pool: PgPool, events: Arc<Notify>) {
+    loop {
+        let mut listener = match PgListener::connect_with(&pool).await {
+            Ok(listener) => listener,
+            Err(error) => {
+                tracing::warn!(%error, "key events: cannot listen; polling only, retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        if let Err(error) = listener.listen(EVENTS_CHANNEL).await {
+            tracing::warn!(%error, "key events: LISTEN failed; retrying");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            continue;
+        }
+        events.notify_one();
+        loop {
+            match listener.try_recv().await {
+                // An announcement, or (None) a lost connection that the next call re-establishes.
+                Ok(_) => events.notify_one(),
+                Err(error) => {
+                    tracing::warn!(%error, "key events: the listener failed; reconnecting");
+                    events.notify_one();
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Logs a key event in the transaction of the change it reports, and announces it at commit.
+async fn log_event(
+    connection: &mut PgConnection,
+    client_id: &ClientId,
+    kind: KeyEventKind,
+) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO key_events (client_id, kind, at) VALUES ($1, $2, now())")
+        .bind(client_id.as_str())
+        .bind(kind.as_str())
+        .execute(&mut *connection)
+        .await?;
+    sqlx::query("SELECT pg_notify($1, '')").bind(EVENTS_CHANNEL).execute(&mut *connection).await?;
+    Ok(())
 }
 
 /// Whether PostgreSQL failed for want of a connection, resources or time rather than refusing the
@@ -256,11 +323,11 @@ impl Store for PostgresStore {
         .fetch_optional(&mut *tx)
         .await
         .map_err(StoreError::from_write)?;
+        let Some(row) = row else { return Err(StoreError::NotFound) };
+        let key = created_key(&row)?;
+        log_event(&mut tx, &key.client_id, KeyEventKind::Changed).await?;
         tx.commit().await?;
-        match row {
-            Some(row) => created_key(&row),
-            None => Err(StoreError::NotFound),
-        }
+        Ok(key)
     }
 
     async fn get(&self, profile_id: &ProfileId, id: KeyId) -> Result<Option<KeyState>, StoreError> {
@@ -355,8 +422,12 @@ impl Store for PostgresStore {
         .bind(name)
         .fetch_optional(&mut *tx)
         .await?;
+        let deleted = row.as_ref().map(created_key).transpose()?;
+        if let Some(key) = &deleted {
+            log_event(&mut tx, &key.client_id, KeyEventKind::Revoked).await?;
+        }
         tx.commit().await?;
-        row.as_ref().map(created_key).transpose()
+        Ok(deleted)
     }
 
     async fn delete(&self, profile_id: &ProfileId, id: KeyId) -> Result<Option<KeyState>, StoreError> {
@@ -369,8 +440,12 @@ impl Store for PostgresStore {
         .bind(profile_id.as_str())
         .fetch_optional(&mut *tx)
         .await?;
+        let deleted = row.as_ref().map(key_state).transpose()?;
+        if let Some(KeyState::Created(key)) = &deleted {
+            log_event(&mut tx, &key.client_id, KeyEventKind::Revoked).await?;
+        }
         tx.commit().await?;
-        row.as_ref().map(key_state).transpose()
+        Ok(deleted)
     }
 
     async fn credential(&self, client_id: &ClientId) -> Result<Option<StoredCredential>, StoreError> {
@@ -393,6 +468,35 @@ impl Store for PostgresStore {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        Ok(result.rows_affected())
+    }
+
+    async fn events_since(&self, since: DateTime<Utc>) -> Result<Vec<KeyEvent>, StoreError> {
+        let rows = sqlx::query("SELECT seq, client_id, kind, at FROM key_events WHERE at >= $1 ORDER BY seq")
+            .bind(since)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let kind: String = row.try_get("kind")?;
+                Ok(KeyEvent {
+                    seq: row.try_get("seq")?,
+                    client_id: ClientId::new(row.try_get::<String, _>("client_id")?),
+                    kind: KeyEventKind::parse(&kind)
+                        .ok_or_else(|| corrupt(format!("event kind {kind:?}")))?,
+                    at: row.try_get("at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn wait_for_events(&self, at_most: Duration) {
+        let _ = tokio::time::timeout(at_most, self.events.notified()).await;
+    }
+
+    async fn purge_events(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let result =
+            sqlx::query("DELETE FROM key_events WHERE at < $1").bind(before).execute(&self.pool).await?;
         Ok(result.rows_affected())
     }
 

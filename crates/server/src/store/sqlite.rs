@@ -10,7 +10,8 @@
 //! (a full disk) is never reported. The explicit commit is where such failures surface.
 
 use super::{
-    InitialisedKey, Key, KeyState, NewCredentials, SigningKeyRecord, Store, StoreError, StoredCredential,
+    InitialisedKey, Key, KeyEvent, KeyEventKind, KeyState, NewCredentials, SigningKeyRecord, Store,
+    StoreError, StoredCredential,
 };
 use crate::config::DatabaseSettings;
 use crate::ids::{ClientId, KeyId, ProfileId};
@@ -102,6 +103,22 @@ pub(super) fn is_unavailability(error: &sqlx::sqlite::SqliteError) -> bool {
     use sqlx::error::DatabaseError;
     let primary = error.code().and_then(|code| code.parse::<i32>().ok()).map(|code| code & 0xff);
     matches!(primary, Some(5..=11 | 13..=15 | 26))
+}
+
+/// Logs a key event in the transaction of the change it reports.
+async fn log_event(
+    connection: &mut SqliteConnection,
+    client_id: &ClientId,
+    kind: KeyEventKind,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO key_events (client_id, kind, at) VALUES (?1, ?2, ?3)")
+        .bind(client_id.as_str())
+        .bind(kind.as_str())
+        .bind(to_micros(at))
+        .execute(connection)
+        .await?;
+    Ok(())
 }
 
 /// How many created keys the profile has.
@@ -292,11 +309,11 @@ impl Store for SqliteStore {
         .fetch_optional(&mut *tx)
         .await
         .map_err(StoreError::from_write)?;
+        let Some(row) = row else { return Err(StoreError::NotFound) };
+        let key = created_key(&row)?;
+        log_event(&mut tx, &key.client_id, KeyEventKind::Changed, now).await?;
         tx.commit().await?;
-        match row {
-            Some(row) => created_key(&row),
-            None => Err(StoreError::NotFound),
-        }
+        Ok(key)
     }
 
     async fn get(&self, profile_id: &ProfileId, id: KeyId) -> Result<Option<KeyState>, StoreError> {
@@ -408,8 +425,12 @@ impl Store for SqliteStore {
         .bind(name)
         .fetch_optional(&mut *tx)
         .await?;
+        let deleted = row.as_ref().map(created_key).transpose()?;
+        if let Some(key) = &deleted {
+            log_event(&mut tx, &key.client_id, KeyEventKind::Revoked, Utc::now()).await?;
+        }
         tx.commit().await?;
-        row.as_ref().map(created_key).transpose()
+        Ok(deleted)
     }
 
     async fn delete(&self, profile_id: &ProfileId, id: KeyId) -> Result<Option<KeyState>, StoreError> {
@@ -422,8 +443,12 @@ impl Store for SqliteStore {
         .bind(profile_id.as_str())
         .fetch_optional(&mut *tx)
         .await?;
+        let deleted = row.as_ref().map(key_state).transpose()?;
+        if let Some(KeyState::Created(key)) = &deleted {
+            log_event(&mut tx, &key.client_id, KeyEventKind::Revoked, Utc::now()).await?;
+        }
         tx.commit().await?;
-        row.as_ref().map(key_state).transpose()
+        Ok(deleted)
     }
 
     async fn credential(&self, client_id: &ClientId) -> Result<Option<StoredCredential>, StoreError> {
@@ -442,6 +467,41 @@ impl Store for SqliteStore {
     async fn purge_initialised(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
         let mut tx = self.begin_write().await?;
         let result = sqlx::query("DELETE FROM api_keys WHERE name IS NULL AND created < ?1")
+            .bind(to_micros(before))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(result.rows_affected())
+    }
+
+    async fn events_since(&self, since: DateTime<Utc>) -> Result<Vec<KeyEvent>, StoreError> {
+        let rows = sqlx::query("SELECT seq, client_id, kind, at FROM key_events WHERE at >= ?1 ORDER BY seq")
+            .bind(to_micros(since))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let kind: String = row.try_get("kind")?;
+                Ok(KeyEvent {
+                    seq: row.try_get("seq")?,
+                    client_id: ClientId::new(row.try_get::<String, _>("client_id")?),
+                    kind: KeyEventKind::parse(&kind)
+                        .ok_or_else(|| corrupt(format!("event kind {kind:?}")))?,
+                    at: from_micros(row.try_get("at")?)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Nothing announces a new row on SQLite (other processes may share the file): a short,
+    /// indexed poll, so that a delete reaches every process well within a second.
+    async fn wait_for_events(&self, at_most: Duration) {
+        tokio::time::sleep(at_most.min(Duration::from_millis(200))).await;
+    }
+
+    async fn purge_events(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let result = sqlx::query("DELETE FROM key_events WHERE at < ?1")
             .bind(to_micros(before))
             .execute(&mut *tx)
             .await?;

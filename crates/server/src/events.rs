@@ -1,0 +1,50 @@
+//! Deletes and renames made through other instances, applied to this instance's caches.
+//!
+//! Every delete and rename writes a row to the store's key events log in its own transaction.
+//! Each instance reads the log at least every second, and at once when PostgreSQL announces a new
+//! row (or its listener reconnects, having perhaps missed an announcement). Rows are read by time
+//! with an overlap, and told apart by sequence number, because a sequence number taken by one
+//! transaction can become visible after a later one's: reading "above the last applied" could
+//! skip it.
+
+use crate::auth::CredentialCache;
+use crate::clock::Clock;
+use crate::store::{KeyEventKind, Store};
+use chrono::{DateTime, TimeDelta, Utc};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The longest this instance goes without reading the log.
+pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
+/// How far back each read reaches beyond the newest row seen: longer than any transaction that
+/// writes a row may take to commit (statements time out sooner).
+const OVERLAP: TimeDelta = TimeDelta::seconds(10);
+/// Rows older than this are purged: no cache entry outlives it.
+pub const RETENTION: TimeDelta = TimeDelta::hours(1);
+
+/// Applies the log to `cache` for as long as it runs.
+pub async fn follow(store: Arc<dyn Store>, cache: Arc<CredentialCache>, clock: Arc<dyn Clock>) {
+    let mut newest = clock.now();
+    // Rows applied within the overlap, by sequence number, so that none is applied twice.
+    let mut applied: HashMap<i64, DateTime<Utc>> = HashMap::new();
+    loop {
+        match store.events_since(newest - OVERLAP).await {
+            Ok(events) => {
+                for event in events {
+                    newest = newest.max(event.at);
+                    if applied.insert(event.seq, event.at).is_some() {
+                        continue;
+                    }
+                    match event.kind {
+                        KeyEventKind::Revoked => cache.revoke(event.client_id.as_str()),
+                        KeyEventKind::Changed => cache.forget(event.client_id.as_str()),
+                    }
+                }
+                applied.retain(|_, at| *at >= newest - OVERLAP);
+            }
+            Err(error) => tracing::warn!(%error, "reading the key events log failed; retrying"),
+        }
+        store.wait_for_events(POLL_INTERVAL).await;
+    }
+}
