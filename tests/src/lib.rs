@@ -2,6 +2,7 @@
 //! Every response that goes through [`TestServer::send`] is checked against the OpenAPI document.
 
 pub mod database;
+pub mod outage;
 pub mod probe;
 pub mod scripted;
 pub mod spec;
@@ -51,6 +52,15 @@ pub struct Minted {
 impl TestServer {
     pub async fn start() -> Self {
         Self::start_with(|_| {}).await
+    }
+
+    /// A server on the database at `database_url`, whatever the suite's backend.
+    pub async fn start_on(database_url: String, configure: impl FnOnce(&mut ServeSettings)) -> Self {
+        Self::start_with(|settings| {
+            settings.database.database_url = database_url;
+            configure(settings);
+        })
+        .await
     }
 
     pub async fn start_with(configure: impl FnOnce(&mut ServeSettings)) -> Self {

@@ -178,6 +178,10 @@ impl Store for ProbedStore {
         self.inner.purge_events(before).await
     }
 
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.read()?.ping().await
+    }
+
     async fn signing_key(&self) -> Result<Option<SigningKeyRecord>, StoreError> {
         self.read()?.signing_key().await
     }

@@ -339,6 +339,21 @@ let response = client.get_liveness()
     pub fn get_liveness(&self) -> builder::GetLiveness<'_> {
         builder::GetLiveness::new(self)
     }
+    /**Readiness
+
+200 while the database answers within the acquire timeout; 503 while it does not (requests
+that need it are answered 503 then, and those served from memory go on).
+
+Sends a `GET` request to `/health/ready`
+
+```ignore
+let response = client.get_readiness()
+    .send()
+    .await;
+```*/
+    pub fn get_readiness(&self) -> builder::GetReadiness<'_> {
+        builder::GetReadiness::new(self)
+    }
     /**Get an access token
 
 The OAuth 2.0 client-credentials grant: exchanges a key's client id and secret (in the body or
@@ -1625,6 +1640,61 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
+    /**Builder for [`Client::get_readiness`]
+
+[`Client::get_readiness`]: super::Client::get_readiness*/
+    #[derive(Debug, Clone)]
+    pub struct GetReadiness<'a> {
+        client: &'a super::Client,
+    }
+    impl<'a> GetReadiness<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self { client: client }
+        }
+        ///Sends a `GET` request to `/health/ready`
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<keyward_model::Health>, Error<keyward_model::Health>> {
+            let Self { client } = self;
+            let url = format!("{}/health/ready", client.baseurl,);
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "get_readiness",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                503u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }

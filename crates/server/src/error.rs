@@ -137,6 +137,8 @@ pub async fn word_errors<D: Dialect>(request: Request, next: Next) -> Response {
     let status = response.status();
     let said = match response.extensions_mut().remove::<Said>() {
         Some(said) => said,
+        // A body a handler wrote on purpose (readiness's `{"status": "DOWN"}`) is kept.
+        None if is_json(&response) => return response,
         // axum's and tower's own answers (a wrong method, a body over the limit) come with no
         // body or a plain-text one.
         None if status.is_client_error() || status.is_server_error() => {
@@ -153,6 +155,14 @@ pub async fn word_errors<D: Dialect>(request: Request, next: Next) -> Response {
     let worded = D::body(status, said, &path);
     parts.headers.extend(worded.headers().clone());
     Response::from_parts(parts, worded.into_body())
+}
+
+fn is_json(response: &Response) -> bool {
+    response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/json"))
 }
 
 fn default_message(status: StatusCode) -> String {

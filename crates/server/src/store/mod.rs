@@ -285,6 +285,9 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes key events logged before `before`; returns how many.
     async fn purge_events(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
 
+    /// Whether the database answers a trivial query now.
+    async fn ping(&self) -> Result<(), StoreError>;
+
     /// The newest signing key, if any.
     async fn signing_key(&self) -> Result<Option<SigningKeyRecord>, StoreError>;
 

@@ -500,6 +500,11 @@ impl Store for PostgresStore {
         Ok(result.rows_affected())
     }
 
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
     async fn signing_key(&self) -> Result<Option<SigningKeyRecord>, StoreError> {
         let row = sqlx::query(
             "SELECT kid, private_key, created FROM signing_keys ORDER BY created DESC, kid LIMIT 1",
