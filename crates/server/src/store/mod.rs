@@ -189,6 +189,13 @@ pub struct SigningKeyRecord {
 /// cause is the database rather than the request (no space, an I/O error, a read-only file, a lock
 /// held past its timeout, a lost connection) the error is [`StoreError::Unavailable`], which the
 /// API answers with 503.
+///
+/// **Under concurrency**, from any number of callers and instances on one database: a profile
+/// never holds more created keys than the `limit` a create is given, nor more initialised keys
+/// than its `pending_limit`; a name is taken by one created key of a profile at a time (the
+/// others get [`StoreError::NameTaken`]); an initialised key is created once (the others get
+/// [`StoreError::AlreadyCreated`]); and the signing key stored first is the one every instance
+/// reads. No guarantee rests on a read followed by a write outside one transaction.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Stores an initialised key, unless the profile already has `pending_limit` of them.
