@@ -20,8 +20,15 @@ pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// How far back each read reaches beyond the newest row seen: longer than any transaction that
 /// writes a row may take to commit (statements time out sooner).
 const OVERLAP: TimeDelta = TimeDelta::seconds(10);
-/// Rows older than this are purged: no cache entry outlives it.
-pub const RETENTION: TimeDelta = TimeDelta::hours(1);
+/// Rows are kept at least this long, and always longer than a cache entry lives.
+const MIN_RETENTION: TimeDelta = TimeDelta::hours(1);
+
+/// How long log rows are kept when cache entries live for `cache_ttl`: past that, no instance
+/// can still hold what a row would correct.
+pub fn retention(cache_ttl: Duration) -> TimeDelta {
+    let twice = TimeDelta::from_std(cache_ttl.saturating_mul(2)).unwrap_or(TimeDelta::MAX);
+    MIN_RETENTION.max(twice.checked_add(&OVERLAP).unwrap_or(TimeDelta::MAX))
+}
 
 /// Applies the log to `cache` for as long as it runs.
 pub async fn follow(store: Arc<dyn Store>, cache: Arc<CredentialCache>, clock: Arc<dyn Clock>) {
@@ -46,5 +53,17 @@ pub async fn follow(store: Arc<dyn Store>, cache: Arc<CredentialCache>, clock: A
             Err(error) => tracing::warn!(%error, "reading the key events log failed; retrying"),
         }
         store.wait_for_events(POLL_INTERVAL).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_outlive_every_cache_entry() {
+        assert_eq!(retention(Duration::from_secs(30)), MIN_RETENTION);
+        assert!(retention(Duration::from_secs(7200)) > TimeDelta::hours(4));
+        assert_eq!(retention(Duration::MAX), TimeDelta::MAX);
     }
 }

@@ -109,6 +109,7 @@ pub async fn serve(
     let follower =
         tokio::spawn(events::follow(state.store.clone(), state.cache.clone(), state.clock.clone()));
     let (keys, auth, store) = (state.keys.clone(), state.auth.clone(), state.store.clone());
+    let retention = events::retention(state.cache.ttl());
     let sweeper = tokio::spawn(async move {
         // The first sweep comes one interval after the start, not at it: a server starting is
         // busy enough, and its store calls then belong to the requests it serves.
@@ -122,7 +123,10 @@ pub async fn serve(
                 Ok(purged) => tracing::info!(purged, "deleted initialised keys older than a day"),
                 Err(error) => tracing::warn!(%error, "sweeping initialised keys failed"),
             }
-            if let Err(error) = store.purge_events(chrono::Utc::now() - events::RETENTION).await {
+            // A retention past the calendar's start keeps every row.
+            if let Some(before) = chrono::Utc::now().checked_sub_signed(retention)
+                && let Err(error) = store.purge_events(before).await
+            {
                 tracing::warn!(%error, "purging old key events failed");
             }
         }

@@ -90,6 +90,11 @@ impl CredentialCache {
         }
     }
 
+    /// How long a verified credential is trusted.
+    pub fn ttl(&self) -> Duration {
+        self.verified.ttl
+    }
+
     /// The principal for a client id and secret verified before, if the secret is the same.
     pub fn verified(&self, client_id: &str, secret: &str) -> Option<Principal> {
         let entry = self.verified.get(client_id, self.clock.instant())?;
