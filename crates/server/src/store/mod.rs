@@ -106,6 +106,71 @@ pub enum KeyState {
     Created(Key),
 }
 
+impl KeyState {
+    /// The created key a query selected as such; an initialised one there is a damaged row.
+    pub(crate) fn into_created(self) -> Result<Key, StoreError> {
+        match self {
+            KeyState::Created(key) => Ok(key),
+            KeyState::Initialised(key) => Err(corrupt(format!("key {} has no name", key.id))),
+        }
+    }
+
+    /// The initialised key a query selected as such.
+    pub(crate) fn into_initialised(self) -> Result<InitialisedKey, StoreError> {
+        match self {
+            KeyState::Initialised(key) => Ok(key),
+            KeyState::Created(key) => Err(corrupt(format!("key {} is already created", key.id))),
+        }
+    }
+}
+
+/// A key row's columns, once each backend has decoded its own encodings of them.
+pub(crate) struct KeyColumns {
+    pub id: KeyId,
+    pub profile_id: String,
+    pub name: Option<String>,
+    pub client_id: Option<String>,
+    pub key_for: String,
+    pub created: DateTime<Utc>,
+    pub last_modified: DateTime<Utc>,
+}
+
+impl KeyColumns {
+    /// The key they describe: created when it has a name (the schema makes name, client id and
+    /// secret hash present together).
+    pub(crate) fn into_state(self) -> Result<KeyState, StoreError> {
+        let (id, profile_id, created) = (self.id, ProfileId::new(self.profile_id), self.created);
+        let (Some(name), Some(client_id)) = (self.name, self.client_id) else {
+            return Ok(KeyState::Initialised(InitialisedKey { id, profile_id, created }));
+        };
+        let key_for = self.key_for.parse().map_err(|_| corrupt(format!("key type {:?}", self.key_for)))?;
+        Ok(KeyState::Created(Key {
+            id,
+            profile_id,
+            name,
+            client_id: ClientId::new(client_id),
+            key_for,
+            created,
+            last_modified: self.last_modified,
+        }))
+    }
+}
+
+/// A stored value that does not decode: a damaged database, never a default.
+pub(crate) fn corrupt(what: String) -> StoreError {
+    StoreError::Database(sqlx::Error::Decode(what.into()))
+}
+
+/// Why a conditional create of a key matched no row, from whether the profile has the key and
+/// whether it is created.
+pub(crate) fn explain_miss(created: Option<bool>, limit: u32) -> StoreError {
+    match created {
+        None => StoreError::NotFound,
+        Some(true) => StoreError::AlreadyCreated,
+        Some(false) => StoreError::LimitReached(limit),
+    }
+}
+
 /// What makes a key usable: its name, type and hashed credentials.
 #[derive(Clone)]
 pub struct NewCredentials {
@@ -155,11 +220,12 @@ impl KeyEventKind {
         }
     }
 
-    pub fn parse(text: &str) -> Option<Self> {
+    /// The kind a log row stores; anything else is a damaged row.
+    pub(crate) fn decode(text: &str) -> Result<Self, StoreError> {
         match text {
-            "revoked" => Some(KeyEventKind::Revoked),
-            "changed" => Some(KeyEventKind::Changed),
-            _ => None,
+            "revoked" => Ok(KeyEventKind::Revoked),
+            "changed" => Ok(KeyEventKind::Changed),
+            other => Err(corrupt(format!("event kind {other:?}"))),
         }
     }
 }

@@ -7,8 +7,8 @@
 //! it returns, as the `Store` contract asks.
 
 use super::{
-    InitialisedKey, Key, KeyEvent, KeyEventKind, KeyState, NewCredentials, SigningKeyRecord, Store,
-    StoreError, StoredCredential,
+    InitialisedKey, Key, KeyColumns, KeyEvent, KeyEventKind, KeyState, NewCredentials, SigningKeyRecord,
+    Store, StoreError, StoredCredential,
 };
 use crate::config::DatabaseSettings;
 use crate::ids::{ClientId, KeyId, ProfileId};
@@ -132,44 +132,17 @@ pub(super) fn is_unavailability(error: &PgDatabaseError) -> bool {
     matches!(code.get(..2), Some("08" | "40" | "53" | "57" | "58")) || code == "55P03"
 }
 
-/// A stored value that does not decode: a damaged database, never a default.
-fn corrupt(what: String) -> StoreError {
-    StoreError::Database(sqlx::Error::Decode(what.into()))
-}
-
 fn key_state(row: &PgRow) -> Result<KeyState, StoreError> {
-    let id = KeyId::from(row.try_get::<Uuid, _>("id")?);
-    let profile_id = ProfileId::new(row.try_get::<String, _>("profile_id")?);
-    let created: DateTime<Utc> = row.try_get("created")?;
-    let name: Option<String> = row.try_get("name")?;
-    let client_id: Option<String> = row.try_get("client_id")?;
-    let (Some(name), Some(client_id)) = (name, client_id) else {
-        return Ok(KeyState::Initialised(InitialisedKey { id, profile_id, created }));
-    };
-    let key_for: String = row.try_get("key_for")?;
-    Ok(KeyState::Created(Key {
-        id,
-        profile_id,
-        name,
-        client_id: ClientId::new(client_id),
-        key_for: key_for.parse().map_err(|_| corrupt(format!("key type {key_for:?}")))?,
-        created,
+    KeyColumns {
+        id: KeyId::from(row.try_get::<Uuid, _>("id")?),
+        profile_id: row.try_get("profile_id")?,
+        name: row.try_get("name")?,
+        client_id: row.try_get("client_id")?,
+        key_for: row.try_get("key_for")?,
+        created: row.try_get("created")?,
         last_modified: row.try_get("last_modified")?,
-    }))
-}
-
-fn created_key(row: &PgRow) -> Result<Key, StoreError> {
-    match key_state(row)? {
-        KeyState::Created(key) => Ok(key),
-        KeyState::Initialised(key) => Err(corrupt(format!("key {} has no name", key.id))),
     }
-}
-
-fn initialised_key(row: &PgRow) -> Result<InitialisedKey, StoreError> {
-    match key_state(row)? {
-        KeyState::Initialised(key) => Ok(key),
-        KeyState::Created(key) => Err(corrupt(format!("key {} is already created", key.id))),
-    }
+    .into_state()
 }
 
 async fn count_created(connection: &mut PgConnection, profile_id: &ProfileId) -> Result<u64, StoreError> {
@@ -194,11 +167,7 @@ async fn explain_miss(
             .bind(profile_id.as_str())
             .fetch_optional(connection)
             .await?;
-    Ok(match created {
-        None => StoreError::NotFound,
-        Some(true) => StoreError::AlreadyCreated,
-        Some(false) => StoreError::LimitReached(limit),
-    })
+    Ok(super::explain_miss(created, limit))
 }
 
 #[async_trait]
@@ -227,7 +196,7 @@ impl Store for PostgresStore {
         .map_err(StoreError::from_write)?;
         tx.commit().await?;
         match row {
-            Some(row) => initialised_key(&row),
+            Some(row) => key_state(&row)?.into_initialised(),
             None => Err(StoreError::LimitReached(pending_limit)),
         }
     }
@@ -261,7 +230,7 @@ impl Store for PostgresStore {
         .await
         .map_err(StoreError::from_write)?;
         let outcome = match row {
-            Some(row) => created_key(&row),
+            Some(row) => key_state(&row)?.into_created(),
             None => Err(explain_miss(&mut tx, profile_id, id, limit).await?),
         };
         tx.commit().await?;
@@ -297,7 +266,7 @@ impl Store for PostgresStore {
         .map_err(StoreError::from_write)?;
         tx.commit().await?;
         match row {
-            Some(row) => created_key(&row),
+            Some(row) => key_state(&row)?.into_created(),
             None => Err(StoreError::LimitReached(limit)),
         }
     }
@@ -324,7 +293,7 @@ impl Store for PostgresStore {
         .await
         .map_err(StoreError::from_write)?;
         let Some(row) = row else { return Err(StoreError::NotFound) };
-        let key = created_key(&row)?;
+        let key = key_state(&row)?.into_created()?;
         log_event(&mut tx, &key.client_id, KeyEventKind::Changed).await?;
         tx.commit().await?;
         Ok(key)
@@ -363,7 +332,7 @@ impl Store for PostgresStore {
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
-        let keys = rows.iter().map(created_key).collect::<Result<_, _>>()?;
+        let keys = rows.iter().map(|row| key_state(row)?.into_created()).collect::<Result<_, _>>()?;
         Ok((keys, total))
     }
 
@@ -390,7 +359,7 @@ impl Store for PostgresStore {
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
-        let keys = rows.iter().map(created_key).collect::<Result<_, _>>()?;
+        let keys = rows.iter().map(|row| key_state(row)?.into_created()).collect::<Result<_, _>>()?;
         Ok((keys, total))
     }
 
@@ -409,7 +378,7 @@ impl Store for PostgresStore {
         .bind(key_for.map(KeyType::as_str))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(created_key).collect()
+        rows.iter().map(|row| key_state(row)?.into_created()).collect()
     }
 
     async fn delete_by_name(&self, profile_id: &ProfileId, name: &str) -> Result<Option<Key>, StoreError> {
@@ -422,7 +391,7 @@ impl Store for PostgresStore {
         .bind(name)
         .fetch_optional(&mut *tx)
         .await?;
-        let deleted = row.as_ref().map(created_key).transpose()?;
+        let deleted = row.as_ref().map(|row| key_state(row)?.into_created()).transpose()?;
         if let Some(key) = &deleted {
             log_event(&mut tx, &key.client_id, KeyEventKind::Revoked).await?;
         }
@@ -458,7 +427,10 @@ impl Store for PostgresStore {
         .fetch_optional(&self.pool)
         .await?;
         let Some(row) = row else { return Ok(None) };
-        Ok(Some(StoredCredential { key: created_key(&row)?, secret_hash: row.try_get("secret_hash")? }))
+        Ok(Some(StoredCredential {
+            key: key_state(&row)?.into_created()?,
+            secret_hash: row.try_get("secret_hash")?,
+        }))
     }
 
     async fn purge_initialised(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
@@ -478,12 +450,10 @@ impl Store for PostgresStore {
             .await?;
         rows.iter()
             .map(|row| {
-                let kind: String = row.try_get("kind")?;
                 Ok(KeyEvent {
                     seq: row.try_get("seq")?,
                     client_id: ClientId::new(row.try_get::<String, _>("client_id")?),
-                    kind: KeyEventKind::parse(&kind)
-                        .ok_or_else(|| corrupt(format!("event kind {kind:?}")))?,
+                    kind: KeyEventKind::decode(row.try_get("kind")?)?,
                     at: row.try_get("at")?,
                 })
             })

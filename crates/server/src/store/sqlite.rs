@@ -10,8 +10,8 @@
 //! (a full disk) is never reported. The explicit commit is where such failures surface.
 
 use super::{
-    InitialisedKey, Key, KeyEvent, KeyEventKind, KeyState, NewCredentials, SigningKeyRecord, Store,
-    StoreError, StoredCredential,
+    InitialisedKey, Key, KeyColumns, KeyEvent, KeyEventKind, KeyState, NewCredentials, SigningKeyRecord,
+    Store, StoreError, StoredCredential, corrupt,
 };
 use crate::config::DatabaseSettings;
 use crate::ids::{ClientId, KeyId, ProfileId};
@@ -89,11 +89,7 @@ async fn explain_miss(
             .bind(profile_id.as_str())
             .fetch_optional(connection)
             .await?;
-    Ok(match created {
-        None => StoreError::NotFound,
-        Some(true) => StoreError::AlreadyCreated,
-        Some(false) => StoreError::LimitReached(limit),
-    })
+    Ok(super::explain_miss(created, limit))
 }
 
 /// Whether SQLite failed for want of storage or a lock, by its primary result code: SQLITE_BUSY
@@ -136,11 +132,6 @@ fn to_micros(instant: DateTime<Utc>) -> i64 {
     instant.timestamp_micros()
 }
 
-/// A stored value that does not decode: a damaged database, never a default.
-fn corrupt(what: String) -> StoreError {
-    StoreError::Database(sqlx::Error::Decode(what.into()))
-}
-
 fn from_micros(micros: i64) -> Result<DateTime<Utc>, StoreError> {
     DateTime::from_timestamp_micros(micros).ok_or_else(|| corrupt(format!("timestamp {micros}")))
 }
@@ -149,42 +140,17 @@ fn parse_id(text: &str) -> Result<KeyId, StoreError> {
     Uuid::parse_str(text).map(KeyId::from).map_err(|_| corrupt(format!("key id {text:?}")))
 }
 
-/// A key row in either state: created when it has a name (the schema makes name, client id and
-/// secret hash present together).
 fn key_state(row: &SqliteRow) -> Result<KeyState, StoreError> {
-    let id = parse_id(&row.try_get::<String, _>("id")?)?;
-    let profile_id = ProfileId::new(row.try_get::<String, _>("profile_id")?);
-    let created = from_micros(row.try_get("created")?)?;
-    let name: Option<String> = row.try_get("name")?;
-    let client_id: Option<String> = row.try_get("client_id")?;
-    let (Some(name), Some(client_id)) = (name, client_id) else {
-        return Ok(KeyState::Initialised(InitialisedKey { id, profile_id, created }));
-    };
-    let key_for: String = row.try_get("key_for")?;
-    Ok(KeyState::Created(Key {
-        id,
-        profile_id,
-        name,
-        client_id: ClientId::new(client_id),
-        key_for: key_for.parse().map_err(|_| corrupt(format!("key type {key_for:?}")))?,
-        created,
+    KeyColumns {
+        id: parse_id(&row.try_get::<String, _>("id")?)?,
+        profile_id: row.try_get("profile_id")?,
+        name: row.try_get("name")?,
+        client_id: row.try_get("client_id")?,
+        key_for: row.try_get("key_for")?,
+        created: from_micros(row.try_get("created")?)?,
         last_modified: from_micros(row.try_get("last_modified")?)?,
-    }))
-}
-
-/// A row that the query selected as created.
-fn created_key(row: &SqliteRow) -> Result<Key, StoreError> {
-    match key_state(row)? {
-        KeyState::Created(key) => Ok(key),
-        KeyState::Initialised(key) => Err(corrupt(format!("key {} has no name", key.id))),
     }
-}
-
-fn initialised_key(row: &SqliteRow) -> Result<InitialisedKey, StoreError> {
-    match key_state(row)? {
-        KeyState::Initialised(key) => Ok(key),
-        KeyState::Created(key) => Err(corrupt(format!("key {} is already created", key.id))),
-    }
+    .into_state()
 }
 
 #[async_trait]
@@ -213,7 +179,7 @@ impl Store for SqliteStore {
         .map_err(StoreError::from_write)?;
         tx.commit().await?;
         match row {
-            Some(row) => initialised_key(&row),
+            Some(row) => key_state(&row)?.into_initialised(),
             None => Err(StoreError::LimitReached(pending_limit)),
         }
     }
@@ -247,7 +213,7 @@ impl Store for SqliteStore {
         .await
         .map_err(StoreError::from_write)?;
         let outcome = match row {
-            Some(row) => created_key(&row),
+            Some(row) => key_state(&row)?.into_created(),
             None => Err(explain_miss(&mut tx, profile_id, id, limit).await?),
         };
         tx.commit().await?;
@@ -283,7 +249,7 @@ impl Store for SqliteStore {
         .map_err(StoreError::from_write)?;
         tx.commit().await?;
         match row {
-            Some(row) => created_key(&row),
+            Some(row) => key_state(&row)?.into_created(),
             None => Err(StoreError::LimitReached(limit)),
         }
     }
@@ -310,7 +276,7 @@ impl Store for SqliteStore {
         .await
         .map_err(StoreError::from_write)?;
         let Some(row) = row else { return Err(StoreError::NotFound) };
-        let key = created_key(&row)?;
+        let key = key_state(&row)?.into_created()?;
         log_event(&mut tx, &key.client_id, KeyEventKind::Changed, now).await?;
         tx.commit().await?;
         Ok(key)
@@ -349,7 +315,7 @@ impl Store for SqliteStore {
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
-        let keys = rows.iter().map(created_key).collect::<Result<_, _>>()?;
+        let keys = rows.iter().map(|row| key_state(row)?.into_created()).collect::<Result<_, _>>()?;
         Ok((keys, total))
     }
 
@@ -393,7 +359,7 @@ impl Store for SqliteStore {
             }
         };
         tx.commit().await?;
-        let keys = rows.iter().map(created_key).collect::<Result<_, _>>()?;
+        let keys = rows.iter().map(|row| key_state(row)?.into_created()).collect::<Result<_, _>>()?;
         Ok((keys, total))
     }
 
@@ -412,7 +378,7 @@ impl Store for SqliteStore {
         .bind(key_for.map(KeyType::as_str))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(created_key).collect()
+        rows.iter().map(|row| key_state(row)?.into_created()).collect()
     }
 
     async fn delete_by_name(&self, profile_id: &ProfileId, name: &str) -> Result<Option<Key>, StoreError> {
@@ -425,7 +391,7 @@ impl Store for SqliteStore {
         .bind(name)
         .fetch_optional(&mut *tx)
         .await?;
-        let deleted = row.as_ref().map(created_key).transpose()?;
+        let deleted = row.as_ref().map(|row| key_state(row)?.into_created()).transpose()?;
         if let Some(key) = &deleted {
             log_event(&mut tx, &key.client_id, KeyEventKind::Revoked, Utc::now()).await?;
         }
@@ -461,7 +427,10 @@ impl Store for SqliteStore {
         .fetch_optional(&self.pool)
         .await?;
         let Some(row) = row else { return Ok(None) };
-        Ok(Some(StoredCredential { key: created_key(&row)?, secret_hash: row.try_get("secret_hash")? }))
+        Ok(Some(StoredCredential {
+            key: key_state(&row)?.into_created()?,
+            secret_hash: row.try_get("secret_hash")?,
+        }))
     }
 
     async fn purge_initialised(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
@@ -481,12 +450,10 @@ impl Store for SqliteStore {
             .await?;
         rows.iter()
             .map(|row| {
-                let kind: String = row.try_get("kind")?;
                 Ok(KeyEvent {
                     seq: row.try_get("seq")?,
                     client_id: ClientId::new(row.try_get::<String, _>("client_id")?),
-                    kind: KeyEventKind::parse(&kind)
-                        .ok_or_else(|| corrupt(format!("event kind {kind:?}")))?,
+                    kind: KeyEventKind::decode(row.try_get("kind")?)?,
                     at: from_micros(row.try_get("at")?)?,
                 })
             })
