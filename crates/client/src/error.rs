@@ -211,13 +211,15 @@ pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 /// The start of an error body that the caller sees, as text.
 const ERROR_TEXT_CHARS: usize = 1024;
 
-/// The text of an error response's body, captured (bounded) before the generated code reads it.
+/// An error response's body, read (bounded) before the generated code reads it, and kept beside
+/// the response.
 #[derive(Clone)]
-pub(crate) struct ErrorText(pub String);
+pub(crate) struct CapturedBody(pub Vec<u8>);
 
-impl ErrorText {
-    pub(crate) fn of(bytes: &[u8]) -> Self {
-        Self(String::from_utf8_lossy(bytes).trim().chars().take(ERROR_TEXT_CHARS).collect())
+impl CapturedBody {
+    /// The start of the body, as text, for the caller.
+    pub(crate) fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0).trim().chars().take(ERROR_TEXT_CHARS).collect()
     }
 }
 
@@ -327,7 +329,7 @@ impl<E: ErrorBodyKind> From<progenitor_client::Error<E>> for Error {
             Generated::UnexpectedResponse(response) => Error::Unexpected {
                 status: response.status(),
                 retry_after: retry_after(response.headers()),
-                body: response.extensions().get::<ErrorText>().map(|text| text.0.clone()).unwrap_or_default(),
+                body: response.extensions().get::<CapturedBody>().map(CapturedBody::text).unwrap_or_default(),
             },
             Generated::InvalidRequest(message) => Error::InvalidRequest(message),
             Generated::Custom(message) => from_hook(message),

@@ -6,7 +6,7 @@
 //! what [`RetryPolicy`] allows, and keeps the text of an error answer. `post` turns an error
 //! answer whose body is not JSON (a proxy's page) into an error that keeps its status.
 
-use crate::error::{ErrorText, to_hook};
+use crate::error::{CapturedBody, to_hook};
 use crate::generated::Client;
 use crate::token::Tokens;
 use crate::{Error, RetryPolicy};
@@ -89,7 +89,7 @@ impl Inner {
         info: &OperationInfo,
     ) -> reqwest::Result<Response> {
         let response = self.send(client, request, info).await?;
-        keep_error_text(response).await
+        capture_error_body(response).await
     }
 
     /// Sends `request`, and again as far as the policy allows.
@@ -185,9 +185,9 @@ fn deleted() -> Response {
     Response::from(response)
 }
 
-/// Reads an error answer's body (bounded) and keeps its text beside the response, which is rebuilt
+/// Reads an error answer's body (bounded) and keeps it beside the response, which is rebuilt
 /// around the same bytes for the generated code to decode.
-async fn keep_error_text(mut response: Response) -> reqwest::Result<Response> {
+async fn capture_error_body(mut response: Response) -> reqwest::Result<Response> {
     if !response.status().is_client_error() && !response.status().is_server_error() {
         return Ok(response);
     }
@@ -203,14 +203,9 @@ async fn keep_error_text(mut response: Response) -> reqwest::Result<Response> {
     *rebuilt.status_mut() = response.status();
     *rebuilt.version_mut() = response.version();
     *rebuilt.headers_mut() = std::mem::take(response.headers_mut());
-    rebuilt.extensions_mut().insert(ErrorText::of(&body));
-    rebuilt.extensions_mut().insert(ErrorBodyBytes(body));
+    rebuilt.extensions_mut().insert(CapturedBody(body));
     Ok(Response::from(rebuilt))
 }
-
-/// The bytes of an error answer's body, as read by [`keep_error_text`].
-#[derive(Clone)]
-struct ErrorBodyBytes(Vec<u8>);
 
 impl ClientHooks<Inner> for Client {
     async fn pre<E>(
@@ -242,20 +237,20 @@ impl ClientHooks<Inner> for Client {
         _: &OperationInfo,
     ) -> Result<(), progenitor_client::Error<E>> {
         let Ok(response) = result else { return Ok(()) };
-        let Some(ErrorBodyBytes(body)) = response.extensions().get::<ErrorBodyBytes>() else { return Ok(()) };
+        let Some(captured) = response.extensions().get::<CapturedBody>() else { return Ok(()) };
         let json = response
             .headers()
             .get(CONTENT_TYPE)
             .and_then(|value| value.to_str().ok())
             .is_some_and(|value| value.contains("json"))
-            && serde_json::from_slice::<serde_json::Value>(body).is_ok();
+            && serde_json::from_slice::<serde_json::Value>(&captured.0).is_ok();
         if json {
             return Ok(());
         }
         let error = Error::Unexpected {
             status: response.status(),
             retry_after: crate::error::retry_after(response.headers()),
-            body: response.extensions().get::<ErrorText>().map(|text| text.0.clone()).unwrap_or_default(),
+            body: captured.text(),
         };
         Err(progenitor_client::Error::Custom(to_hook(&error)))
     }
