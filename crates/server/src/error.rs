@@ -23,6 +23,9 @@ pub enum Fault {
     /// that failed so changed nothing.
     #[error("Service Unavailable: the database cannot take requests now; retry later")]
     Unavailable(#[source] StoreError),
+    /// Every hashing slot stayed busy: 503, retry in a second.
+    #[error("Service Unavailable: the server is at capacity; retry later")]
+    Busy,
     #[error("Internal Server Error")]
     Internal(#[source] anyhow::Error),
 }
@@ -30,7 +33,7 @@ pub enum Fault {
 impl Fault {
     pub fn status(&self) -> StatusCode {
         match self {
-            Fault::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Fault::Unavailable(_) | Fault::Busy => StatusCode::SERVICE_UNAVAILABLE,
             Fault::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -44,6 +47,7 @@ impl Fault {
             Fault::Unavailable(cause) => {
                 tracing::error!(error = %cause, "request refused: storage unavailable")
             }
+            Fault::Busy => tracing::warn!("request refused: every hashing slot stayed busy"),
             Fault::Internal(cause) => tracing::error!(error = format!("{cause:#}"), "request failed"),
         }
     }
@@ -62,6 +66,7 @@ impl From<crate::keys::KeyError> for Fault {
     fn from(error: crate::keys::KeyError) -> Self {
         match error {
             crate::keys::KeyError::Store(error) => error.into(),
+            crate::keys::KeyError::Busy(_) => Fault::Busy,
             other => Fault::internal(other),
         }
     }
@@ -107,7 +112,8 @@ pub fn respond(refusal: &impl Refusal) -> Response {
     }
     let mut response = refusal.status().into_response();
     let headers = response.headers_mut();
-    if let Some(wait) = refusal.retry_after() {
+    let busy = matches!(refusal.fault(), Some(Fault::Busy)).then_some(Duration::from_secs(1));
+    if let Some(wait) = refusal.retry_after().or(busy) {
         headers.insert(header::RETRY_AFTER, retry_after(wait));
     }
     if let Some(challenge) = refusal.challenge() {

@@ -26,6 +26,8 @@ pub enum KeyError {
     #[error("could not hash the secret")]
     Hash,
     #[error(transparent)]
+    Busy(#[from] crate::secrets::HasherBusy),
+    #[error(transparent)]
     Store(StoreError),
 }
 
@@ -206,12 +208,8 @@ impl KeyService {
         key_for: KeyType,
     ) -> Result<(NewCredentials, Secret), KeyError> {
         let generated = GeneratedCredentials::generate();
-        let hasher = self.hasher.clone();
-        let secret = generated.secret.clone();
-        let secret_hash = tokio::task::spawn_blocking(move || hasher.hash(secret.expose()))
-            .await
-            .map_err(|_| KeyError::Hash)?
-            .map_err(|_| KeyError::Hash)?;
+        let secret_hash =
+            self.hasher.slot().await?.hash(generated.secret.clone()).await.map_err(|_| KeyError::Hash)?;
         let credentials = NewCredentials { name, key_for, client_id: generated.client_id, secret_hash };
         Ok((credentials, generated.secret))
     }

@@ -3,6 +3,9 @@
 use crate::ids::ClientId;
 use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
 use keyward_model::Secret;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 // Client ids are public: 32 alphanumeric characters. 44 base62 characters of secret carry
 // 44 * log2(62) = 261.9 bits, above the 256 bits asked of a secret.
 pub use keyward_model::key_format::{BASE62, CLIENT_ID_LEN, SECRET_LEN};
@@ -50,15 +53,61 @@ impl GeneratedCredentials {
 
 /// argon2id hashing of secrets. New hashes use the configured costs; verification reads the costs
 /// from each PHC string, so changing them never invalidates existing keys.
+///
+/// The server hashes through [`SecretHasher::slot`]: at most one hash per core runs at a time, so
+/// that a burst of creations or of unknown credentials costs queueing, not a thread and an
+/// argon2 memory block per request.
 #[derive(Clone)]
 pub struct SecretHasher {
     argon2: Argon2<'static>,
+    slots: Arc<Semaphore>,
+}
+
+/// The longest a request waits for a hashing slot before it is answered 503.
+const SLOT_WAIT: Duration = Duration::from_secs(2);
+
+/// No hashing slot came free in time: the server is at capacity.
+#[derive(Debug, thiserror::Error)]
+#[error("every hashing slot stayed busy")]
+pub struct HasherBusy;
+
+/// The right to run one argon2 computation, on a blocking thread.
+pub struct HashSlot {
+    hasher: SecretHasher,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl HashSlot {
+    /// [`SecretHasher::hash`], off the async workers.
+    pub async fn hash(self, secret: Secret) -> Result<String, argon2::password_hash::Error> {
+        tokio::task::spawn_blocking(move || self.hasher.hash(secret.expose()))
+            .await
+            .unwrap_or(Err(argon2::password_hash::Error::Crypto))
+    }
+
+    /// [`SecretHasher::verify`], off the async workers.
+    pub async fn verify(self, secret: Secret, hash: String) -> bool {
+        tokio::task::spawn_blocking(move || self.hasher.verify(secret.expose(), &hash)).await.unwrap_or(false)
+    }
 }
 
 impl SecretHasher {
     pub fn new(memory_kib: u32, iterations: u32, parallelism: u32) -> Result<Self, argon2::Error> {
         let params = Params::new(memory_kib, iterations, parallelism, None)?;
-        Ok(Self { argon2: Argon2::new(Algorithm::Argon2id, Version::V0x13, params) })
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        Ok(Self {
+            argon2: Argon2::new(Algorithm::Argon2id, Version::V0x13, params),
+            slots: Arc::new(Semaphore::new(cores)),
+        })
+    }
+
+    /// Waits for a hashing slot, at most [`SLOT_WAIT`].
+    pub async fn slot(&self) -> Result<HashSlot, HasherBusy> {
+        let permit = tokio::time::timeout(SLOT_WAIT, self.slots.clone().acquire_owned())
+            .await
+            .map_err(|_| HasherBusy)?
+            .map_err(|_| HasherBusy)?;
+        Ok(HashSlot { hasher: self.clone(), _permit: permit })
     }
 
     /// The PHC string of `secret`'s hash, with a fresh random salt.

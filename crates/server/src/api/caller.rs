@@ -31,6 +31,7 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Principal, Call
         AuthError::Invalid | AuthError::Malformed => CallerError::Invalid,
         AuthError::Throttled(wait) => CallerError::Throttled(wait),
         AuthError::Store(error) => CallerError::Fault(error.into()),
+        AuthError::Busy(_) => CallerError::Fault(crate::error::Fault::Busy),
     })
 }
 

@@ -117,7 +117,7 @@ impl From<KeyError> for HalError {
                 HalError::Conflict(format!("An API key named '{name}' already exists"))
             }
             KeyError::InvalidName(reason) => HalError::BadRequest(reason.to_owned()),
-            KeyError::Hash | KeyError::Store(_) => HalError::Fault(error.into()),
+            KeyError::Hash | KeyError::Busy(_) | KeyError::Store(_) => HalError::Fault(error.into()),
         }
     }
 }

@@ -293,6 +293,7 @@ async fn verify(
             return Ok(Json(VerifyKeyResponse::invalid(VerifyFailure::RateLimited)));
         }
         Err(AuthError::Store(error)) => return Err(V1Error::Fault(error.into())),
+        Err(AuthError::Busy(_)) => return Err(V1Error::Fault(Fault::Busy)),
     };
     // The verification found the key itself: nothing more to read.
     let summary = summary(&state, &principal);
