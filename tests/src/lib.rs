@@ -227,6 +227,8 @@ async fn fresh_settings(configure: impl FnOnce(&mut ServeSettings)) -> (ServeSet
         public_url: None,
         token_ttl: 86_400,
         cache_ttl: 30,
+        token_algorithm: keyward_server::tokens::SigningAlgorithm::Rs256,
+        cache_capacity: 100_000,
         throttle_per_key: NonZeroU32::new(10).expect("non-zero"),
         throttle_per_address: NonZeroU32::new(1000).expect("non-zero"),
         database: DatabaseSettings::at(database::fresh_url(dir.path()).await),

@@ -182,8 +182,8 @@ impl Store for ProbedStore {
         self.read()?.ping().await
     }
 
-    async fn signing_key(&self) -> Result<Option<SigningKeyRecord>, StoreError> {
-        self.read()?.signing_key().await
+    async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
+        self.read()?.signing_keys().await
     }
 
     async fn insert_first_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError> {

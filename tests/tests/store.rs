@@ -6,6 +6,7 @@ use keyward_model::KeyType;
 use keyward_server::config::DatabaseSettings;
 use keyward_server::ids::{ClientId, KeyId, ProfileId};
 use keyward_server::store::{self, KeyState, NewCredentials, SigningKeyRecord, Store, StoreError};
+use keyward_server::tokens::SigningAlgorithm::{EdDsa, Es256, Rs256};
 use std::sync::Arc;
 
 /// Runs the contract case `$case` on each backend, as a test of its own.
@@ -43,6 +44,7 @@ contract!(
     pages_follow_one_order_and_positions_walk_it,
     initialised_keys_are_bounded_and_purged,
     the_first_signing_key_wins,
+    totals_and_limits_follow_every_change,
 );
 
 async fn open(url: String) -> Arc<dyn Store> {
@@ -202,21 +204,76 @@ async fn initialised_keys_are_bounded_and_purged(store: Arc<dyn Store>) {
 }
 
 async fn the_first_signing_key_wins(store: Arc<dyn Store>) {
-    assert!(store.signing_key().await.unwrap().is_none());
-    let key = |kid: &str| SigningKeyRecord {
+    assert!(store.signing_keys().await.unwrap().is_empty());
+    let key = |kid: &str, algorithm| SigningKeyRecord {
         kid: kid.to_owned(),
+        algorithm,
         private_key_pem: format!("pem of {kid}"),
         created: Utc::now(),
     };
-    let racers = ["a", "b", "c", "d"].map(|kid| {
-        let (store, key) = (store.clone(), key(kid));
-        tokio::spawn(async move { store.insert_first_signing_key(&key).await })
-    });
+    let racers =
+        [("a", Rs256), ("b", Rs256), ("c", EdDsa), ("d", Rs256), ("e", EdDsa)].map(|(kid, algorithm)| {
+            let (store, key) = (store.clone(), key(kid, algorithm));
+            tokio::spawn(async move { store.insert_first_signing_key(&key).await })
+        });
     for result in futures::future::join_all(racers).await {
         result.unwrap().unwrap();
     }
-    let winner = store.signing_key().await.unwrap().expect("one key");
-    assert_eq!(winner.private_key_pem, format!("pem of {}", winner.kid));
-    store.insert_first_signing_key(&key("late")).await.unwrap();
-    assert_eq!(store.signing_key().await.unwrap().unwrap().kid, winner.kid, "the first key stays");
+    let winners = store.signing_keys().await.unwrap();
+    assert_eq!(winners.len(), 2, "one key of each algorithm");
+    for winner in &winners {
+        assert_eq!(winner.private_key_pem, format!("pem of {}", winner.kid));
+    }
+    let rs256 = winners.iter().find(|key| key.algorithm == Rs256).expect("an RS256 key");
+    assert!(["a", "b", "d"].contains(&rs256.kid.as_str()));
+    store.insert_first_signing_key(&key("late", Rs256)).await.unwrap();
+    store.insert_first_signing_key(&key("es", Es256)).await.unwrap();
+    let now: Vec<String> = store.signing_keys().await.unwrap().into_iter().map(|key| key.kid).collect();
+    assert_eq!(now.len(), 3, "{now:?}");
+    assert!(now.contains(&rs256.kid) && !now.contains(&"late".to_owned()), "the first key stays");
+}
+
+/// The totals and limits come from counts kept beside the keys: every kind of change moves them,
+/// and they always equal what a count of the keys says.
+async fn totals_and_limits_follow_every_change(store: Arc<dyn Store>) {
+    let (p, now) = (profile("counted"), Utc::now());
+    let total = async |store: &Arc<dyn Store>| {
+        let (_, total) = store.page(&p, 0, 1).await.unwrap();
+        assert_eq!(total, store.every_key(&p, None).await.unwrap().len() as u64, "total equals the keys");
+        total
+    };
+    let mut pending = Vec::new();
+    for _ in 0..3 {
+        pending.push(store.initialise(&p, KeyId::new_random(), now - TimeDelta::days(2), 3).await.unwrap());
+    }
+    assert!(matches!(
+        store.initialise(&p, KeyId::new_random(), now, 3).await,
+        Err(StoreError::LimitReached(3))
+    ));
+    assert_eq!(total(&store).await, 0, "initialised keys are not counted as created");
+    let first = store.create_initialised(&p, pending[0].id, &credentials("a"), now, 3).await.unwrap();
+    store.insert_created(&p, KeyId::new_random(), &credentials("b"), now, 3).await.unwrap();
+    assert_eq!(total(&store).await, 2);
+    store.initialise(&p, KeyId::new_random(), now, 3).await.expect("creating freed an initialised place");
+    store.rename(&p, first.id, "a2", now).await.unwrap();
+    assert_eq!(total(&store).await, 2, "a rename counts nothing");
+    store.insert_created(&p, KeyId::new_random(), &credentials("c"), now, 3).await.unwrap();
+    assert!(matches!(
+        store.insert_created(&p, KeyId::new_random(), &credentials("d"), now, 3).await,
+        Err(StoreError::LimitReached(3))
+    ));
+    store.delete(&p, first.id).await.unwrap().expect("deleted");
+    store.delete_by_name(&p, "b").await.unwrap().expect("deleted");
+    assert_eq!(total(&store).await, 1);
+    store.delete(&p, pending[1].id).await.unwrap().expect("an initialised key deleted");
+    assert_eq!(store.purge_initialised(now - TimeDelta::days(1)).await.unwrap(), 1);
+    // One created and one initialised key remain: two of each fit again.
+    store.insert_created(&p, KeyId::new_random(), &credentials("e"), now, 3).await.unwrap();
+    store.insert_created(&p, KeyId::new_random(), &credentials("f"), now, 3).await.unwrap();
+    for _ in 0..2 {
+        store.initialise(&p, KeyId::new_random(), now, 3).await.expect("room for initialised keys");
+    }
+    assert!(store.initialise(&p, KeyId::new_random(), now, 3).await.is_err());
+    assert_eq!(total(&store).await, 3);
+    assert_eq!(store.page(&profile("other"), 0, 1).await.unwrap().1, 0);
 }

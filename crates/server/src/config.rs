@@ -1,5 +1,6 @@
 //! Settings, read from flags or `KEYWARD_*` environment variables.
 
+use crate::tokens::SigningAlgorithm;
 use clap::Args;
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
@@ -14,7 +15,8 @@ pub struct DatabaseSettings {
     #[arg(long, env = "KEYWARD_DATABASE_URL", default_value = "sqlite://keyward.db")]
     pub database_url: String,
 
-    /// Most connections this instance opens to the database.
+    /// Most connections this instance opens to the database (on SQLite: for reads, and one more
+    /// for writes, which SQLite takes one at a time).
     #[arg(long, env = "KEYWARD_DATABASE_MAX_CONNECTIONS", default_value_t = 16)]
     pub database_max_connections: u32,
 
@@ -93,6 +95,16 @@ pub struct ServeSettings {
     /// A delete on this instance ends the trust at once.
     #[arg(long, env = "KEYWARD_CACHE_TTL", default_value_t = 30)]
     pub cache_ttl: u64,
+
+    /// The algorithm access tokens are signed with. An RS256 key is always kept and published
+    /// (tokens already issued verify); ES256 and EdDSA sign many times faster than RS256.
+    #[arg(long, env = "KEYWARD_TOKEN_ALGORITHM", value_enum, default_value_t = SigningAlgorithm::Rs256)]
+    pub token_algorithm: SigningAlgorithm,
+
+    /// Most entries each in-memory cache holds (verified credentials, live keys, verified
+    /// tokens, key records); beyond it the least used are dropped and looked up again.
+    #[arg(long, env = "KEYWARD_CACHE_CAPACITY", default_value_t = 100_000)]
+    pub cache_capacity: u64,
 
     /// Uncached credential verifications allowed per public id (client id) a minute; beyond it,
     /// 429 with Retry-After. Verified credentials are cached and never count.

@@ -61,11 +61,21 @@ impl AppState {
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Self> {
         let hasher = hasher(&settings.keys)?;
-        let cache = Arc::new(CredentialCache::with_clock(settings.cache_ttl(), clock.clone()));
+        let cache = Arc::new(CredentialCache::with_clock(
+            settings.cache_ttl(),
+            settings.cache_capacity,
+            clock.clone(),
+        ));
         let tokens = Arc::new(
-            TokenService::load_or_create(store.as_ref(), settings.token_ttl(), clock.clone())
-                .await
-                .context("loading the token signing key")?,
+            TokenService::load_or_create(
+                store.as_ref(),
+                settings.token_algorithm,
+                settings.token_ttl(),
+                settings.cache_capacity,
+                clock.clone(),
+            )
+            .await
+            .context("loading the token signing keys")?,
         );
         let public_url = settings.public_url();
         let keys = Arc::new(KeyService::new(

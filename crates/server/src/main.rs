@@ -135,7 +135,7 @@ async fn create_key(
     let store = store::connect(database).await?;
     let hasher = keyward_server::hasher(settings)?;
     // A one-shot process: its cache is never consulted.
-    let cache = Arc::new(CredentialCache::new(std::time::Duration::from_secs(1)));
+    let cache = Arc::new(CredentialCache::new(std::time::Duration::from_secs(1), 1));
     let service = KeyService::new(store, hasher, cache, settings.max_keys_per_profile);
     let NewKey { key, secret } =
         service.create(&profile, Some(name), key_for).await.map_err(|error| match error {

@@ -68,7 +68,9 @@ impl Refusal for TokenError {
             TokenError::InvalidRequest(_) | TokenError::Body(_) => "invalid_request",
             TokenError::InvalidClient => "invalid_client",
             TokenError::UnsupportedGrantType => "unsupported_grant_type",
-            TokenError::Throttled(_) | TokenError::Fault(Fault::Unavailable(_)) => "temporarily_unavailable",
+            TokenError::Throttled(_) | TokenError::Fault(Fault::Unavailable(_) | Fault::Busy) => {
+                "temporarily_unavailable"
+            }
             TokenError::Fault(Fault::Internal(_)) => "server_error",
         })
     }
@@ -143,6 +145,7 @@ async fn token(
             AuthError::Invalid | AuthError::Malformed => TokenError::InvalidClient,
             AuthError::Throttled(wait) => TokenError::Throttled(wait),
             AuthError::Store(error) => TokenError::Fault(error.into()),
+            AuthError::Busy(_) => TokenError::Fault(crate::error::Fault::Busy),
         })?;
     let access_token = state
         .tokens

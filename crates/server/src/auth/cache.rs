@@ -16,9 +16,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use subtle::ConstantTimeEq;
 
-/// Entries per cache; beyond it the least used are evicted (and simply verified again).
-const CAPACITY: u64 = 100_000;
-
 #[derive(Clone)]
 struct Verified {
     /// SHA-256 of the secret: enough to recognise it again, useless to recover it.
@@ -33,8 +30,9 @@ struct Timed<V> {
 }
 
 impl<V: Clone + Send + Sync + 'static> Timed<V> {
-    fn new(ttl: Duration) -> Self {
-        Self { entries: Cache::builder().max_capacity(CAPACITY).time_to_live(ttl).build(), ttl }
+    /// At most `capacity` entries: beyond it the least used are evicted (and simply verified again).
+    fn new(ttl: Duration, capacity: u64) -> Self {
+        Self { entries: Cache::builder().max_capacity(capacity).time_to_live(ttl).build(), ttl }
     }
 
     fn get(&self, client_id: &str, now: Instant) -> Option<V> {
@@ -73,19 +71,19 @@ pub struct CredentialCache {
 const KNOWN_GOOD_TTL: Duration = Duration::from_secs(24 * 3600);
 
 impl CredentialCache {
-    /// A cache on the system clock.
-    pub fn new(ttl: Duration) -> Self {
-        Self::with_clock(ttl, Arc::new(SystemClock))
+    /// A cache on the system clock of at most `capacity` entries of each kind.
+    pub fn new(ttl: Duration, capacity: u64) -> Self {
+        Self::with_clock(ttl, capacity, Arc::new(SystemClock))
     }
 
     /// A cache whose entries expire by `clock`.
-    pub fn with_clock(ttl: Duration, clock: Arc<dyn Clock>) -> Self {
+    pub fn with_clock(ttl: Duration, capacity: u64, clock: Arc<dyn Clock>) -> Self {
         Self {
-            verified: Timed::new(ttl),
-            live: Timed::new(ttl),
-            known_good: Timed::new(KNOWN_GOOD_TTL),
+            verified: Timed::new(ttl, capacity),
+            live: Timed::new(ttl, capacity),
+            known_good: Timed::new(KNOWN_GOOD_TTL, capacity),
             // Revocations outlive every entry they guard against.
-            revoked: Timed::new(ttl + Duration::from_secs(1)),
+            revoked: Timed::new(ttl + Duration::from_secs(1), capacity),
             clock,
         }
     }
@@ -177,7 +175,7 @@ mod tests {
 
     #[test]
     fn only_the_same_secret_hits() {
-        let cache = CredentialCache::new(Duration::from_secs(60));
+        let cache = CredentialCache::new(Duration::from_secs(60), 100);
         let p = principal();
         cache.remember_verified("s3cret", &p);
         assert_eq!(cache.verified("c", "s3cret"), Some(p));
@@ -187,7 +185,7 @@ mod tests {
 
     #[test]
     fn revoke_is_immediate_and_sticks() {
-        let cache = CredentialCache::new(Duration::from_secs(60));
+        let cache = CredentialCache::new(Duration::from_secs(60), 100);
         let p = principal();
         cache.remember_verified("s3cret", &p);
         cache.revoke("c");
@@ -202,7 +200,7 @@ mod tests {
     #[test]
     fn entries_expire_by_the_clock() {
         let clock = Arc::new(ManualClock::starting_now());
-        let cache = CredentialCache::with_clock(Duration::from_secs(60), clock.clone());
+        let cache = CredentialCache::with_clock(Duration::from_secs(60), 100, clock.clone());
         let p = principal();
         cache.remember_verified("s3cret", &p);
         clock.advance(Duration::from_secs(59));
@@ -219,7 +217,7 @@ mod tests {
     #[test]
     fn a_revocation_outlives_the_entries_it_guards_against() {
         let clock = Arc::new(ManualClock::starting_now());
-        let cache = CredentialCache::with_clock(Duration::from_secs(60), clock.clone());
+        let cache = CredentialCache::with_clock(Duration::from_secs(60), 100, clock.clone());
         cache.revoke("c");
         clock.advance(Duration::from_secs(60));
         assert!(cache.is_revoked("c"));

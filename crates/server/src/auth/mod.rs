@@ -29,6 +29,9 @@ pub enum AuthError {
     /// Too many uncached verifications for this client id or from this address.
     #[error("too many attempts; retry in {0:?}")]
     Throttled(Duration),
+    /// Every hashing slot stayed busy: the server is at capacity.
+    #[error(transparent)]
+    Busy(#[from] crate::secrets::HasherBusy),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -83,7 +86,8 @@ impl Authenticator {
 
     /// Verifies a client id and secret: from the cache when this exact pair verified before,
     /// otherwise, within the throttle's quota, with one lookup by client id and one argon2
-    /// verification.
+    /// verification. Concurrent first uses of one key queue for the hasher's slots, and those
+    /// that get one after it verified find it in the cache: a burst costs one hash, not one each.
     pub async fn client_credentials(
         &self,
         client_id: &str,
@@ -104,20 +108,21 @@ impl Authenticator {
         // The owner presenting the secret that last verified needs no throttle and no hash:
         // only the store's word that the key still exists.
         let known_good = parts.cache.known_good(client_id, secret.expose());
-        if !known_good {
+        let slot = if known_good {
+            None
+        } else {
             parts.throttle.attempt(client_id, address).map_err(AuthError::Throttled)?;
-        }
-        let stored = parts.store.credential(&ClientId::from(client_id)).await?.ok_or(AuthError::Invalid)?;
-        if !known_good {
-            let hasher = parts.hasher.clone();
-            let candidate = secret.clone();
-            let hash = stored.secret_hash.clone();
-            let matches = tokio::task::spawn_blocking(move || hasher.verify(candidate.expose(), &hash))
-                .await
-                .unwrap_or(false);
-            if !matches {
-                return Err(AuthError::Invalid);
+            let slot = parts.hasher.slot().await?;
+            if let Some(principal) = parts.cache.verified(client_id, secret.expose()) {
+                return Ok(principal);
             }
+            Some(slot)
+        };
+        let stored = parts.store.credential(&ClientId::from(client_id)).await?.ok_or(AuthError::Invalid)?;
+        if let Some(slot) = slot
+            && !slot.verify(secret.clone(), stored.secret_hash.clone()).await
+        {
+            return Err(AuthError::Invalid);
         }
         let principal = stored.key;
         parts.cache.remember_verified(secret.expose(), &principal);
@@ -126,9 +131,9 @@ impl Authenticator {
 
     /// Verifies an access token and that the key it was issued for still exists.
     pub async fn access_token(&self, token: &str) -> Result<Principal, AuthError> {
-        let claims =
+        let client_id =
             self.parts.tokens.verify(token, self.parts.public_url.as_deref()).ok_or(AuthError::Invalid)?;
-        self.live_key(&claims.azp).await
+        self.live_key(client_id.as_str()).await
     }
 
     async fn live_key(&self, client_id: &str) -> Result<Principal, AuthError> {

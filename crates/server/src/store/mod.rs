@@ -8,6 +8,7 @@ pub use sqlite::SqliteStore;
 
 use crate::config::DatabaseSettings;
 use crate::ids::{ClientId, KeyId, ProfileId};
+use crate::tokens::SigningAlgorithm;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use keyward_model::KeyType;
@@ -239,10 +240,16 @@ pub struct KeyEvent {
     pub at: DateTime<Utc>,
 }
 
+/// The algorithm a stored signing key row names.
+pub(crate) fn signing_algorithm(name: &str) -> Result<SigningAlgorithm, StoreError> {
+    SigningAlgorithm::from_name(name).ok_or_else(|| corrupt(format!("signing key algorithm {name:?}")))
+}
+
 /// A token-signing key pair: PKCS#8 PEM of the private key.
 #[derive(Clone)]
 pub struct SigningKeyRecord {
     pub kid: String,
+    pub algorithm: SigningAlgorithm,
     pub private_key_pem: String,
     pub created: DateTime<Utc>,
 }
@@ -260,8 +267,8 @@ pub struct SigningKeyRecord {
 /// never holds more created keys than the `limit` a create is given, nor more initialised keys
 /// than its `pending_limit`; a name is taken by one created key of a profile at a time (the
 /// others get [`StoreError::NameTaken`]); an initialised key is created once (the others get
-/// [`StoreError::AlreadyCreated`]); and the signing key stored first is the one every instance
-/// reads. No guarantee rests on a read followed by a write outside one transaction.
+/// [`StoreError::AlreadyCreated`]); and of each algorithm, the signing key stored first is the
+/// one every instance reads first. No guarantee rests on a read followed by a write outside one transaction.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Stores an initialised key, unless the profile already has `pending_limit` of them.
@@ -361,11 +368,11 @@ pub trait Store: Send + Sync + 'static {
     /// Whether the database answers a trivial query now.
     async fn ping(&self) -> Result<(), StoreError>;
 
-    /// The newest signing key, if any.
-    async fn signing_key(&self) -> Result<Option<SigningKeyRecord>, StoreError>;
+    /// Every signing key, oldest first.
+    async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError>;
 
-    /// Stores `key` only if there is no signing key yet, so that instances starting together on
-    /// one empty database agree on one key.
+    /// Stores `key` only if there is no signing key of its algorithm yet, so that instances
+    /// starting together on one database agree on one key of each algorithm.
     async fn insert_first_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError>;
 }
 

@@ -146,11 +146,12 @@ fn key_state(row: &PgRow) -> Result<KeyState, StoreError> {
 }
 
 async fn count_created(connection: &mut PgConnection, profile_id: &ProfileId) -> Result<u64, StoreError> {
-    let total: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM api_keys WHERE profile_id = $1 AND name IS NOT NULL")
-            .bind(profile_id.as_str())
-            .fetch_one(connection)
-            .await?;
+    let total: i64 = sqlx::query_scalar(
+        "SELECT coalesce((SELECT created_keys FROM profile_key_counts WHERE profile_id = $1), 0)",
+    )
+    .bind(profile_id.as_str())
+    .fetch_one(connection)
+    .await?;
     Ok(u64::try_from(total).unwrap_or_default())
 }
 
@@ -183,7 +184,7 @@ impl Store for PostgresStore {
         let row = sqlx::query(concat!(
             "INSERT INTO api_keys (id, profile_id, created, last_modified)
              SELECT $1, $2, $3, $3
-             WHERE (SELECT count(*) FROM api_keys WHERE profile_id = $2 AND name IS NULL) < $4
+             WHERE coalesce((SELECT initialised_keys FROM profile_key_counts WHERE profile_id = $2), 0) < $4
              RETURNING ",
             key_columns!()
         ))
@@ -214,7 +215,7 @@ impl Store for PostgresStore {
             "UPDATE api_keys
              SET name = $3, client_id = $4, secret_hash = $5, key_for = $6, created = $7, last_modified = $7
              WHERE id = $1 AND profile_id = $2 AND name IS NULL
-               AND (SELECT count(*) FROM api_keys WHERE profile_id = $2 AND name IS NOT NULL) < $8
+               AND coalesce((SELECT created_keys FROM profile_key_counts WHERE profile_id = $2), 0) < $8
              RETURNING ",
             key_columns!()
         ))
@@ -249,7 +250,7 @@ impl Store for PostgresStore {
         let row = sqlx::query(concat!(
             "INSERT INTO api_keys (id, profile_id, name, client_id, secret_hash, key_for, created, last_modified)
              SELECT $1, $2, $3, $4, $5, $6, $7, $7
-             WHERE (SELECT count(*) FROM api_keys WHERE profile_id = $2 AND name IS NOT NULL) < $8
+             WHERE coalesce((SELECT created_keys FROM profile_key_counts WHERE profile_id = $2), 0) < $8
              RETURNING ",
             key_columns!()
         ))
@@ -475,18 +476,22 @@ impl Store for PostgresStore {
         Ok(())
     }
 
-    async fn signing_key(&self) -> Result<Option<SigningKeyRecord>, StoreError> {
-        let row = sqlx::query(
-            "SELECT kid, private_key, created FROM signing_keys ORDER BY created DESC, kid LIMIT 1",
+    async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT kid, algorithm, private_key, created FROM signing_keys ORDER BY created, kid",
         )
-        .fetch_optional(&self.pool)
+        .fetch_all(&self.pool)
         .await?;
-        let Some(row) = row else { return Ok(None) };
-        Ok(Some(SigningKeyRecord {
-            kid: row.try_get("kid")?,
-            private_key_pem: row.try_get("private_key")?,
-            created: row.try_get("created")?,
-        }))
+        rows.iter()
+            .map(|row| {
+                Ok(SigningKeyRecord {
+                    kid: row.try_get("kid")?,
+                    algorithm: super::signing_algorithm(row.try_get("algorithm")?)?,
+                    private_key_pem: row.try_get("private_key")?,
+                    created: row.try_get("created")?,
+                })
+            })
+            .collect()
     }
 
     async fn insert_first_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError> {
@@ -496,12 +501,13 @@ impl Store for PostgresStore {
             .execute(&mut *tx)
             .await?;
         sqlx::query(
-            "INSERT INTO signing_keys (kid, private_key, created)
-             SELECT $1, $2, $3 WHERE NOT EXISTS (SELECT 1 FROM signing_keys)",
+            "INSERT INTO signing_keys (kid, private_key, created, algorithm)
+             SELECT $1, $2, $3, $4 WHERE NOT EXISTS (SELECT 1 FROM signing_keys WHERE algorithm = $4)",
         )
         .bind(&key.kid)
         .bind(&key.private_key_pem)
         .bind(key.created)
+        .bind(key.algorithm.as_str())
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;

@@ -34,7 +34,12 @@ macro_rules! key_columns {
 }
 
 pub struct SqliteStore {
+    /// Reads.
     pool: SqlitePool,
+    /// Writes, one at a time: SQLite takes one writer anyway, and writers queued here are served
+    /// in turn as soon as the last commits, where writers contending for the file lock would
+    /// sleep in the busy handler's growing steps.
+    writer: SqlitePool,
 }
 
 impl SqliteStore {
@@ -47,20 +52,24 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(settings.database_max_connections.max(1))
-            .acquire_timeout(settings.acquire_timeout())
-            .after_release(|connection, _| Box::pin(keep_after_release(connection)))
-            .connect_with(options)
-            .await?;
-        sqlx::migrate!("migrations/sqlite").run(&pool).await?;
-        Ok(Self { pool })
+        let pool_of = |connections: u32| {
+            SqlitePoolOptions::new()
+                .max_connections(connections)
+                .acquire_timeout(settings.acquire_timeout())
+                .after_release(|connection, _| Box::pin(keep_after_release(connection)))
+                .connect_with(options.clone())
+        };
+        let writer = pool_of(1).await?;
+        sqlx::migrate!("migrations/sqlite").run(&writer).await?;
+        let pool = pool_of(settings.database_max_connections.max(1)).await?;
+        Ok(Self { pool, writer })
     }
 
-    /// A write transaction. `IMMEDIATE` takes the write lock at once, so that waiting for another
-    /// writer is bounded by the busy timeout instead of failing when a read turns into a write.
+    /// A write transaction on the writer connection. `IMMEDIATE` takes the write lock at once, so
+    /// that waiting for another process's writer is bounded by the busy timeout instead of
+    /// failing when a read turns into a write.
     async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
     }
 }
 
@@ -119,11 +128,12 @@ async fn log_event(
 
 /// How many created keys the profile has.
 async fn count_created(connection: &mut SqliteConnection, profile_id: &ProfileId) -> Result<u64, StoreError> {
-    let total: i64 =
-        sqlx::query_scalar("SELECT count(*) FROM api_keys WHERE profile_id = ?1 AND name IS NOT NULL")
-            .bind(profile_id.as_str())
-            .fetch_one(connection)
-            .await?;
+    let total: i64 = sqlx::query_scalar(
+        "SELECT coalesce((SELECT created_keys FROM profile_key_counts WHERE profile_id = ?1), 0)",
+    )
+    .bind(profile_id.as_str())
+    .fetch_one(connection)
+    .await?;
     Ok(u64::try_from(total).unwrap_or_default())
 }
 
@@ -166,7 +176,7 @@ impl Store for SqliteStore {
         let row = sqlx::query(concat!(
             "INSERT INTO api_keys (id, profile_id, created, last_modified)
              SELECT ?1, ?2, ?3, ?3
-             WHERE (SELECT count(*) FROM api_keys WHERE profile_id = ?2 AND name IS NULL) < ?4
+             WHERE coalesce((SELECT initialised_keys FROM profile_key_counts WHERE profile_id = ?2), 0) < ?4
              RETURNING ",
             key_columns!()
         ))
@@ -197,7 +207,7 @@ impl Store for SqliteStore {
             "UPDATE api_keys
              SET name = ?3, client_id = ?4, secret_hash = ?5, key_for = ?6, created = ?7, last_modified = ?7
              WHERE id = ?1 AND profile_id = ?2 AND name IS NULL
-               AND (SELECT count(*) FROM api_keys WHERE profile_id = ?2 AND name IS NOT NULL) < ?8
+               AND coalesce((SELECT created_keys FROM profile_key_counts WHERE profile_id = ?2), 0) < ?8
              RETURNING ",
             key_columns!()
         ))
@@ -232,7 +242,7 @@ impl Store for SqliteStore {
         let row = sqlx::query(concat!(
             "INSERT INTO api_keys (id, profile_id, name, client_id, secret_hash, key_for, created, last_modified)
              SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7
-             WHERE (SELECT count(*) FROM api_keys WHERE profile_id = ?2 AND name IS NOT NULL) < ?8
+             WHERE coalesce((SELECT created_keys FROM profile_key_counts WHERE profile_id = ?2), 0) < ?8
              RETURNING ",
             key_columns!()
         ))
@@ -481,29 +491,34 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn signing_key(&self) -> Result<Option<SigningKeyRecord>, StoreError> {
-        let row = sqlx::query(
-            "SELECT kid, private_key, created FROM signing_keys ORDER BY created DESC, kid LIMIT 1",
+    async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT kid, algorithm, private_key, created FROM signing_keys ORDER BY created, kid",
         )
-        .fetch_optional(&self.pool)
+        .fetch_all(&self.pool)
         .await?;
-        let Some(row) = row else { return Ok(None) };
-        Ok(Some(SigningKeyRecord {
-            kid: row.try_get("kid")?,
-            private_key_pem: row.try_get("private_key")?,
-            created: from_micros(row.try_get("created")?)?,
-        }))
+        rows.iter()
+            .map(|row| {
+                Ok(SigningKeyRecord {
+                    kid: row.try_get("kid")?,
+                    algorithm: super::signing_algorithm(row.try_get("algorithm")?)?,
+                    private_key_pem: row.try_get("private_key")?,
+                    created: from_micros(row.try_get("created")?)?,
+                })
+            })
+            .collect()
     }
 
     async fn insert_first_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError> {
         let mut tx = self.begin_write().await?;
         sqlx::query(
-            "INSERT INTO signing_keys (kid, private_key, created)
-             SELECT ?1, ?2, ?3 WHERE NOT EXISTS (SELECT 1 FROM signing_keys)",
+            "INSERT INTO signing_keys (kid, private_key, created, algorithm)
+             SELECT ?1, ?2, ?3, ?4 WHERE NOT EXISTS (SELECT 1 FROM signing_keys WHERE algorithm = ?4)",
         )
         .bind(&key.kid)
         .bind(&key.private_key_pem)
         .bind(to_micros(key.created))
+        .bind(key.algorithm.as_str())
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;

@@ -1,0 +1,301 @@
+//! Access tokens: JWTs signed with keys that live in the database.
+//!
+//! Signing keys are made on the first start and stored, so that every instance on one database
+//! signs and verifies alike. An RS256 key always exists (the documents' tokens are RS256); the
+//! configured algorithm, when another, gets a key of its own, and the JWKS publishes both. Claims
+//! follow the documents' example token (Auth0's client-credentials shape): `sub` is
+//! `<clientId>@clients`, `azp` the client id, `gty` `client-credentials`.
+//!
+//! A token verified once is remembered (by its SHA-256, until its expiry) so that a client
+//! presenting the same token again costs a hash and a lookup, not a signature check.
+
+mod signing;
+
+pub use signing::{SigningAlgorithm, SigningError, SigningKey, SigningKeyError};
+
+use crate::clock::Clock;
+use crate::ids::ClientId;
+use crate::store::{Store, StoreError};
+use jsonwebtoken::Validation;
+use jsonwebtoken::jwk::JwkSet;
+use moka::sync::Cache;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub const GRANT_TYPE_CLAIM: &str = "client-credentials";
+
+#[derive(Debug, thiserror::Error)]
+pub enum TokenKeyError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Key(#[from] SigningKeyError),
+    #[error("could not generate a signing key")]
+    Generate,
+}
+
+/// The claims of an access token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    pub iss: String,
+    pub sub: String,
+    pub aud: String,
+    pub iat: u64,
+    pub exp: u64,
+    pub gty: String,
+    pub azp: String,
+}
+
+/// What a verified token is remembered as.
+#[derive(Clone)]
+struct Verified {
+    exp: u64,
+    client_id: ClientId,
+}
+
+/// Issues and verifies access tokens.
+pub struct TokenService {
+    /// Every stored key: any of them verifies.
+    keys: Vec<SigningKey>,
+    /// The index in `keys` of the key that signs.
+    signer: usize,
+    jwks: JwkSet,
+    ttl: Duration,
+    clock: Arc<dyn Clock>,
+    /// SHA-256 of the expected base and a token -> what the token verified as.
+    verified: Cache<[u8; 32], Verified>,
+}
+
+impl TokenService {
+    /// Loads the database's signing keys, first making and storing an RS256 key and one for
+    /// `algorithm` where there is none. Tokens are signed with `algorithm`, issued and checked at
+    /// `clock`'s time, and at most `capacity` verified tokens are remembered.
+    pub async fn load_or_create(
+        store: &dyn Store,
+        algorithm: SigningAlgorithm,
+        ttl: Duration,
+        capacity: u64,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, TokenKeyError> {
+        let mut wanted = vec![SigningAlgorithm::Rs256];
+        if algorithm != SigningAlgorithm::Rs256 {
+            wanted.push(algorithm);
+        }
+        let stored = store.signing_keys().await?;
+        for wanted in wanted {
+            if !stored.iter().any(|record| record.algorithm == wanted) {
+                let candidate = tokio::task::spawn_blocking(move || SigningKey::generate(wanted))
+                    .await
+                    .map_err(|_| TokenKeyError::Generate)??;
+                store.insert_first_signing_key(&candidate).await?;
+            }
+        }
+        // Read back: another instance may have stored its keys first.
+        let keys =
+            store.signing_keys().await?.iter().map(SigningKey::from_record).collect::<Result<Vec<_>, _>>()?;
+        Self::with_keys(keys, algorithm, ttl, capacity, clock)
+    }
+
+    fn with_keys(
+        keys: Vec<SigningKey>,
+        algorithm: SigningAlgorithm,
+        ttl: Duration,
+        capacity: u64,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, TokenKeyError> {
+        // The first key stored for the algorithm signs, on every instance.
+        let signer = keys.iter().position(|key| key.algorithm == algorithm).ok_or(TokenKeyError::Generate)?;
+        let jwks = JwkSet { keys: keys.iter().map(|key| key.jwk.clone()).collect() };
+        let verified = Cache::builder().max_capacity(capacity).time_to_live(ttl).build();
+        Ok(Self { keys, signer, jwks, ttl, clock, verified })
+    }
+
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    /// The algorithm new tokens are signed with.
+    pub fn algorithm(&self) -> SigningAlgorithm {
+        self.keys[self.signer].algorithm
+    }
+
+    /// The public keys, for `/.well-known/jwks.json`.
+    pub fn jwks(&self) -> &JwkSet {
+        &self.jwks
+    }
+
+    /// A signed access token for `client_id`, issued by `issuer` (the service's base URL).
+    pub fn issue(&self, client_id: &str, issuer_base: &str) -> Result<String, SigningError> {
+        let now = self.now_secs();
+        let claims = Claims {
+            iss: issuer(issuer_base),
+            sub: format!("{client_id}@clients"),
+            aud: audience(issuer_base),
+            iat: now,
+            exp: now + self.ttl.as_secs(),
+            gty: GRANT_TYPE_CLAIM.to_owned(),
+            azp: client_id.to_owned(),
+        };
+        self.keys[self.signer].sign(&claims)
+    }
+
+    /// The client id a token this service signed was issued to, if the token is valid now.
+    /// `expected_base`, when the public URL is configured, pins the issuer and audience (and is
+    /// the same on every call); without one the base varies with the Host header, so only the
+    /// signature, the key id and the expiry are checked.
+    pub fn verify(&self, token: &str, expected_base: Option<&str>) -> Option<ClientId> {
+        let mut hasher = Sha256::new();
+        hasher.update(expected_base.unwrap_or_default().as_bytes());
+        hasher.update([0]);
+        hasher.update(token.as_bytes());
+        let digest: [u8; 32] = hasher.finalize().into();
+        let now = self.now_secs();
+        if let Some(known) = self.verified.get(&digest) {
+            return (now < known.exp).then_some(known.client_id);
+        }
+        let claims = self.check(token, expected_base)?;
+        // RFC 7519: valid only before `exp`, with no leeway.
+        if now >= claims.exp {
+            return None;
+        }
+        let client_id = ClientId::new(claims.azp);
+        self.verified.insert(digest, Verified { exp: claims.exp, client_id: client_id.clone() });
+        Some(client_id)
+    }
+
+    /// The claims of `token` if one of our keys signed it and they are consistent; the expiry is
+    /// left to the caller.
+    fn check(&self, token: &str, expected_base: Option<&str>) -> Option<Claims> {
+        let header = jsonwebtoken::decode_header(token).ok()?;
+        let key = self.keys.iter().find(|key| header.kid.as_deref() == Some(key.kid.as_str()))?;
+        // The key decides the algorithm, never the token's header.
+        let mut validation = Validation::new(key.algorithm.jwt());
+        // jsonwebtoken would read the system time; `exp` is checked against our clock.
+        validation.validate_exp = false;
+        validation.leeway = 0;
+        validation.set_required_spec_claims(&["exp", "sub", "aud", "iss"]);
+        match expected_base {
+            Some(base) => {
+                validation.set_issuer(&[issuer(base)]);
+                validation.set_audience(&[audience(base)]);
+            }
+            None => validation.validate_aud = false,
+        }
+        let claims = jsonwebtoken::decode::<Claims>(token, &key.decoding, &validation).ok()?.claims;
+        let consistent = claims.gty == GRANT_TYPE_CLAIM
+            && claims.sub.strip_suffix("@clients") == Some(claims.azp.as_str());
+        consistent.then_some(claims)
+    }
+
+    /// The clock's time in whole seconds since the epoch, as `iat` and `exp` count.
+    fn now_secs(&self) -> u64 {
+        u64::try_from(self.clock.now().timestamp()).unwrap_or_default()
+    }
+}
+
+/// The `iss` claim: the base URL with a trailing slash, as Auth0 writes it.
+pub fn issuer(base: &str) -> String {
+    format!("{base}/")
+}
+
+/// The `aud` claim: the API this token is for.
+pub fn audience(base: &str) -> String {
+    format!("{base}/api")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+
+    const BASE: &str = "https://keys.example.com";
+
+    fn service(algorithm: SigningAlgorithm, clock: Arc<ManualClock>) -> TokenService {
+        let mut keys =
+            vec![SigningKey::from_record(&SigningKey::generate(SigningAlgorithm::Rs256).unwrap()).unwrap()];
+        if algorithm != SigningAlgorithm::Rs256 {
+            keys.push(SigningKey::from_record(&SigningKey::generate(algorithm).unwrap()).unwrap());
+        }
+        TokenService::with_keys(keys, algorithm, Duration::from_secs(60), 1000, clock).unwrap()
+    }
+
+    fn claims_of(token: &str) -> Claims {
+        let payload = token.split('.').nth(1).unwrap();
+        serde_json::from_slice(
+            &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload).unwrap(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_token_is_valid_until_its_expiry_by_the_clock() {
+        let clock = Arc::new(ManualClock::starting_now());
+        let service = service(SigningAlgorithm::Rs256, clock.clone());
+        let token = service.issue("c", BASE).unwrap();
+        let claims = claims_of(&token);
+        assert_eq!(claims.iat, u64::try_from(clock.now().timestamp()).unwrap());
+        assert_eq!(claims.exp - claims.iat, 60);
+        assert_eq!(service.verify(&token, Some(BASE)), Some(ClientId::from("c")), "valid when issued");
+        assert!(service.verify(&token, Some("https://other.example.com")).is_none(), "issuer pinned");
+        clock.advance(Duration::from_secs(59));
+        assert!(service.verify(&token, Some(BASE)).is_some(), "a second before expiry, remembered");
+        assert!(service.verify(&token, None).is_some(), "a second before expiry, checked afresh");
+        clock.advance(Duration::from_secs(1));
+        assert!(service.verify(&token, Some(BASE)).is_none(), "expired at exp although remembered");
+        assert!(service.verify(&token, None).is_none(), "expired at exp, with no leeway");
+    }
+
+    #[test]
+    fn every_algorithm_signs_what_its_published_key_verifies() {
+        for algorithm in [SigningAlgorithm::Rs256, SigningAlgorithm::Es256, SigningAlgorithm::EdDsa] {
+            let service = service(algorithm, Arc::new(ManualClock::starting_now()));
+            assert_eq!(service.algorithm(), algorithm);
+            let token = service.issue("c", BASE).unwrap();
+            let header = jsonwebtoken::decode_header(&token).unwrap();
+            assert_eq!(header.alg, algorithm.jwt());
+            // As a third party verifies: the key from the JWKS by `kid`, the algorithm it names.
+            let jwk = service.jwks().find(header.kid.as_deref().unwrap()).expect("published");
+            let key = jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap();
+            let mut validation = Validation::new(algorithm.jwt());
+            validation.set_audience(&[audience(BASE)]);
+            validation.set_issuer(&[issuer(BASE)]);
+            let claims = jsonwebtoken::decode::<Claims>(&token, &key, &validation).unwrap().claims;
+            assert_eq!(claims.azp, "c");
+            assert_eq!(service.verify(&token, Some(BASE)), Some(ClientId::from("c")));
+            let rs256_published = service
+                .jwks()
+                .keys
+                .iter()
+                .any(|jwk| jwk.common.key_algorithm == Some(jsonwebtoken::jwk::KeyAlgorithm::RS256));
+            assert!(rs256_published, "the RS256 key is always published");
+        }
+    }
+
+    #[test]
+    fn a_token_altered_or_signed_elsewhere_is_refused() {
+        let service = service(SigningAlgorithm::Es256, Arc::new(ManualClock::starting_now()));
+        let token = service.issue("c", BASE).unwrap();
+        let (head, rest) = token.split_once('.').unwrap();
+        let (_, signature) = rest.split_once('.').unwrap();
+        let mut claims = claims_of(&token);
+        claims.azp = "d".into();
+        claims.sub = "d@clients".into();
+        let forged_claims = base64::Engine::encode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            serde_json::to_vec(&claims).unwrap(),
+        );
+        assert!(service.verify(&format!("{head}.{forged_claims}.{signature}"), Some(BASE)).is_none());
+        let stranger = self::service(SigningAlgorithm::Es256, Arc::new(ManualClock::starting_now()));
+        assert!(service.verify(&stranger.issue("c", BASE).unwrap(), Some(BASE)).is_none(), "unknown kid");
+        // A header that names another algorithm for our key is refused: the key decides.
+        let mut header = jsonwebtoken::decode_header(&token).unwrap();
+        header.alg = jsonwebtoken::Algorithm::HS256;
+        let relabelled = base64::Engine::encode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            serde_json::to_vec(&header).unwrap(),
+        );
+        assert!(service.verify(&format!("{relabelled}.{}", rest), Some(BASE)).is_none());
+    }
+}
