@@ -2,6 +2,7 @@
 //! files that are committed, and with `--check` fail when the committed files are stale; `test`
 //! runs every test with the tools it needs.
 
+mod bench;
 mod codegen;
 mod openapi;
 mod test;
@@ -40,6 +41,8 @@ enum Task {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         cargo_args: Vec<String>,
     },
+    /// Load the release server and print the figures of BENCHMARKS.md against their targets.
+    Bench(bench::Options),
 }
 
 fn main() -> ExitCode {
@@ -48,6 +51,7 @@ fn main() -> ExitCode {
         Task::Openapi { check } => update(&openapi::generate(), check, "openapi"),
         Task::Codegen { check } => codegen::generate().and_then(|files| update(&files, check, "codegen")),
         Task::Test { cargo_args } => test::run(&cargo_args),
+        Task::Bench(options) => bench::run(&options),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

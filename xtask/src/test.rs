@@ -100,24 +100,24 @@ impl Totals {
     }
 }
 
-fn is_root() -> bool {
+pub(crate) fn is_root() -> bool {
     Command::new("id").arg("-u").output().is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0")
 }
 
-fn on_path(program: &str) -> bool {
+pub(crate) fn on_path(program: &str) -> bool {
     std::env::var_os("PATH")
         .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
 }
 
 /// A PostgreSQL cluster of its own, stopped when dropped.
-struct Postgres {
+pub(crate) struct Postgres {
     dir: PathBuf,
     bin: PathBuf,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl Postgres {
-    fn start(root: &Path) -> anyhow::Result<Self> {
+    pub(crate) fn start(root: &Path) -> anyhow::Result<Self> {
         let bin = postgres_bin().context("PostgreSQL is not installed: apt-get install postgresql")?;
         let dir = root.join("target").join("xtask-postgres");
         if dir.exists() {
@@ -246,7 +246,7 @@ fn provide_python(root: &Path) -> anyhow::Result<PathBuf> {
     Ok(venv)
 }
 
-fn run_checked(command: &mut Command) -> anyhow::Result<()> {
+pub(crate) fn run_checked(command: &mut Command) -> anyhow::Result<()> {
     let status = command.status().with_context(|| format!("running {command:?}"))?;
     if !status.success() {
         bail!("{command:?} failed with {status}");

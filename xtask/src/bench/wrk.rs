@@ -1,0 +1,169 @@
+//! Load from wrk (Debian's `wrk`), a separate process on the same machine, driven by a Lua script
+//! written for each request so that headers, bodies and unique names are exactly what we ask.
+
+use anyhow::{Context, bail};
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+/// One benchmark request. A `{n}` in the body becomes a number unique within the run, so that
+/// each request can create a key of its own name.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Option<String>,
+}
+
+impl Request {
+    pub fn get(path: impl Into<String>) -> Self {
+        Self { method: "GET".into(), path: path.into(), headers: Vec::new(), body: None }
+    }
+
+    pub fn post(path: impl Into<String>, content_type: &str, body: impl Into<String>) -> Self {
+        Self {
+            method: "POST".into(),
+            path: path.into(),
+            headers: vec![("Content-Type".into(), content_type.into())],
+            body: Some(body.into()),
+        }
+    }
+
+    pub fn header(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+}
+
+/// How hard and how long to load.
+#[derive(Debug, Clone, Copy)]
+pub struct Load {
+    pub threads: u32,
+    pub connections: u32,
+    pub duration: Duration,
+}
+
+/// What one wrk run measured.
+#[derive(Debug, Clone, Copy)]
+pub struct Outcome {
+    pub requests: u64,
+    pub seconds: f64,
+    pub p50: Duration,
+}
+
+impl Outcome {
+    pub fn per_second(&self) -> f64 {
+        self.requests as f64 / self.seconds
+    }
+}
+
+/// Loads `base` with `request` and fails if any answer was not a success: a benchmark of error
+/// answers measures nothing.
+pub fn run(base: &str, request: &Request, load: Load, scratch: &Path) -> anyhow::Result<Outcome> {
+    let script = scratch.join("wrk-request.lua");
+    std::fs::write(&script, lua(request))?;
+    let output = Command::new("wrk")
+        .arg(format!("-t{}", load.threads))
+        .arg(format!("-c{}", load.connections))
+        .arg(format!("-d{}s", load.duration.as_secs().max(1)))
+        .arg("--timeout=10s")
+        .arg("-s")
+        .arg(&script)
+        .arg(format!("{base}{}", request.path))
+        .output()
+        .context("running wrk")?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        bail!(
+            "wrk failed on {} {}: {stdout}{}",
+            request.method,
+            request.path,
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let line = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("WRK_RESULT "))
+        .with_context(|| format!("wrk printed no result: {stdout}"))?;
+    let numbers: Vec<u64> = line.split_whitespace().map(str::parse).collect::<Result<_, _>>()?;
+    let [requests, micros, socket_errors, status_errors, p50] = numbers[..] else {
+        bail!("unexpected wrk result: {line}");
+    };
+    if socket_errors + status_errors > 0 || requests == 0 {
+        bail!(
+            "{} {}: {requests} requests, {status_errors} error answers, {socket_errors} socket errors",
+            request.method,
+            request.path
+        );
+    }
+    Ok(Outcome { requests, seconds: micros as f64 / 1e6, p50: Duration::from_micros(p50) })
+}
+
+/// The Lua script that makes wrk send `request` and print one machine-readable line.
+fn lua(request: &Request) -> String {
+    let mut script = String::new();
+    let _ = writeln!(script, "wrk.method = {}", quote(&request.method));
+    for (name, value) in &request.headers {
+        let _ = writeln!(script, "wrk.headers[{}] = {}", quote(name), quote(value));
+    }
+    match &request.body {
+        Some(body) if body.contains("{n}") => {
+            let _ = writeln!(script, "local template = {}", quote(body));
+            script.push_str(
+                "local threads = 0\n\
+                 function setup(thread) threads = threads + 1; thread:set(\"tid\", threads) end\n\
+                 local counter = 0\n\
+                 function request()\n\
+                 \x20 counter = counter + 1\n\
+                 \x20 local n = tostring(tid) .. \"-\" .. tostring(counter)\n\
+                 \x20 return wrk.format(nil, nil, nil, (template:gsub(\"{n}\", n)))\n\
+                 end\n",
+            );
+        }
+        Some(body) => {
+            let _ = writeln!(script, "wrk.body = {}", quote(body));
+        }
+        None => {}
+    }
+    script.push_str(
+        "function done(summary, latency, requests)\n\
+         \x20 local e = summary.errors\n\
+         \x20 io.write(string.format(\"WRK_RESULT %d %d %d %d %d\\n\", summary.requests, summary.duration,\n\
+         \x20   e.connect + e.read + e.write + e.timeout, e.status, latency:percentile(50)))\n\
+         end\n",
+    );
+    script
+}
+
+/// A Lua string literal of `text`.
+fn quote(text: &str) -> String {
+    let mut quoted = String::with_capacity(text.len() + 2);
+    quoted.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => quoted.push_str("\\\""),
+            '\\' => quoted.push_str("\\\\"),
+            '\n' => quoted.push_str("\\n"),
+            '\r' => quoted.push_str("\\r"),
+            c => quoted.push(c),
+        }
+    }
+    quoted.push('"');
+    quoted
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scripts_quote_what_they_send() {
+        let request = Request::post("/x", "application/json", r#"{"name":"k-{n}"}"#).header("A", "b\"c");
+        let script = lua(&request);
+        assert!(script.contains(r#"wrk.headers["A"] = "b\"c""#), "{script}");
+        assert!(script.contains(r#"local template = "{\"name\":\"k-{n}\"}""#), "{script}");
+        assert!(script.contains("function request()"));
+    }
+}
