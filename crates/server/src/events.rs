@@ -1,4 +1,4 @@
-//! Deletes and renames made through other instances, applied to this instance's caches.
+//! Creates, deletes and renames made through other instances, applied to this instance's caches.
 //!
 //! Every delete and rename writes a row to the store's key events log in its own transaction.
 //! Each instance reads the log at least every second, and at once when PostgreSQL announces a new
@@ -10,6 +10,7 @@
 use crate::auth::CredentialCache;
 use crate::clock::Clock;
 use crate::store::{KeyEventKind, Store};
+use crate::views::ProfileViews;
 use chrono::{DateTime, TimeDelta, Utc};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -31,7 +32,12 @@ pub fn retention(cache_ttl: Duration) -> TimeDelta {
 }
 
 /// Applies the log to `cache` for as long as it runs.
-pub async fn follow(store: Arc<dyn Store>, cache: Arc<CredentialCache>, clock: Arc<dyn Clock>) {
+pub async fn follow(
+    store: Arc<dyn Store>,
+    cache: Arc<CredentialCache>,
+    views: Arc<ProfileViews>,
+    clock: Arc<dyn Clock>,
+) {
     let mut newest = clock.now();
     // Rows applied within the overlap, by sequence number, so that none is applied twice.
     let mut applied: HashMap<i64, DateTime<Utc>> = HashMap::new();
@@ -46,6 +52,11 @@ pub async fn follow(store: Arc<dyn Store>, cache: Arc<CredentialCache>, clock: A
                     match event.kind {
                         KeyEventKind::Revoked => cache.revoke(event.client_id.as_str()),
                         KeyEventKind::Changed => cache.forget(event.client_id.as_str()),
+                        KeyEventKind::Created => {}
+                    }
+                    match &event.profile_id {
+                        Some(profile_id) => views.invalidate(profile_id),
+                        None => views.invalidate_all(),
                     }
                 }
                 applied.retain(|_, at| *at >= newest - OVERLAP);

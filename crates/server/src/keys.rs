@@ -5,6 +5,7 @@ use crate::auth::CredentialCache;
 use crate::ids::{KeyId, ProfileId};
 use crate::secrets::{GeneratedCredentials, SecretHasher};
 use crate::store::{InitialisedKey, Key, KeyState, NewCredentials, Store, StoreError};
+use crate::views::{HELD_KEYS, ProfileKeys, ProfileViews, View};
 use chrono::{DateTime, Utc};
 use keyward_model::{KeyType, Secret};
 use std::sync::Arc;
@@ -66,6 +67,7 @@ pub struct KeyService {
     store: Arc<dyn Store>,
     hasher: SecretHasher,
     cache: Arc<CredentialCache>,
+    views: Arc<ProfileViews>,
     max_keys: u32,
 }
 
@@ -74,9 +76,10 @@ impl KeyService {
         store: Arc<dyn Store>,
         hasher: SecretHasher,
         cache: Arc<CredentialCache>,
+        views: Arc<ProfileViews>,
         max_keys: u32,
     ) -> Self {
-        Self { store, hasher, cache, max_keys }
+        Self { store, hasher, cache, views, max_keys }
     }
 
     pub fn max_keys(&self) -> u32 {
@@ -104,7 +107,10 @@ impl KeyService {
             KeyState::Initialised(_) => {}
         }
         let (credentials, secret) = self.new_credentials(name.clone(), key_for).await?;
-        match self.store.create_initialised(profile_id, id, &credentials, Utc::now(), self.max_keys).await {
+        let created =
+            self.store.create_initialised(profile_id, id, &credentials, Utc::now(), self.max_keys).await;
+        self.views.invalidate(profile_id);
+        match created {
             Ok(key) => Ok(PutOutcome::Created(NewKey { key, secret })),
             // A concurrent PUT created it first: this one is a rename, as if it came second.
             Err(StoreError::AlreadyCreated) => self.rename(profile_id, id, &name).await,
@@ -113,8 +119,9 @@ impl KeyService {
     }
 
     async fn rename(&self, profile_id: &ProfileId, id: KeyId, name: &str) -> Result<PutOutcome, KeyError> {
-        let renamed =
-            self.store.rename(profile_id, id, name, Utc::now()).await.map_err(|e| name_error(e, name))?;
+        let renamed = self.store.rename(profile_id, id, name, Utc::now()).await;
+        self.views.invalidate(profile_id);
+        let renamed = renamed.map_err(|e| name_error(e, name))?;
         // Verifications on this instance report the new name from now on.
         self.cache.forget(renamed.client_id.as_str());
         Ok(PutOutcome::Renamed(renamed))
@@ -132,13 +139,39 @@ impl KeyService {
         let key = self
             .store
             .insert_created(profile_id, KeyId::new_random(), &credentials, Utc::now(), self.max_keys)
-            .await
-            .map_err(|e| name_error(e, &name))?;
-        Ok(NewKey { key, secret })
+            .await;
+        self.views.invalidate(profile_id);
+        Ok(NewKey { key: key.map_err(|e| name_error(e, &name))?, secret })
+    }
+
+    /// The profile's created keys, newest first, if it has few enough to hold in memory.
+    async fn view(&self, profile_id: &ProfileId) -> Result<Option<ProfileKeys>, KeyError> {
+        let view = match self.views.get(profile_id) {
+            Some(view) => view,
+            None => {
+                let epoch = self.views.epoch();
+                let (keys, total) = self.store.page(profile_id, 0, HELD_KEYS).await?;
+                let view =
+                    if total > u64::from(HELD_KEYS) { View::TooLarge } else { View::Held(keys.into()) };
+                self.views.insert(profile_id, view.clone(), epoch);
+                view
+            }
+        };
+        Ok(match view {
+            View::Held(keys) => Some(keys),
+            View::TooLarge => None,
+        })
     }
 
     /// A created key of the profile.
     pub async fn get(&self, profile_id: &ProfileId, id: KeyId) -> Result<Key, KeyError> {
+        // A key missing from the view may have been created through another instance a moment
+        // ago: only the store can say it does not exist.
+        if let Some(key) =
+            self.view(profile_id).await?.and_then(|keys| keys.iter().find(|key| key.id == id).cloned())
+        {
+            return Ok(key);
+        }
         match self.store.get(profile_id, id).await? {
             Some(KeyState::Created(key)) => Ok(key),
             Some(KeyState::Initialised(_)) | None => Err(KeyError::NotFound),
@@ -152,6 +185,11 @@ impl KeyService {
         offset: u64,
         limit: u32,
     ) -> Result<(Vec<Key>, u64), KeyError> {
+        if let Some(keys) = self.view(profile_id).await? {
+            let start = usize::try_from(offset).unwrap_or(usize::MAX).min(keys.len());
+            let page = keys[start..].iter().take(limit as usize).cloned().collect();
+            return Ok((page, keys.len() as u64));
+        }
         Ok(self.store.page(profile_id, offset, limit).await?)
     }
 
@@ -164,6 +202,14 @@ impl KeyService {
         after: Option<(DateTime<Utc>, KeyId)>,
         limit: u32,
     ) -> Result<KeysetPage, KeyError> {
+        if let Some(held) = self.view(profile_id).await? {
+            let follows =
+                |key: &&Key| after.is_none_or(|(created, id)| (key.created, key.id) < (created, id));
+            let mut keys = held.iter().filter(follows).take(limit as usize + 1);
+            let page: Vec<Key> = keys.by_ref().take(limit as usize).cloned().collect();
+            let more = keys.next().is_some();
+            return Ok(KeysetPage { keys: page, total: held.len() as u64, more });
+        }
         // One key more than asked tells whether another page follows.
         let (mut keys, total) = self.store.page_after(profile_id, after, limit.saturating_add(1)).await?;
         let more = keys.len() > limit as usize;
@@ -177,13 +223,22 @@ impl KeyService {
         profile_id: &ProfileId,
         key_for: Option<KeyType>,
     ) -> Result<Vec<Key>, KeyError> {
+        if let Some(keys) = self.view(profile_id).await? {
+            return Ok(keys
+                .iter()
+                .filter(|key| key_for.is_none_or(|wanted| key.key_for == wanted))
+                .cloned()
+                .collect());
+        }
         Ok(self.store.every_key(profile_id, key_for).await?)
     }
 
     /// Deletes a key of the profile (created or only initialised); its credentials and tokens stop
     /// working on this instance at once.
     pub async fn delete(&self, profile_id: &ProfileId, id: KeyId) -> Result<KeyState, KeyError> {
-        let deleted = self.store.delete(profile_id, id).await?.ok_or(KeyError::NotFound)?;
+        let deleted = self.store.delete(profile_id, id).await;
+        self.views.invalidate(profile_id);
+        let deleted = deleted?.ok_or(KeyError::NotFound)?;
         if let KeyState::Created(key) = &deleted {
             self.cache.revoke(key.client_id.as_str());
         }
@@ -192,7 +247,9 @@ impl KeyService {
 
     /// Deletes the profile's key named `name`, revoking it like [`KeyService::delete`].
     pub async fn delete_by_name(&self, profile_id: &ProfileId, name: &str) -> Result<Key, KeyError> {
-        let deleted = self.store.delete_by_name(profile_id, name).await?.ok_or(KeyError::NotFound)?;
+        let deleted = self.store.delete_by_name(profile_id, name).await;
+        self.views.invalidate(profile_id);
+        let deleted = deleted?.ok_or(KeyError::NotFound)?;
         self.cache.revoke(deleted.client_id.as_str());
         Ok(deleted)
     }

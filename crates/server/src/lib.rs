@@ -14,6 +14,7 @@ pub mod keys;
 pub mod secrets;
 pub mod store;
 pub mod tokens;
+pub mod views;
 
 use crate::auth::{Authenticator, AuthenticatorParts, CredentialCache, Throttle};
 use crate::clock::{Clock, SystemClock};
@@ -22,6 +23,7 @@ use crate::keys::KeyService;
 use crate::secrets::SecretHasher;
 use crate::store::Store;
 use crate::tokens::TokenService;
+use crate::views::ProfileViews;
 use anyhow::Context;
 use keyward_model::KeyFormat;
 use std::sync::Arc;
@@ -44,6 +46,7 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub store: Arc<dyn Store>,
     pub cache: Arc<CredentialCache>,
+    pub views: Arc<ProfileViews>,
 }
 
 impl AppState {
@@ -78,10 +81,12 @@ impl AppState {
             .context("loading the token signing keys")?,
         );
         let public_url = settings.public_url();
+        let views = Arc::new(ProfileViews::new(settings.cache_ttl(), settings.cache_capacity));
         let keys = Arc::new(KeyService::new(
             store.clone(),
             hasher.clone(),
             cache.clone(),
+            views.clone(),
             settings.keys.max_keys_per_profile,
         ));
         let format = key_format(&settings.keys)?;
@@ -94,7 +99,7 @@ impl AppState {
             throttle: Throttle::new(settings.throttle_per_key, settings.throttle_per_address),
             public_url: public_url.clone(),
         }));
-        Ok(Self { keys, auth, tokens, format, public_url, clock, store, cache })
+        Ok(Self { keys, auth, tokens, format, public_url, clock, store, cache, views })
     }
 }
 
@@ -116,8 +121,12 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let follower =
-        tokio::spawn(events::follow(state.store.clone(), state.cache.clone(), state.clock.clone()));
+    let follower = tokio::spawn(events::follow(
+        state.store.clone(),
+        state.cache.clone(),
+        state.views.clone(),
+        state.clock.clone(),
+    ));
     let (keys, auth, store) = (state.keys.clone(), state.auth.clone(), state.store.clone());
     let retention = events::retention(state.cache.ttl());
     let sweeper = tokio::spawn(async move {

@@ -136,7 +136,8 @@ async fn create_key(
     let hasher = keyward_server::hasher(settings)?;
     // A one-shot process: its cache is never consulted.
     let cache = Arc::new(CredentialCache::new(std::time::Duration::from_secs(1), 1));
-    let service = KeyService::new(store, hasher, cache, settings.max_keys_per_profile);
+    let views = Arc::new(keyward_server::views::ProfileViews::new(std::time::Duration::from_secs(1), 1));
+    let service = KeyService::new(store, hasher, cache, views, settings.max_keys_per_profile);
     let NewKey { key, secret } =
         service.create(&profile, Some(name), key_for).await.map_err(|error| match error {
             keys::KeyError::LimitReached(limit) => {

@@ -264,7 +264,8 @@ async fn tampered_keys_are_refused_without_touching_the_store() {
         assert_eq!(probe.calls(), before, "{bad} reached the store");
     }
 
-    // A valid key: the first request looks it up (and lists); a repeat only lists.
+    // A valid key: the first request looks it up and reads the list; a repeat reads nothing, as
+    // the verification is cached and the profile's keys are held.
     let before = probe.calls();
     let (status, _, _) = server.send(list(&key.api_key)).await;
     assert_eq!(status, StatusCode::OK);
@@ -272,7 +273,7 @@ async fn tampered_keys_are_refused_without_touching_the_store() {
     let before = probe.calls();
     let (status, _, _) = server.send(list(&key.api_key)).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(probe.calls() - before, 1, "a cached verification costs no query");
+    assert_eq!(probe.calls() - before, 0, "a cached verification and a held list cost no query");
 }
 
 #[tokio::test]
@@ -324,7 +325,7 @@ async fn failed_verifications_are_throttled_and_verified_keys_keep_working() {
         let (status, _, _) = server.send(list(victim.api_key.clone())).await;
         assert_eq!(status, StatusCode::OK);
     }
-    assert!(probe.calls() - before > 3, "the verification had left the cache");
+    assert!(probe.calls() - before >= 1, "the verification had left the cache");
     let (status, _, _) = server.send(list(guess.clone())).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "the attacker still is");
 }

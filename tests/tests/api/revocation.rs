@@ -124,3 +124,49 @@ async fn a_rename_through_one_instance_shows_through_another_within_a_second() {
     eprintln!("renamed on the other instance after {delay:?}");
     assert!(delay < std::time::Duration::from_secs(1), "{delay:?}");
 }
+
+/// Lists and views are held in memory per profile: a create, a rename and a delete made through
+/// one instance show in another's within a second, and a key just created through one is found
+/// by id through the other at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn lists_through_another_instance_follow_changes_within_a_second() {
+    let first = TestServer::start().await;
+    let second = first.start_beside().await;
+    let (_, admin_token) = first.login("p").await;
+    let names = async |server: &TestServer| {
+        let (status, _, body) = server.send(server.get("/api/apikeys").bearer_auth(&admin_token)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let mut names: Vec<String> = body["_embedded"]["apikeys"]
+            .as_array()
+            .map(|keys| keys.iter().map(|key| key["name"].as_str().unwrap_or_default().to_owned()).collect())
+            .unwrap_or_default();
+        names.sort();
+        names
+    };
+    let before = names(&second).await;
+    assert!(!before.contains(&"fresh".to_owned()), "{before:?}");
+
+    let fresh = first.mint("p", "fresh").await;
+    let (status, _, _) =
+        second.send(second.get(&format!("/api/apikeys/{}", fresh.id)).bearer_auth(&admin_token)).await;
+    assert_eq!(status, StatusCode::OK, "a key created elsewhere is found by id at once");
+    let delay = time_until(async || names(&second).await.contains(&"fresh".to_owned())).await;
+    eprintln!("a create listed on the other instance after {delay:?}");
+    assert!(delay < std::time::Duration::from_secs(1), "{delay:?}");
+
+    let rename = first
+        .put(&format!("/api/apikeys/{}", fresh.id))
+        .bearer_auth(&admin_token)
+        .json(&serde_json::json!({ "name": "renamed" }));
+    assert_eq!(first.send(rename).await.0, StatusCode::OK);
+    let delay = time_until(async || names(&second).await.contains(&"renamed".to_owned())).await;
+    assert!(delay < std::time::Duration::from_secs(1), "rename after {delay:?}");
+
+    let delete = first.delete(&format!("/api/apikeys/{}", fresh.id)).bearer_auth(&admin_token);
+    assert_eq!(first.send(delete).await.0, StatusCode::NO_CONTENT);
+    let delay = time_until(async || !names(&second).await.contains(&"renamed".to_owned())).await;
+    assert!(delay < std::time::Duration::from_secs(1), "delete after {delay:?}");
+    let (status, _, _) =
+        second.send(second.get(&format!("/api/apikeys/{}", fresh.id)).bearer_auth(&admin_token)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

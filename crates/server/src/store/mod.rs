@@ -211,6 +211,8 @@ pub enum KeyEventKind {
     Revoked,
     /// Renamed: what is cached about it is stale.
     Changed,
+    /// Created: its profile's list has grown.
+    Created,
 }
 
 impl KeyEventKind {
@@ -218,6 +220,7 @@ impl KeyEventKind {
         match self {
             KeyEventKind::Revoked => "revoked",
             KeyEventKind::Changed => "changed",
+            KeyEventKind::Created => "created",
         }
     }
 
@@ -226,6 +229,7 @@ impl KeyEventKind {
         match text {
             "revoked" => Ok(KeyEventKind::Revoked),
             "changed" => Ok(KeyEventKind::Changed),
+            "created" => Ok(KeyEventKind::Created),
             other => Err(corrupt(format!("event kind {other:?}"))),
         }
     }
@@ -236,6 +240,8 @@ impl KeyEventKind {
 pub struct KeyEvent {
     pub seq: i64,
     pub client_id: ClientId,
+    /// The key's profile; absent from rows written before events named it.
+    pub profile_id: Option<ProfileId>,
     pub kind: KeyEventKind,
     pub at: DateTime<Utc>,
 }

@@ -108,13 +108,10 @@ async fn listen(pool: PgPool, events: Arc<Notify>) {
 }
 
 /// Logs a key event in the transaction of the change it reports, and announces it at commit.
-async fn log_event(
-    connection: &mut PgConnection,
-    client_id: &ClientId,
-    kind: KeyEventKind,
-) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO key_events (client_id, kind, at) VALUES ($1, $2, now())")
-        .bind(client_id.as_str())
+async fn log_event(connection: &mut PgConnection, key: &Key, kind: KeyEventKind) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO key_events (client_id, profile_id, kind, at) VALUES ($1, $2, $3, now())")
+        .bind(key.client_id.as_str())
+        .bind(key.profile_id.as_str())
         .bind(kind.as_str())
         .execute(&mut *connection)
         .await?;
@@ -231,7 +228,11 @@ impl Store for PostgresStore {
         .await
         .map_err(StoreError::from_write)?;
         let outcome = match row {
-            Some(row) => key_state(&row)?.into_created(),
+            Some(row) => {
+                let key = key_state(&row)?.into_created()?;
+                log_event(&mut tx, &key, KeyEventKind::Created).await?;
+                Ok(key)
+            }
             None => Err(explain_miss(&mut tx, profile_id, id, limit).await?),
         };
         tx.commit().await?;
@@ -265,11 +266,11 @@ impl Store for PostgresStore {
         .fetch_optional(&mut *tx)
         .await
         .map_err(StoreError::from_write)?;
+        let Some(row) = row else { return Err(StoreError::LimitReached(limit)) };
+        let key = key_state(&row)?.into_created()?;
+        log_event(&mut tx, &key, KeyEventKind::Created).await?;
         tx.commit().await?;
-        match row {
-            Some(row) => key_state(&row)?.into_created(),
-            None => Err(StoreError::LimitReached(limit)),
-        }
+        Ok(key)
     }
 
     async fn rename(
@@ -295,7 +296,7 @@ impl Store for PostgresStore {
         .map_err(StoreError::from_write)?;
         let Some(row) = row else { return Err(StoreError::NotFound) };
         let key = key_state(&row)?.into_created()?;
-        log_event(&mut tx, &key.client_id, KeyEventKind::Changed).await?;
+        log_event(&mut tx, &key, KeyEventKind::Changed).await?;
         tx.commit().await?;
         Ok(key)
     }
@@ -394,7 +395,7 @@ impl Store for PostgresStore {
         .await?;
         let deleted = row.as_ref().map(|row| key_state(row)?.into_created()).transpose()?;
         if let Some(key) = &deleted {
-            log_event(&mut tx, &key.client_id, KeyEventKind::Revoked).await?;
+            log_event(&mut tx, key, KeyEventKind::Revoked).await?;
         }
         tx.commit().await?;
         Ok(deleted)
@@ -412,7 +413,7 @@ impl Store for PostgresStore {
         .await?;
         let deleted = row.as_ref().map(key_state).transpose()?;
         if let Some(KeyState::Created(key)) = &deleted {
-            log_event(&mut tx, &key.client_id, KeyEventKind::Revoked).await?;
+            log_event(&mut tx, key, KeyEventKind::Revoked).await?;
         }
         tx.commit().await?;
         Ok(deleted)
@@ -445,15 +446,18 @@ impl Store for PostgresStore {
     }
 
     async fn events_since(&self, since: DateTime<Utc>) -> Result<Vec<KeyEvent>, StoreError> {
-        let rows = sqlx::query("SELECT seq, client_id, kind, at FROM key_events WHERE at >= $1 ORDER BY seq")
-            .bind(since)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT seq, client_id, profile_id, kind, at FROM key_events WHERE at >= $1 ORDER BY seq",
+        )
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter()
             .map(|row| {
                 Ok(KeyEvent {
                     seq: row.try_get("seq")?,
                     client_id: ClientId::new(row.try_get::<String, _>("client_id")?),
+                    profile_id: row.try_get::<Option<String>, _>("profile_id")?.map(ProfileId::from),
                     kind: KeyEventKind::decode(row.try_get("kind")?)?,
                     at: row.try_get("at")?,
                 })

@@ -113,12 +113,13 @@ pub(super) fn is_unavailability(error: &sqlx::sqlite::SqliteError) -> bool {
 /// Logs a key event in the transaction of the change it reports.
 async fn log_event(
     connection: &mut SqliteConnection,
-    client_id: &ClientId,
+    key: &Key,
     kind: KeyEventKind,
     at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO key_events (client_id, kind, at) VALUES (?1, ?2, ?3)")
-        .bind(client_id.as_str())
+    sqlx::query("INSERT INTO key_events (client_id, profile_id, kind, at) VALUES (?1, ?2, ?3, ?4)")
+        .bind(key.client_id.as_str())
+        .bind(key.profile_id.as_str())
         .bind(kind.as_str())
         .bind(to_micros(at))
         .execute(connection)
@@ -223,7 +224,11 @@ impl Store for SqliteStore {
         .await
         .map_err(StoreError::from_write)?;
         let outcome = match row {
-            Some(row) => key_state(&row)?.into_created(),
+            Some(row) => {
+                let key = key_state(&row)?.into_created()?;
+                log_event(&mut tx, &key, KeyEventKind::Created, now).await?;
+                Ok(key)
+            }
             None => Err(explain_miss(&mut tx, profile_id, id, limit).await?),
         };
         tx.commit().await?;
@@ -257,11 +262,11 @@ impl Store for SqliteStore {
         .fetch_optional(&mut *tx)
         .await
         .map_err(StoreError::from_write)?;
+        let Some(row) = row else { return Err(StoreError::LimitReached(limit)) };
+        let key = key_state(&row)?.into_created()?;
+        log_event(&mut tx, &key, KeyEventKind::Created, now).await?;
         tx.commit().await?;
-        match row {
-            Some(row) => key_state(&row)?.into_created(),
-            None => Err(StoreError::LimitReached(limit)),
-        }
+        Ok(key)
     }
 
     async fn rename(
@@ -287,7 +292,7 @@ impl Store for SqliteStore {
         .map_err(StoreError::from_write)?;
         let Some(row) = row else { return Err(StoreError::NotFound) };
         let key = key_state(&row)?.into_created()?;
-        log_event(&mut tx, &key.client_id, KeyEventKind::Changed, now).await?;
+        log_event(&mut tx, &key, KeyEventKind::Changed, now).await?;
         tx.commit().await?;
         Ok(key)
     }
@@ -403,7 +408,7 @@ impl Store for SqliteStore {
         .await?;
         let deleted = row.as_ref().map(|row| key_state(row)?.into_created()).transpose()?;
         if let Some(key) = &deleted {
-            log_event(&mut tx, &key.client_id, KeyEventKind::Revoked, Utc::now()).await?;
+            log_event(&mut tx, key, KeyEventKind::Revoked, Utc::now()).await?;
         }
         tx.commit().await?;
         Ok(deleted)
@@ -421,7 +426,7 @@ impl Store for SqliteStore {
         .await?;
         let deleted = row.as_ref().map(key_state).transpose()?;
         if let Some(KeyState::Created(key)) = &deleted {
-            log_event(&mut tx, &key.client_id, KeyEventKind::Revoked, Utc::now()).await?;
+            log_event(&mut tx, key, KeyEventKind::Revoked, Utc::now()).await?;
         }
         tx.commit().await?;
         Ok(deleted)
@@ -454,15 +459,18 @@ impl Store for SqliteStore {
     }
 
     async fn events_since(&self, since: DateTime<Utc>) -> Result<Vec<KeyEvent>, StoreError> {
-        let rows = sqlx::query("SELECT seq, client_id, kind, at FROM key_events WHERE at >= ?1 ORDER BY seq")
-            .bind(to_micros(since))
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT seq, client_id, profile_id, kind, at FROM key_events WHERE at >= ?1 ORDER BY seq",
+        )
+        .bind(to_micros(since))
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter()
             .map(|row| {
                 Ok(KeyEvent {
                     seq: row.try_get("seq")?,
                     client_id: ClientId::new(row.try_get::<String, _>("client_id")?),
+                    profile_id: row.try_get::<Option<String>, _>("profile_id")?.map(ProfileId::from),
                     kind: KeyEventKind::decode(row.try_get("kind")?)?,
                     at: from_micros(row.try_get("at")?)?,
                 })
