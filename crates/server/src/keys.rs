@@ -5,7 +5,7 @@ use crate::auth::CredentialCache;
 use crate::ids::{KeyId, ProfileId};
 use crate::secrets::{GeneratedCredentials, SecretHasher};
 use crate::store::{InitialisedKey, Key, KeyState, NewCredentials, Store, StoreError};
-use crate::views::{HELD_KEYS, ProfileKeys, ProfileViews, View};
+use crate::views::{HELD_KEYS, ProfileViews, View};
 use chrono::{DateTime, Utc};
 use keyward_model::{KeyType, Secret};
 use std::sync::Arc;
@@ -144,33 +144,24 @@ impl KeyService {
         Ok(NewKey { key: key.map_err(|e| name_error(e, &name))?, secret })
     }
 
-    /// The profile's created keys, newest first, if it has few enough to hold in memory.
-    async fn view(&self, profile_id: &ProfileId) -> Result<Option<ProfileKeys>, KeyError> {
-        let view = match self.views.get(profile_id) {
-            Some(view) => view,
-            None => {
-                let epoch = self.views.epoch();
-                let (keys, total) = self.store.page(profile_id, 0, HELD_KEYS).await?;
-                let view =
-                    if total > u64::from(HELD_KEYS) { View::TooLarge } else { View::Held(keys.into()) };
-                self.views.insert(profile_id, view.clone(), epoch);
-                view
-            }
-        };
-        Ok(match view {
-            View::Held(keys) => Some(keys),
-            View::TooLarge => None,
-        })
+    /// What is held of the profile's created keys, loaded first if need be.
+    async fn view(&self, profile_id: &ProfileId) -> Result<View, KeyError> {
+        if let Some(view) = self.views.get(profile_id) {
+            return Ok(view);
+        }
+        let epoch = self.views.epoch();
+        let (newest, total) = self.store.page(profile_id, 0, HELD_KEYS).await?;
+        let view = View { newest: newest.into(), total };
+        self.views.insert(profile_id, view.clone(), epoch);
+        Ok(view)
     }
 
     /// A created key of the profile.
     pub async fn get(&self, profile_id: &ProfileId, id: KeyId) -> Result<Key, KeyError> {
         // A key missing from the view may have been created through another instance a moment
         // ago: only the store can say it does not exist.
-        if let Some(key) =
-            self.view(profile_id).await?.and_then(|keys| keys.iter().find(|key| key.id == id).cloned())
-        {
-            return Ok(key);
+        if let Some(key) = self.view(profile_id).await?.newest.iter().find(|key| key.id == id) {
+            return Ok(key.clone());
         }
         match self.store.get(profile_id, id).await? {
             Some(KeyState::Created(key)) => Ok(key),
@@ -185,10 +176,12 @@ impl KeyService {
         offset: u64,
         limit: u32,
     ) -> Result<(Vec<Key>, u64), KeyError> {
-        if let Some(keys) = self.view(profile_id).await? {
-            let start = usize::try_from(offset).unwrap_or(usize::MAX).min(keys.len());
-            let page = keys[start..].iter().take(limit as usize).cloned().collect();
-            return Ok((page, keys.len() as u64));
+        let view = self.view(profile_id).await?;
+        let end = offset.saturating_add(u64::from(limit));
+        if view.is_complete() || end <= view.newest.len() as u64 {
+            let start = usize::try_from(offset).unwrap_or(usize::MAX).min(view.newest.len());
+            let page = view.newest[start..].iter().take(limit as usize).cloned().collect();
+            return Ok((page, view.total));
         }
         Ok(self.store.page(profile_id, offset, limit).await?)
     }
@@ -202,13 +195,14 @@ impl KeyService {
         after: Option<(DateTime<Utc>, KeyId)>,
         limit: u32,
     ) -> Result<KeysetPage, KeyError> {
-        if let Some(held) = self.view(profile_id).await? {
-            let follows =
-                |key: &&Key| after.is_none_or(|(created, id)| (key.created, key.id) < (created, id));
-            let mut keys = held.iter().filter(follows).take(limit as usize + 1);
-            let page: Vec<Key> = keys.by_ref().take(limit as usize).cloned().collect();
-            let more = keys.next().is_some();
-            return Ok(KeysetPage { keys: page, total: held.len() as u64, more });
+        let view = self.view(profile_id).await?;
+        let follows = |key: &&Key| after.is_none_or(|(created, id)| (key.created, key.id) < (created, id));
+        let held: Vec<&Key> = view.newest.iter().filter(follows).take(limit as usize + 1).collect();
+        // The held keys answer when they hold the whole page and whether another follows.
+        if view.is_complete() || held.len() > limit as usize {
+            let more = held.len() > limit as usize;
+            let keys = held.into_iter().take(limit as usize).cloned().collect();
+            return Ok(KeysetPage { keys, total: view.total, more });
         }
         // One key more than asked tells whether another page follows.
         let (mut keys, total) = self.store.page_after(profile_id, after, limit.saturating_add(1)).await?;
@@ -223,12 +217,10 @@ impl KeyService {
         profile_id: &ProfileId,
         key_for: Option<KeyType>,
     ) -> Result<Vec<Key>, KeyError> {
-        if let Some(keys) = self.view(profile_id).await? {
-            return Ok(keys
-                .iter()
-                .filter(|key| key_for.is_none_or(|wanted| key.key_for == wanted))
-                .cloned()
-                .collect());
+        let view = self.view(profile_id).await?;
+        if view.is_complete() {
+            let wanted = |key: &&Key| key_for.is_none_or(|wanted| key.key_for == wanted);
+            return Ok(view.newest.iter().filter(wanted).cloned().collect());
         }
         Ok(self.store.every_key(profile_id, key_for).await?)
     }

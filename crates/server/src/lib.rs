@@ -33,9 +33,21 @@ use tokio::net::TcpListener;
 /// How often initialised-but-never-created keys are swept.
 const PURGE_INTERVAL: Duration = Duration::from_secs(3600);
 
-/// Everything a request handler can reach.
+/// Everything a request handler can reach, behind one reference count: extractors clone the
+/// state for every request.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+/// The services of a running instance.
+pub struct Services {
     pub keys: Arc<KeyService>,
     pub auth: Arc<Authenticator>,
     pub tokens: Arc<TokenService>,
@@ -99,7 +111,7 @@ impl AppState {
             throttle: Throttle::new(settings.throttle_per_key, settings.throttle_per_address),
             public_url: public_url.clone(),
         }));
-        Ok(Self { keys, auth, tokens, format, public_url, clock, store, cache, views })
+        Ok(Self(Arc::new(Services { keys, auth, tokens, format, public_url, clock, store, cache, views })))
     }
 }
 

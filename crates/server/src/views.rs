@@ -1,7 +1,8 @@
 //! Each profile's created keys, held in memory so that viewing and listing keys reads no store.
 //!
-//! A profile's keys are held whole, newest first, when it has at most [`HELD_KEYS`] of them;
-//! larger profiles are read from the store each time (their totals come from the kept counts).
+//! A profile's newest [`HELD_KEYS`] keys are held, newest first, with its total: all of a profile
+//! that has no more, and the head of a larger one, where its first pages are (later pages of a
+//! larger profile are read from the store).
 //! What is held is dropped at once by every change made through this instance, and within a
 //! second by changes made through others (the key events log names the profile), and at the
 //! latest after the TTL.
@@ -17,18 +18,22 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-/// The most keys of one profile held; beyond it the profile is read from the store.
+/// The most keys of one profile held.
 pub const HELD_KEYS: u32 = 1_000;
 
-/// A profile's created keys, newest first (`created` then `id`, both descending).
-pub type ProfileKeys = Arc<[Key]>;
-
-/// What is held of one profile.
+/// What is held of one profile: its newest created keys, newest first (`created` then `id`, both
+/// descending), and how many it has in all.
 #[derive(Clone)]
-pub enum View {
-    Held(ProfileKeys),
-    /// More than [`HELD_KEYS`]: read from the store.
-    TooLarge,
+pub struct View {
+    pub newest: Arc<[Key]>,
+    pub total: u64,
+}
+
+impl View {
+    /// Whether every key of the profile is held.
+    pub fn is_complete(&self) -> bool {
+        self.newest.len() as u64 == self.total
+    }
 }
 
 pub struct ProfileViews {
@@ -41,10 +46,7 @@ impl ProfileViews {
     pub fn new(ttl: Duration, capacity: u64) -> Self {
         let views = Cache::builder()
             .max_capacity(capacity)
-            .weigher(|_, view: &View| match view {
-                View::Held(keys) => u32::try_from(keys.len()).unwrap_or(u32::MAX).saturating_add(1),
-                View::TooLarge => 1,
-            })
+            .weigher(|_, view: &View| u32::try_from(view.newest.len()).unwrap_or(u32::MAX).saturating_add(1))
             .time_to_live(ttl)
             .build();
         Self { views, epoch: AtomicU64::new(0) }
@@ -106,10 +108,11 @@ mod tests {
         let p = ProfileId::from("p");
         let before = views.epoch();
         views.invalidate(&p);
-        views.insert(&p, View::Held(vec![key("p")].into()), before);
+        let view = || View { newest: vec![key("p")].into(), total: 1 };
+        views.insert(&p, view(), before);
         assert!(views.get(&p).is_none(), "loaded before the change: stale");
-        views.insert(&p, View::Held(vec![key("p")].into()), views.epoch());
-        assert!(matches!(views.get(&p), Some(View::Held(keys)) if keys.len() == 1));
+        views.insert(&p, view(), views.epoch());
+        assert!(views.get(&p).is_some_and(|view| view.is_complete()));
         views.invalidate(&ProfileId::from("other"));
         views.invalidate_all();
         assert!(views.get(&p).is_none());

@@ -303,7 +303,7 @@ async fn verify(
         identifier: Some(summary.identifier),
         name: Some(summary.name),
         key_for: Some(summary.key_for),
-        profile_id: Some(principal.profile_id.into_string()),
+        profile_id: Some(principal.profile_id.as_str().to_owned()),
         created: Some(principal.created),
     }))
 }

@@ -162,7 +162,7 @@ mod tests {
     use crate::clock::ManualClock;
 
     fn principal() -> Principal {
-        Principal {
+        Arc::new(crate::store::Key {
             id: crate::ids::KeyId::new_random(),
             profile_id: "p".into(),
             name: "k".into(),
@@ -170,7 +170,7 @@ mod tests {
             key_for: keyward_model::KeyType::Generic,
             created: chrono::Utc::now(),
             last_modified: chrono::Utc::now(),
-        }
+        })
     }
 
     #[test]

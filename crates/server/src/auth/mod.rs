@@ -37,8 +37,8 @@ pub enum AuthError {
 }
 
 /// Who a request authenticates as: the created key whose credential it presented (directly, or
-/// through a token issued for it).
-pub type Principal = crate::store::Key;
+/// through a token issued for it), shared with the caches that hold it.
+pub type Principal = Arc<crate::store::Key>;
 
 /// What an [`Authenticator`] is made of.
 pub struct AuthenticatorParts {
@@ -99,11 +99,13 @@ impl Authenticator {
         if !is_base62(client_id, CLIENT_ID_LEN) || !is_base62(secret.expose(), SECRET_LEN) {
             return Err(AuthError::Invalid);
         }
-        if parts.cache.is_revoked(client_id) {
-            return Err(AuthError::Invalid);
-        }
+        // A revocation removes the verified entry and keeps it from coming back: a hit needs no
+        // other check.
         if let Some(principal) = parts.cache.verified(client_id, secret.expose()) {
             return Ok(principal);
+        }
+        if parts.cache.is_revoked(client_id) {
+            return Err(AuthError::Invalid);
         }
         // The owner presenting the secret that last verified needs no throttle and no hash:
         // only the store's word that the key still exists.
@@ -124,7 +126,7 @@ impl Authenticator {
         {
             return Err(AuthError::Invalid);
         }
-        let principal = stored.key;
+        let principal = Arc::new(stored.key);
         parts.cache.remember_verified(secret.expose(), &principal);
         Ok(principal)
     }
@@ -138,14 +140,14 @@ impl Authenticator {
 
     async fn live_key(&self, client_id: &str) -> Result<Principal, AuthError> {
         let parts = &self.parts;
-        if parts.cache.is_revoked(client_id) {
-            return Err(AuthError::Invalid);
-        }
         if let Some(principal) = parts.cache.live(client_id) {
             return Ok(principal);
         }
+        if parts.cache.is_revoked(client_id) {
+            return Err(AuthError::Invalid);
+        }
         let stored = parts.store.credential(&ClientId::from(client_id)).await?.ok_or(AuthError::Invalid)?;
-        let principal = stored.key;
+        let principal = Arc::new(stored.key);
         parts.cache.remember_live(&principal);
         Ok(principal)
     }
