@@ -13,11 +13,9 @@ use keyward_model::{KeyFormat, KeyType, Secret};
 use keyward_server::auth::{CredentialCache, Principal};
 use keyward_server::clock::SystemClock;
 use keyward_server::config::DatabaseSettings;
+use keyward_server::hashing::{DEFAULT_ITERATIONS, DEFAULT_MEMORY_KIB, DEFAULT_PARALLELISM, SecretHasher};
 use keyward_server::ids::{ClientId, KeyId, ProfileId};
-use keyward_server::secrets::{
-    CLIENT_ID_LEN, DEFAULT_ITERATIONS, DEFAULT_MEMORY_KIB, DEFAULT_PARALLELISM, GeneratedCredentials,
-    SECRET_LEN, SecretHasher, random_base62,
-};
+use keyward_server::secrets::{CLIENT_ID_LEN, GeneratedCredentials, SECRET_LEN, random_base62};
 use keyward_server::store::{self, Key, Store};
 use keyward_server::tokens::{SigningAlgorithm, TokenService};
 use std::hint::black_box;

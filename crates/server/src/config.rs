@@ -63,15 +63,15 @@ pub struct KeySettings {
     pub key_prefix: String,
 
     /// argon2id memory cost in KiB for hashing new secrets.
-    #[arg(long, env = "KEYWARD_ARGON2_MEMORY_KIB", default_value_t = crate::secrets::DEFAULT_MEMORY_KIB)]
+    #[arg(long, env = "KEYWARD_ARGON2_MEMORY_KIB", default_value_t = crate::hashing::DEFAULT_MEMORY_KIB)]
     pub argon2_memory_kib: u32,
 
     /// argon2id iterations (time cost) for hashing new secrets.
-    #[arg(long, env = "KEYWARD_ARGON2_ITERATIONS", default_value_t = crate::secrets::DEFAULT_ITERATIONS)]
+    #[arg(long, env = "KEYWARD_ARGON2_ITERATIONS", default_value_t = crate::hashing::DEFAULT_ITERATIONS)]
     pub argon2_iterations: u32,
 
     /// argon2id lanes (parallelism) for hashing new secrets.
-    #[arg(long, env = "KEYWARD_ARGON2_PARALLELISM", default_value_t = crate::secrets::DEFAULT_PARALLELISM)]
+    #[arg(long, env = "KEYWARD_ARGON2_PARALLELISM", default_value_t = crate::hashing::DEFAULT_PARALLELISM)]
     pub argon2_parallelism: u32,
 }
 

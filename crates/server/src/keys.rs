@@ -2,8 +2,9 @@
 //! credential generation and hashing, and revocation on delete.
 
 use crate::auth::CredentialCache;
+use crate::hashing::SecretHasher;
 use crate::ids::{KeyId, ProfileId};
-use crate::secrets::{GeneratedCredentials, SecretHasher};
+use crate::secrets::GeneratedCredentials;
 use crate::store::{InitialisedKey, Key, KeyState, NewCredentials, Store, StoreError};
 use crate::views::{HELD_KEYS, ProfileViews, View};
 use chrono::{DateTime, Utc};
@@ -27,7 +28,7 @@ pub enum KeyError {
     #[error("could not hash the secret")]
     Hash,
     #[error(transparent)]
-    Busy(#[from] crate::secrets::HasherBusy),
+    Busy(#[from] crate::hashing::HasherBusy),
     #[error(transparent)]
     Store(StoreError),
 }

@@ -10,11 +10,6 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use tracing_subscriber::EnvFilter;
 
-// glibc's allocator gives each thread that hashes an arena of its own and keeps argon2's freed
-// 4 MiB blocks in them; mimalloc returns them, and allocates faster on the request path.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(name = "keyward-server", version, about = "Issues, verifies and manages API keys")]
 #[command(args_conflicts_with_subcommands = true)]

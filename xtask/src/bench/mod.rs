@@ -150,9 +150,9 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
         report,
         "machine: {} cores; RSA-2048 {rsa:.0} signs/s and argon2id (m={} KiB, t={}, p={}) {argon2:.0} hashes/s on all cores; load: wrk -t2 -c64, {} s per figure{}",
         std::thread::available_parallelism().map_or(1, usize::from),
-        keyward_server::secrets::DEFAULT_MEMORY_KIB,
-        keyward_server::secrets::DEFAULT_ITERATIONS,
-        keyward_server::secrets::DEFAULT_PARALLELISM,
+        keyward_server::hashing::DEFAULT_MEMORY_KIB,
+        keyward_server::hashing::DEFAULT_ITERATIONS,
+        keyward_server::hashing::DEFAULT_PARALLELISM,
         scale.load.as_secs(),
         if options.smoke { " (smoke mode: the figures mean nothing)" } else { "" },
     );

@@ -8,8 +8,9 @@ pub use cache::CredentialCache;
 pub use header::Presented;
 pub use throttle::Throttle;
 
+use crate::hashing::SecretHasher;
 use crate::ids::ClientId;
-use crate::secrets::{CLIENT_ID_LEN, SECRET_LEN, SecretHasher};
+use crate::secrets::{CLIENT_ID_LEN, SECRET_LEN};
 use crate::store::{Store, StoreError};
 use crate::tokens::TokenService;
 use keyward_model::KeyFormat;
@@ -31,7 +32,7 @@ pub enum AuthError {
     Throttled(Duration),
     /// Every hashing slot stayed busy: the server is at capacity.
     #[error(transparent)]
-    Busy(#[from] crate::secrets::HasherBusy),
+    Busy(#[from] crate::hashing::HasherBusy),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
