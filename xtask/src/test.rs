@@ -218,7 +218,7 @@ fn provide_debian_packages(root_user: bool) -> anyhow::Result<()> {
     )
 }
 
-fn python_has_venv() -> bool {
+pub(crate) fn python_has_venv() -> bool {
     Command::new("python3")
         .args(["-c", "import venv, ensurepip"])
         .output()

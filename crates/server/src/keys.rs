@@ -146,7 +146,7 @@ impl KeyService {
     }
 
     /// What is held of the profile's created keys, loaded first if need be.
-    async fn view(&self, profile_id: &ProfileId) -> Result<View, KeyError> {
+    pub async fn view(&self, profile_id: &ProfileId) -> Result<View, KeyError> {
         if let Some(view) = self.views.get(profile_id) {
             return Ok(view);
         }

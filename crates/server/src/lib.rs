@@ -17,6 +17,7 @@ pub mod store;
 pub mod tokens;
 pub mod views;
 
+use crate::api::rendered::RenderedPages;
 use crate::auth::{Authenticator, AuthenticatorParts, CredentialCache, Throttle};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{KeySettings, ServeSettings};
@@ -60,6 +61,8 @@ pub struct Services {
     pub store: Arc<dyn Store>,
     pub cache: Arc<CredentialCache>,
     pub views: Arc<ProfileViews>,
+    /// Key list pages as answered, while their profile's keys are unchanged.
+    pub rendered: RenderedPages,
 }
 
 impl AppState {
@@ -112,7 +115,18 @@ impl AppState {
             throttle: Throttle::new(settings.throttle_per_key, settings.throttle_per_address),
             public_url: public_url.clone(),
         }));
-        Ok(Self(Arc::new(Services { keys, auth, tokens, format, public_url, clock, store, cache, views })))
+        Ok(Self(Arc::new(Services {
+            keys,
+            auth,
+            tokens,
+            format,
+            public_url,
+            clock,
+            store,
+            cache,
+            views,
+            rendered: RenderedPages::default(),
+        })))
     }
 }
 

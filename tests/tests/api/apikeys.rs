@@ -237,3 +237,45 @@ async fn concurrent_puts_on_one_initialised_key_create_it_once() {
         assert_eq!(statuses, [StatusCode::OK, StatusCode::CREATED], "one creates, the other renames");
     }
 }
+
+/// Lists are answered from memory, down to the bytes of a page: each change through this
+/// instance shows in the very next list, in every page variant asked before it.
+#[tokio::test]
+async fn the_next_list_after_a_change_shows_it() {
+    let server = TestServer::start().await;
+    let (_, token) = server.login("p").await;
+    let names = async |path: &str| {
+        let (status, _, body) = server.send(server.get(path).bearer_auth(&token)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let mut names: Vec<String> = body["_embedded"]["apikeys"]
+            .as_array()
+            .map(|keys| keys.iter().map(|key| key["name"].as_str().unwrap_or_default().to_owned()).collect())
+            .unwrap_or_default();
+        names.sort();
+        (names, body["page"]["totalElements"].clone())
+    };
+    let paths = ["/api/apikeys", "/api/apikeys/", "/api/apikeys?page=0&size=1", "/api/apikeys?size=5"];
+    for path in paths {
+        names(path).await;
+    }
+    let key = server.mint("p", "fresh").await;
+    for path in paths {
+        assert!(names(path).await.1 == json!(2), "{path}: the create is counted at once");
+    }
+    assert!(names("/api/apikeys").await.0.contains(&"fresh".to_owned()));
+    let rename = server
+        .put(&format!("/api/apikeys/{}", key.id))
+        .bearer_auth(&token)
+        .json(&json!({ "name": "renamed" }));
+    assert_eq!(server.send(rename).await.0, StatusCode::OK);
+    assert!(names("/api/apikeys").await.0.contains(&"renamed".to_owned()), "the rename shows at once");
+    let delete = server.delete(&format!("/api/apikeys/{}", key.id)).bearer_auth(&token);
+    assert_eq!(server.send(delete).await.0, StatusCode::NO_CONTENT);
+    for path in paths {
+        let (names, total) = names(path).await;
+        assert!(
+            !names.contains(&"renamed".to_owned()) && total == json!(1),
+            "{path}: the delete shows at once"
+        );
+    }
+}

@@ -11,9 +11,12 @@
 //! interrupted run left behind, found by the pid file it keeps under `target/bench-peers/`.
 
 use super::wrk::Request;
+use crate::test::{is_root, on_path, python_has_venv, run_checked};
 use anyhow::{Context, bail};
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use keyward_server::secrets::random_base62;
 use std::fs::File;
-use std::io::Read as _;
 use std::net::TcpListener;
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
@@ -204,7 +207,7 @@ pub fn start_oidc_provider(root: &Path, port: u16) -> anyhow::Result<(Peer, Requ
     provide_node_modules(&project)?;
     let node = provide_node(&work)?;
 
-    let secret = random_hex(24)?;
+    let secret = random_base62(48);
     let mut peer = Peer::spawn(
         "oidc-provider",
         Command::new(&node)
@@ -222,7 +225,7 @@ pub fn start_oidc_provider(root: &Path, port: u16) -> anyhow::Result<(Peer, Requ
     peer.wait_until_answering("/.well-known/openid-configuration")?;
     let body = format!("grant_type=client_credentials&resource={}", RESOURCE.replace(':', "%3A"));
     let request = Request::post("/token", "application/x-www-form-urlencoded", body)
-        .header("Authorization", format!("Basic {}", base64(format!("{CLIENT_ID}:{secret}").as_bytes())));
+        .header("Authorization", format!("Basic {}", STANDARD.encode(format!("{CLIENT_ID}:{secret}"))));
     let answer = peer.check(&request)?;
     let alg = jwt_alg(&answer).with_context(|| format!("the oidc-provider peer's token answer: {answer}"))?;
     if alg != "RS256" {
@@ -396,80 +399,9 @@ fn jwt_alg(answer: &str) -> anyhow::Result<String> {
     let [header, _, _] = token.split('.').collect::<Vec<_>>()[..] else {
         bail!("the access token is not a JWT: {token}");
     };
-    let header = base64url_decode(header).context("the JWT header is not base64url")?;
+    let header = URL_SAFE_NO_PAD.decode(header).context("the JWT header is not base64url")?;
     let header: serde_json::Value = serde_json::from_slice(&header).context("the JWT header is not JSON")?;
     Ok(header["alg"].as_str().context("the JWT header has no alg")?.to_owned())
-}
-
-const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/// Padded standard base64, as HTTP Basic credentials are written.
-fn base64(bytes: &[u8]) -> String {
-    let mut text = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |n, (i, &byte)| n | (u32::from(byte) << (16 - 8 * i)));
-        for i in 0..4 {
-            text.push(if i <= chunk.len() {
-                char::from(BASE64[((n >> (18 - 6 * i)) & 63) as usize])
-            } else {
-                '='
-            });
-        }
-    }
-    text
-}
-
-/// Unpadded base64url, as JWT segments are written.
-fn base64url_decode(text: &str) -> Option<Vec<u8>> {
-    let mut bytes = Vec::with_capacity(text.len() * 3 / 4);
-    let (mut bits, mut count) = (0u32, 0);
-    for c in text.bytes() {
-        let value = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'-' => 62,
-            b'_' => 63,
-            _ => return None,
-        };
-        bits = ((bits << 6) | u32::from(value)) & 0xffff;
-        count += 6;
-        if count >= 8 {
-            count -= 8;
-            bytes.push((bits >> count) as u8);
-        }
-    }
-    Some(bytes)
-}
-
-fn random_hex(len: usize) -> anyhow::Result<String> {
-    let mut bytes = vec![0; len];
-    File::open("/dev/urandom")?.read_exact(&mut bytes)?;
-    Ok(bytes.iter().map(|byte| format!("{byte:02x}")).collect())
-}
-
-fn is_root() -> bool {
-    Command::new("id").arg("-u").output().is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0")
-}
-
-fn on_path(program: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
-}
-
-fn python_has_venv() -> bool {
-    Command::new("python3")
-        .args(["-c", "import venv, ensurepip"])
-        .output()
-        .is_ok_and(|out| out.status.success())
-}
-
-fn run_checked(command: &mut Command) -> anyhow::Result<()> {
-    let status = command.status().with_context(|| format!("running {command:?}"))?;
-    if !status.success() {
-        bail!("{command:?} failed with {status}");
-    }
-    Ok(())
 }
 
 fn output_checked(command: &mut Command) -> anyhow::Result<String> {
@@ -478,28 +410,4 @@ fn output_checked(command: &mut Command) -> anyhow::Result<String> {
         bail!("{command:?} failed with {}", output.status);
     }
     Ok(String::from_utf8(output.stdout)?)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn base64_round_trips_through_base64url() {
-        for text in ["", "a", "ab", "abc", "keyward-bench:0f1e", "{\"alg\":\"RS256\",\"typ\":\"at+jwt\"}"] {
-            let encoded = base64(text.as_bytes());
-            assert_eq!(encoded.len() % 4, 0);
-            let url = encoded.trim_end_matches('=').replace('+', "-").replace('/', "_");
-            assert_eq!(base64url_decode(&url).as_deref(), Some(text.as_bytes()), "{text}");
-        }
-        assert_eq!(base64(b"bench:s3cret"), "YmVuY2g6czNjcmV0");
-    }
-
-    #[test]
-    fn reads_the_alg_of_an_access_token() {
-        let answer =
-            r#"{"access_token":"eyJhbGciOiJSUzI1NiIsInR5cCI6ImF0K2p3dCJ9.e30.c2ln","token_type":"Bearer"}"#;
-        assert_eq!(jwt_alg(answer).unwrap(), "RS256");
-        assert!(jwt_alg(r#"{"access_token":"opaque"}"#).is_err());
-    }
 }

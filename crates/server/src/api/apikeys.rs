@@ -5,11 +5,14 @@ use crate::api::base_url::BaseUrl;
 use crate::api::body::JsonOrForm;
 use crate::api::caller::Caller;
 use crate::api::hal::{HalError, PathKey};
+use crate::api::rendered::PageKey;
 use crate::api::{cursor, links};
+use crate::error::Fault;
 use crate::ids::ProfileId;
 use crate::keys::PutOutcome;
 use crate::store::{InitialisedKey, Key};
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::{FromRequestParts, OriginalUri, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -83,7 +86,7 @@ async fn list(
     BaseUrl(base, _): BaseUrl<HalError>,
     OriginalUri(uri): OriginalUri,
     params: PageParams,
-) -> Result<Json<ApiKeyPage>, HalError> {
+) -> Result<Response, HalError> {
     let number = params.page.unwrap_or(0);
     let size = match params.size {
         None => DEFAULT_PAGE_SIZE,
@@ -94,11 +97,23 @@ async fn list(
         if params.page.is_some() {
             return Err(HalError::BadRequest("page and cursor cannot be combined".into()));
         }
-        return keyset_page(&state, &caller.profile_id, &base, uri.path(), &cursor, size).await.map(Json);
+        let page = keyset_page(&state, &caller.profile_id, &base, uri.path(), &cursor, size).await?;
+        return Ok(Json(page).into_response());
     }
     let offset = number
         .checked_mul(u64::from(size))
         .ok_or_else(|| HalError::BadRequest("page is out of range".into()))?;
+    let view = state.keys.view(&caller.profile_id).await?;
+    let kept = PageKey {
+        profile_id: caller.profile_id.clone(),
+        base: base.clone(),
+        path: uri.path().to_owned(),
+        page: number,
+        size,
+    };
+    if let Some(body) = state.rendered.get(&kept, &view) {
+        return Ok(json(body));
+    }
     let (keys, total) = state.keys.page(&caller.profile_id, offset, size).await?;
     let total_pages = total.div_ceil(u64::from(size));
     let page_href = |n: u64| Link::new(format!("{base}{}?page={n}&size={size}", uri.path()));
@@ -110,11 +125,22 @@ async fn list(
         next: (number + 1 < total_pages).then(|| page_href(number + 1)),
         last: several.then(|| page_href(total_pages - 1)),
     };
-    Ok(Json(ApiKeyPage {
+    let page = ApiKeyPage {
         embedded: EmbeddedApiKeys { apikeys: keys.iter().map(|key| resource(key, &base, None)).collect() },
         links,
         page: PageMetadata { size, total_elements: total, total_pages, number },
-    }))
+    };
+    let body =
+        Bytes::from(serde_json::to_vec(&page).map_err(|error| HalError::Fault(Fault::internal(error)))?);
+    // Made from the view read above, or from a newer state: kept under the older view, it
+    // answers no later request, as views only ever get replaced.
+    state.rendered.insert(kept, &view, body.clone());
+    Ok(json(body))
+}
+
+/// A JSON answer of bytes already serialized.
+fn json(body: Bytes) -> Response {
+    ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response()
 }
 
 /// The page after the position `cursor` names (empty: from the newest key).

@@ -13,6 +13,7 @@ pub mod keys_v1;
 pub mod links;
 pub mod openapi;
 pub mod profiles;
+pub mod rendered;
 pub mod tokens;
 pub mod well_known;
 
