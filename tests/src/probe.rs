@@ -166,8 +166,8 @@ impl Store for ProbedStore {
 
     // The key events log is read by every server in the background: not counted, never failed, so
     // that counts and faults stay those of the requests under test.
-    async fn events_since(&self, since: DateTime<Utc>) -> Result<Vec<KeyEvent>, StoreError> {
-        self.inner.events_since(since).await
+    async fn events_since(&self, since: DateTime<Utc>, after_seq: i64) -> Result<Vec<KeyEvent>, StoreError> {
+        self.inner.events_since(since, after_seq).await
     }
 
     async fn wait_for_events(&self, at_most: std::time::Duration) {

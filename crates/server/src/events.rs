@@ -39,13 +39,16 @@ pub async fn follow(
     clock: Arc<dyn Clock>,
 ) {
     let mut newest = clock.now();
+    // The highest sequence number applied: a backend whose rows appear in order reads above it.
+    let mut highest = 0;
     // Rows applied within the overlap, by sequence number, so that none is applied twice.
     let mut applied: HashMap<i64, DateTime<Utc>> = HashMap::new();
     loop {
-        match store.events_since(newest - OVERLAP).await {
+        match store.events_since(newest - OVERLAP, highest).await {
             Ok(events) => {
                 for event in events {
                     newest = newest.max(event.at);
+                    highest = highest.max(event.seq);
                     if applied.insert(event.seq, event.at).is_some() {
                         continue;
                     }

@@ -361,8 +361,11 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes initialised keys older than `before`; returns how many.
     async fn purge_initialised(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
 
-    /// The key events logged at or after `since`, in log order.
-    async fn events_since(&self, since: DateTime<Utc>) -> Result<Vec<KeyEvent>, StoreError>;
+    /// The key events logged at or after `since`, in log order. A backend whose rows become
+    /// visible in sequence order (SQLite, whose writers take turns) leaves out those at or below
+    /// `after_seq`, which the caller has applied; one whose rows may become visible out of order
+    /// (PostgreSQL, where a transaction may commit after a later one) returns them all.
+    async fn events_since(&self, since: DateTime<Utc>, after_seq: i64) -> Result<Vec<KeyEvent>, StoreError>;
 
     /// Waits until another instance may have logged an event (PostgreSQL's `NOTIFY`), or at most
     /// `at_most`; without notifications, simply waits.

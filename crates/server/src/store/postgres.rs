@@ -445,7 +445,7 @@ impl Store for PostgresStore {
         Ok(result.rows_affected())
     }
 
-    async fn events_since(&self, since: DateTime<Utc>) -> Result<Vec<KeyEvent>, StoreError> {
+    async fn events_since(&self, since: DateTime<Utc>, _after_seq: i64) -> Result<Vec<KeyEvent>, StoreError> {
         let rows = sqlx::query(
             "SELECT seq, client_id, profile_id, kind, at FROM key_events WHERE at >= $1 ORDER BY seq",
         )

@@ -458,11 +458,13 @@ impl Store for SqliteStore {
         Ok(result.rows_affected())
     }
 
-    async fn events_since(&self, since: DateTime<Utc>) -> Result<Vec<KeyEvent>, StoreError> {
+    async fn events_since(&self, since: DateTime<Utc>, after_seq: i64) -> Result<Vec<KeyEvent>, StoreError> {
         let rows = sqlx::query(
-            "SELECT seq, client_id, profile_id, kind, at FROM key_events WHERE at >= ?1 ORDER BY seq",
+            "SELECT seq, client_id, profile_id, kind, at FROM key_events
+             WHERE at >= ?1 AND seq > ?2 ORDER BY seq",
         )
         .bind(to_micros(since))
+        .bind(after_seq)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
