@@ -20,7 +20,7 @@ const PYTHON_PACKAGES: &[&str] = &["requests>=2.31,<3", "openapi-spec-validator>
 pub fn run(cargo_args: &[String]) -> anyhow::Result<()> {
     let root = crate::root();
     let root_user = is_root();
-    provide_debian_packages(root_user)?;
+    provide_debian_packages()?;
     let venv = provide_python(&root)?;
     if !root_user {
         bail!("the full-disk tests mount a tmpfs and need root: run `sudo -E cargo xtask test`, as CI does");
@@ -186,7 +186,7 @@ fn postgres_bin() -> Option<PathBuf> {
 }
 
 /// curl, Chromium, Python's venv and PostgreSQL, from Debian's packages.
-fn provide_debian_packages(root_user: bool) -> anyhow::Result<()> {
+fn provide_debian_packages() -> anyhow::Result<()> {
     let mut missing = Vec::new();
     if !on_path("curl") {
         missing.extend(["curl", "ca-certificates"]);
@@ -202,18 +202,23 @@ fn provide_debian_packages(root_user: bool) -> anyhow::Result<()> {
     if postgres_bin().is_none() {
         missing.push("postgresql");
     }
+    apt_install("the tests", &missing)
+}
+
+/// Installs Debian packages `missing` for `whom`, as root with apt; otherwise fails naming them.
+pub(crate) fn apt_install(whom: &str, missing: &[&str]) -> anyhow::Result<()> {
     if missing.is_empty() {
         return Ok(());
     }
-    if !root_user || !on_path("apt-get") {
-        bail!("the tests need these Debian packages: apt-get install {}", missing.join(" "));
+    if !is_root() || !on_path("apt-get") {
+        bail!("{whom} need these Debian packages: apt-get install {}", missing.join(" "));
     }
-    eprintln!("xtask test: installing {}", missing.join(" "));
+    eprintln!("xtask: installing {} for {whom}", missing.join(" "));
     run_checked(Command::new("apt-get").arg("update"))?;
     run_checked(
         Command::new("apt-get")
             .args(["install", "-y", "--no-install-recommends"])
-            .args(&missing)
+            .args(missing)
             .env("DEBIAN_FRONTEND", "noninteractive"),
     )
 }

@@ -18,6 +18,9 @@ use std::time::Duration;
 
 /// The longest this instance goes without reading the log.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
+/// The shortest gap between two reads: announcements that arrive meanwhile are served by one
+/// read (under a thousand creates a second, PostgreSQL announces a thousand rows).
+const MIN_GAP: Duration = Duration::from_millis(50);
 /// How far back each read reaches beyond the newest row seen: longer than any transaction that
 /// writes a row may take to commit (statements time out sooner).
 const OVERLAP: TimeDelta = TimeDelta::seconds(10);
@@ -66,7 +69,8 @@ pub async fn follow(
             }
             Err(error) => tracing::warn!(%error, "reading the key events log failed; retrying"),
         }
-        store.wait_for_events(POLL_INTERVAL).await;
+        tokio::time::sleep(MIN_GAP).await;
+        store.wait_for_events(POLL_INTERVAL - MIN_GAP).await;
     }
 }
 

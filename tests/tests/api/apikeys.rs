@@ -1,6 +1,6 @@
 //! The six documented requests and their response shapes.
 
-use crate::{assert_error, assert_resource_timestamp, keys, statuses_of};
+use crate::{assert_error, assert_resource_timestamp, keys, listed_names, statuses_of};
 use keyward_tests::{StatusCode, TestServer};
 use serde_json::json;
 
@@ -244,16 +244,7 @@ async fn concurrent_puts_on_one_initialised_key_create_it_once() {
 async fn the_next_list_after_a_change_shows_it() {
     let server = TestServer::start().await;
     let (_, token) = server.login("p").await;
-    let names = async |path: &str| {
-        let (status, _, body) = server.send(server.get(path).bearer_auth(&token)).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        let mut names: Vec<String> = body["_embedded"]["apikeys"]
-            .as_array()
-            .map(|keys| keys.iter().map(|key| key["name"].as_str().unwrap_or_default().to_owned()).collect())
-            .unwrap_or_default();
-        names.sort();
-        (names, body["page"]["totalElements"].clone())
-    };
+    let names = async |path: &str| listed_names(&server, &token, path).await;
     let paths = ["/api/apikeys", "/api/apikeys/", "/api/apikeys?page=0&size=1", "/api/apikeys?size=5"];
     for path in paths {
         names(path).await;

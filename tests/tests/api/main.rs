@@ -25,6 +25,22 @@ pub fn keys(value: &Value) -> Vec<String> {
     keys
 }
 
+/// The sorted names on a HAL list page, and its `totalElements`.
+pub async fn listed_names(
+    server: &keyward_tests::TestServer,
+    token: &str,
+    path: &str,
+) -> (Vec<String>, Value) {
+    let (status, _, body) = server.send(server.get(path).bearer_auth(token)).await;
+    assert_eq!(status, keyward_tests::StatusCode::OK, "{body}");
+    let mut names: Vec<String> = body["_embedded"]["apikeys"]
+        .as_array()
+        .map(|keys| keys.iter().map(|key| key["name"].as_str().unwrap_or_default().to_owned()).collect())
+        .unwrap_or_default();
+    names.sort();
+    (names, body["page"]["totalElements"].clone())
+}
+
 /// `2026-01-11T18:58:35.961074`: UTC without an offset, as documented.
 pub fn assert_resource_timestamp(value: &Value) {
     let text = value.as_str().expect("a timestamp string");

@@ -133,16 +133,7 @@ async fn lists_through_another_instance_follow_changes_within_a_second() {
     let first = TestServer::start().await;
     let second = first.start_beside().await;
     let (_, admin_token) = first.login("p").await;
-    let names = async |server: &TestServer| {
-        let (status, _, body) = server.send(server.get("/api/apikeys").bearer_auth(&admin_token)).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        let mut names: Vec<String> = body["_embedded"]["apikeys"]
-            .as_array()
-            .map(|keys| keys.iter().map(|key| key["name"].as_str().unwrap_or_default().to_owned()).collect())
-            .unwrap_or_default();
-        names.sort();
-        names
-    };
+    let names = async |server: &TestServer| crate::listed_names(server, &admin_token, "/api/apikeys").await.0;
     let before = names(&second).await;
     assert!(!before.contains(&"fresh".to_owned()), "{before:?}");
 

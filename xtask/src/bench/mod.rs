@@ -506,15 +506,5 @@ fn build_server(root: &Path, smoke: bool) -> anyhow::Result<PathBuf> {
 
 /// wrk, from Debian's packages.
 fn provide_wrk() -> anyhow::Result<()> {
-    if crate::test::on_path("wrk") {
-        return Ok(());
-    }
-    if !crate::test::is_root() || !crate::test::on_path("apt-get") {
-        bail!("the benchmark loads the server with wrk: apt-get install wrk");
-    }
-    crate::test::run_checked(
-        Command::new("apt-get")
-            .args(["install", "-y", "--no-install-recommends", "wrk"])
-            .env("DEBIAN_FRONTEND", "noninteractive"),
-    )
+    if crate::test::on_path("wrk") { Ok(()) } else { crate::test::apt_install("the benchmark", &["wrk"]) }
 }

@@ -11,7 +11,7 @@
 //! interrupted run left behind, found by the pid file it keeps under `target/bench-peers/`.
 
 use super::wrk::Request;
-use crate::test::{is_root, on_path, python_has_venv, run_checked};
+use crate::test::{apt_install, on_path, python_has_venv, run_checked};
 use anyhow::{Context, bail};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -318,26 +318,12 @@ fn provide_node(work: &Path) -> anyhow::Result<PathBuf> {
     Ok(node)
 }
 
-/// Installs the Debian packages the `peer` needs that are `missing`, as root with apt;
-/// otherwise fails naming them.
+/// Installs the Debian packages the `peer` needs that are `missing` (and curl, which checks it).
 fn provide_debian_packages(peer: &str, mut missing: Vec<&str>) -> anyhow::Result<()> {
     if !on_path("curl") {
         missing.extend(["curl", "ca-certificates"]);
     }
-    if missing.is_empty() {
-        return Ok(());
-    }
-    if !is_root() || !on_path("apt-get") {
-        bail!("the {peer} peer needs these Debian packages: apt-get install {}", missing.join(" "));
-    }
-    eprintln!("xtask bench: installing {}", missing.join(" "));
-    run_checked(Command::new("apt-get").arg("update"))?;
-    run_checked(
-        Command::new("apt-get")
-            .args(["install", "-y", "--no-install-recommends"])
-            .args(&missing)
-            .env("DEBIAN_FRONTEND", "noninteractive"),
-    )
+    apt_install(&format!("the {peer} peer"), &missing)
 }
 
 /// Stops the peer a pid file names (`<leader pid> <port>`) if that process is still a peer, and
