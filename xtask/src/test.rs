@@ -100,6 +100,11 @@ impl Totals {
     }
 }
 
+/// A loopback port no one listens on now.
+pub(crate) fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
 pub(crate) fn is_root() -> bool {
     Command::new("id").arg("-u").output().is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0")
 }
@@ -138,7 +143,7 @@ impl Postgres {
                 .args(["--auth=trust", "--username=postgres", "--no-sync"])
                 .stdout(Stdio::null()),
         )?;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let port = free_port()?;
         let options = format!(
             "-p {port} -c listen_addresses=127.0.0.1 -k {} -c max_connections=300 -c fsync=off",
             dir.display()

@@ -13,6 +13,7 @@ mod server;
 mod wrk;
 
 use anyhow::{Context, bail};
+use keyward_server::secrets::random_base62;
 use server::{BenchKey, Server};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -222,7 +223,7 @@ async fn measure(
         "application/json",
         serde_json::json!({ "key": subject.api_key }).to_string(),
     ));
-    let profile = format!("/api/profiles/{}", percent_encode(&caller.profile_id));
+    let profile = keyward_server::api::links::profile("", &caller.profile_id);
 
     let trivial = load(&Request::get("/health/live"), throughput)?;
     let verified = load(&verify, throughput)?;
@@ -387,7 +388,7 @@ async fn cold_verifications(
         let created: serde_json::Value = http
             .post(format!("{base}/api/v1/keys/create"))
             .header("Authorization", &caller.api_key)
-            .json(&serde_json::json!({ "name": format!("cold-{}", uuid_like()) }))
+            .json(&serde_json::json!({ "name": format!("cold-{}", random_base62(16)) }))
             .send()
             .await?
             .error_for_status()?
@@ -416,34 +417,13 @@ async fn cold_verifications(
     times.get(times.len() / 2).copied().context("no cold verification measured")
 }
 
-/// A name no other run of this process used.
-fn uuid_like() -> String {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    format!("{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
-}
-
-fn percent_encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
 /// Keyward's authenticated requests and grants beside the peers', loaded alike.
 fn compare_with_peers(root: &Path, scale: &Scale, ours: &Run, scratch: &Path) -> anyhow::Result<Vec<Figure>> {
     let throughput = Load { threads: 2, connections: 64, duration: scale.load };
-    let free_port =
-        || -> anyhow::Result<u16> { Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port()) };
-    let (django, request) = peers::start_django(root, free_port()?)?;
+    let (django, request) = peers::start_django(root, crate::test::free_port()?)?;
     let theirs = wrk::run(&django.base_url(), &request, throughput, scratch)?;
     drop(django);
-    let (oidc, request) = peers::start_oidc_provider(root, free_port()?)?;
+    let (oidc, request) = peers::start_oidc_provider(root, crate::test::free_port()?)?;
     let their_grants = wrk::run(&oidc.base_url(), &request, throughput, scratch)?;
     drop(oidc);
     Ok(vec![

@@ -37,7 +37,7 @@ pub struct BenchKey {
 impl Server {
     /// Starts the server on `database_url` and waits until it answers.
     pub fn start(binary: &Path, database_url: &str, log: &Path) -> anyhow::Result<Self> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let port = crate::test::free_port()?;
         let log_file = std::fs::File::create(log)?;
         let child = Command::new(binary)
             .arg("serve")
