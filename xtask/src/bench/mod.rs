@@ -124,7 +124,7 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
 
     eprintln!("bench: measuring the machine");
     let rsa = raw::rsa_signs_per_second(scale.raw)?;
-    let argon2 = raw::argon2_hashes_per_second(scale.raw)?;
+    let argon2 = raw::argon2_hashes_per_second(&runtime, scale.raw)?;
     let machine = Machine { rsa, argon2 };
 
     let mut report = String::new();
