@@ -90,25 +90,13 @@ impl ProfileViews {
 mod tests {
     use super::*;
 
-    fn key(profile: &str) -> Key {
-        Key {
-            id: crate::ids::KeyId::new_random(),
-            profile_id: profile.into(),
-            name: "k".into(),
-            client_id: "c".into(),
-            key_for: keyward_model::KeyType::Generic,
-            created: chrono::Utc::now(),
-            last_modified: chrono::Utc::now(),
-        }
-    }
-
     #[test]
     fn a_load_that_straddles_a_change_is_not_held() {
         let views = ProfileViews::new(Duration::from_secs(60), 100);
         let p = ProfileId::from("p");
         let before = views.epoch();
         views.invalidate(&p);
-        let view = || View { newest: vec![key("p")].into(), total: 1 };
+        let view = || View { newest: vec![Key::sample("p")].into(), total: 1 };
         views.insert(&p, view(), before);
         assert!(views.get(&p).is_none(), "loaded before the change: stale");
         views.insert(&p, view(), views.epoch());

@@ -162,15 +162,7 @@ mod tests {
     use crate::clock::ManualClock;
 
     fn principal() -> Principal {
-        Arc::new(crate::store::Key {
-            id: crate::ids::KeyId::new_random(),
-            profile_id: "p".into(),
-            name: "k".into(),
-            client_id: "c".into(),
-            key_for: keyward_model::KeyType::Generic,
-            created: chrono::Utc::now(),
-            last_modified: chrono::Utc::now(),
-        })
+        Arc::new(crate::store::Key::sample("p"))
     }
 
     #[test]

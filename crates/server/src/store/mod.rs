@@ -100,6 +100,22 @@ pub struct Key {
     pub last_modified: DateTime<Utc>,
 }
 
+#[cfg(test)]
+impl Key {
+    /// A created key of `profile_id` named `k`, with client id `c`, made now: for unit tests.
+    pub(crate) fn sample(profile_id: &str) -> Self {
+        Key {
+            id: KeyId::new_random(),
+            profile_id: profile_id.into(),
+            name: "k".into(),
+            client_id: "c".into(),
+            key_for: KeyType::Generic,
+            created: Utc::now(),
+            last_modified: Utc::now(),
+        }
+    }
+}
+
 /// A stored key in either state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyState {
