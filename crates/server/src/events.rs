@@ -60,9 +60,12 @@ pub async fn follow(
                         KeyEventKind::Changed => cache.forget(event.client_id.as_str()),
                         KeyEventKind::Created => {}
                     }
-                    match &event.profile_id {
-                        Some(profile_id) => views.invalidate(profile_id),
-                        None => views.invalidate_all(),
+                    match (&event.profile_id, event.kind) {
+                        (Some(profile_id), KeyEventKind::Created) => {
+                            views.created(profile_id, &event.client_id)
+                        }
+                        (Some(profile_id), _) => views.invalidate(profile_id),
+                        (None, _) => views.invalidate_all(),
                     }
                 }
                 applied.retain(|_, at| *at >= newest - OVERLAP);

@@ -11,7 +11,7 @@
 //! change made stale: every drop advances an epoch, and a load whose epoch moved meanwhile takes
 //! back what it inserted.
 
-use crate::ids::ProfileId;
+use crate::ids::{ClientId, ProfileId};
 use crate::store::Key;
 use moka::sync::Cache;
 use std::sync::Arc;
@@ -79,6 +79,18 @@ impl ProfileViews {
         self.views.invalidate(profile_id);
     }
 
+    /// Drops the profile's view unless it already holds the key `client_id` (a create is always
+    /// the newest key, so a view that holds it was loaded after it, total included): the log
+    /// brings back this instance's own creates too, and their views are fresh.
+    pub fn created(&self, profile_id: &ProfileId, client_id: &ClientId) {
+        let held = self
+            .get(profile_id)
+            .is_some_and(|view| view.newest.iter().any(|key| key.client_id == *client_id));
+        if !held {
+            self.invalidate(profile_id);
+        }
+    }
+
     /// Drops every view: a change whose profile is not known.
     pub fn invalidate_all(&self) {
         self.epoch.fetch_add(1, Ordering::SeqCst);
@@ -101,6 +113,11 @@ mod tests {
         assert!(views.get(&p).is_none(), "loaded before the change: stale");
         views.insert(&p, view(), views.epoch());
         assert!(views.get(&p).is_some_and(|view| view.is_complete()));
+        views.created(&p, &ClientId::from("c"));
+        assert!(views.get(&p).is_some(), "a create the view holds leaves it");
+        views.created(&p, &ClientId::from("d"));
+        assert!(views.get(&p).is_none(), "a create it lacks drops it");
+        views.insert(&p, view(), views.epoch());
         views.invalidate(&ProfileId::from("other"));
         views.invalidate_all();
         assert!(views.get(&p).is_none());
