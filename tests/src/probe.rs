@@ -19,6 +19,7 @@ pub struct Probe {
     calls: AtomicUsize,
     fail_writes: AtomicBool,
     fail_reads: AtomicBool,
+    event_reads: AtomicUsize,
 }
 
 impl Probe {
@@ -35,6 +36,18 @@ impl Probe {
     /// From now on every read fails as it does when the database is gone, or works again.
     pub fn fail_reads(&self, fail: bool) {
         self.fail_reads.store(fail, Ordering::SeqCst);
+    }
+
+    /// Waits until the key events follower has applied every change committed before the call: it
+    /// applies what one read of the log returns before it starts the next, so the second read
+    /// from now starts after the first has been applied. Panics after ten seconds.
+    pub async fn events_applied(&self) {
+        let target = self.event_reads.load(Ordering::SeqCst) + 2;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while self.event_reads.load(Ordering::SeqCst) < target {
+            assert!(std::time::Instant::now() < deadline, "the key events follower stopped reading");
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
     }
 }
 
@@ -167,6 +180,7 @@ impl Store for ProbedStore {
     // The key events log is read by every server in the background: not counted, never failed, so
     // that counts and faults stay those of the requests under test.
     async fn events_since(&self, since: DateTime<Utc>, after_seq: i64) -> Result<Vec<KeyEvent>, StoreError> {
+        self.probe.event_reads.fetch_add(1, Ordering::SeqCst);
         self.inner.events_since(since, after_seq).await
     }
 

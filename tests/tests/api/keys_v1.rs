@@ -246,6 +246,8 @@ async fn one_key_lives_in_both_dialects() {
 async fn tampered_keys_are_refused_without_touching_the_store() {
     let (server, probe) = TestServer::start_probed(|_| {}).await;
     let key = server.mint("p", "k").await;
+    // The log brings the create back; once applied it no longer drops what is held.
+    probe.events_applied().await;
     let list = |auth: &str| server.http.get(v1(&server, "list")).header("Authorization", auth.to_owned());
 
     // One flipped character, a truncated key, a made-up key: 401 with no store call at all.

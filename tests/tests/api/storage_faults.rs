@@ -117,6 +117,8 @@ async fn a_lost_database_is_503_in_each_dialect_not_a_refusal() {
     let (server, probe) = TestServer::start_probed(|_| {}).await;
     let cached = server.mint(PROFILE, "cached").await;
     let uncached = server.mint(PROFILE, "uncached").await;
+    // The log brings the two creates back; once applied they no longer drop what is held.
+    probe.events_applied().await;
     let list = |key: &str| server.get("/api/v1/keys/list").header("Authorization", key.to_owned());
     let (status, _, _) = server.send(list(&cached.api_key)).await;
     assert_eq!(status, StatusCode::OK);
