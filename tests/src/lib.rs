@@ -21,6 +21,7 @@ use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use tempfile::TempDir;
+use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
@@ -64,32 +65,38 @@ impl TestServer {
     }
 
     pub async fn start_with(configure: impl FnOnce(&mut ServeSettings)) -> Self {
-        let (settings, dir) = fresh_settings(configure).await;
+        let (mut settings, dir) = fresh_settings(configure).await;
+        let listener = listen(&mut settings).await;
         let clock = Arc::new(ManualClock::starting_now());
         let state = AppState::with_store(connect(&settings).await, &settings, clock.clone())
             .await
             .expect("server state");
-        Self::serve(state, settings, clock, dir).await
+        Self::serve(listener, state, settings, clock, dir).await
     }
 
     /// A server whose store is watched, and can be made to fail, through the returned probe.
     pub async fn start_probed(configure: impl FnOnce(&mut ServeSettings)) -> (Self, Arc<probe::Probe>) {
-        let (settings, dir) = fresh_settings(configure).await;
+        let (mut settings, dir) = fresh_settings(configure).await;
+        let listener = listen(&mut settings).await;
         let clock = Arc::new(ManualClock::starting_now());
         let (probed, probe) = probe::ProbedStore::new(connect(&settings).await);
         let state =
             AppState::with_store(Arc::new(probed), &settings, clock.clone()).await.expect("server state");
-        (Self::serve(state, settings, clock, dir).await, probe)
+        (Self::serve(listener, state, settings, clock, dir).await, probe)
     }
 
     /// A second instance on this instance's database and clock, as a multi-instance deployment
-    /// runs.
+    /// runs: behind one public URL, the first instance's.
     pub async fn start_beside(&self) -> Self {
         let dir = tempfile::tempdir().expect("temporary directory");
-        let state = AppState::with_store(connect(&self.settings).await, &self.settings, self.clock.clone())
+        let mut settings = self.settings.clone();
+        settings.public_url = Some(self.settings.base_url());
+        settings.bind = "127.0.0.1:0".parse().expect("address");
+        let listener = listen(&mut settings).await;
+        let state = AppState::with_store(connect(&settings).await, &settings, self.clock.clone())
             .await
             .expect("server state");
-        Self::serve(state, self.settings.clone(), self.clock.clone(), dir).await
+        Self::serve(listener, state, settings, self.clock.clone(), dir).await
     }
 
     /// Lets `by` pass on the server's clock (and on every instance beside it).
@@ -97,8 +104,13 @@ impl TestServer {
         self.clock.advance(by);
     }
 
-    async fn serve(state: AppState, settings: ServeSettings, clock: Arc<ManualClock>, dir: TempDir) -> Self {
-        let listener = tokio::net::TcpListener::bind(settings.bind).await.expect("bind");
+    async fn serve(
+        listener: TcpListener,
+        state: AppState,
+        settings: ServeSettings,
+        clock: Arc<ManualClock>,
+        dir: TempDir,
+    ) -> Self {
         let base = format!("http://{}", listener.local_addr().expect("address"));
         let (shutdown, stopped) = oneshot::channel::<()>();
         let served = state.clone();
@@ -115,6 +127,13 @@ impl TestServer {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// A well-formed full key (its checksum holds) for a client id that does not exist.
+    pub fn made_up_key(&self) -> String {
+        use keyward_server::secrets::{CLIENT_ID_LEN, SECRET_LEN, random_base62};
+        let secret = keyward_model::Secret::new(random_base62(SECRET_LEN));
+        self.state.format.encode(&random_base62(CLIENT_ID_LEN), &secret).expose().to_owned()
     }
 
     /// A GET of `path` on this server, to finish and [`TestServer::send`].
@@ -213,6 +232,14 @@ impl Drop for TestServer {
     }
 }
 
+/// A listener on the settings' address, which becomes the bound one (and so the base URL when
+/// no public URL is set), as `keyward-server` does.
+async fn listen(settings: &mut ServeSettings) -> TcpListener {
+    let listener = TcpListener::bind(settings.bind).await.expect("bind");
+    settings.bind = listener.local_addr().expect("address");
+    listener
+}
+
 /// The settings' database, migrated.
 async fn connect(settings: &ServeSettings) -> Arc<dyn Store> {
     keyward_server::store::connect(&settings.database).await.expect("store")
@@ -225,6 +252,7 @@ async fn fresh_settings(configure: impl FnOnce(&mut ServeSettings)) -> (ServeSet
     let mut settings = ServeSettings {
         bind: "127.0.0.1:0".parse().expect("address"),
         public_url: None,
+        trusted_proxies: Vec::new(),
         token_ttl: 86_400,
         cache_ttl: 30,
         token_algorithm: keyward_server::tokens::SigningAlgorithm::Rs256,

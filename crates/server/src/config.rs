@@ -2,6 +2,7 @@
 
 use crate::tokens::SigningAlgorithm;
 use clap::Args;
+use ipnet::IpNet;
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::time::Duration;
@@ -82,10 +83,17 @@ pub struct ServeSettings {
     #[arg(long, env = "KEYWARD_BIND", default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
 
-    /// Base URL of every link and of the token issuer, e.g. `https://keys.example.com`. Without it,
-    /// the base comes from each request's Host and X-Forwarded-* headers.
-    #[arg(long, env = "KEYWARD_PUBLIC_URL")]
+    /// Base URL of every link and of the token issuer and audience, e.g.
+    /// `https://keys.example.com`: fixed per deployment, never taken from a request. Without it,
+    /// `http://` and the bind address.
+    #[arg(long, env = "KEYWARD_PUBLIC_URL", value_parser = public_url)]
     pub public_url: Option<String>,
+
+    /// Proxies whose `Forwarded` and `X-Forwarded-For` headers name the client, as
+    /// comma-separated addresses or CIDRs (e.g. `10.0.0.0/8,fd00::/8`). Empty by default: the
+    /// client is the peer of the connection.
+    #[arg(long, env = "KEYWARD_TRUSTED_PROXIES", value_delimiter = ',', num_args = 0.., value_parser = network)]
+    pub trusted_proxies: Vec<IpNet>,
 
     /// Lifetime of access tokens, in seconds.
     #[arg(long, env = "KEYWARD_TOKEN_TTL", default_value_t = 86_400)]
@@ -131,11 +139,40 @@ impl ServeSettings {
         Duration::from_secs(self.cache_ttl)
     }
 
-    /// The configured public URL without a trailing slash.
-    pub fn public_url(&self) -> Option<String> {
+    pub fn token_settings(&self) -> crate::tokens::TokenSettings {
+        crate::tokens::TokenSettings {
+            algorithm: self.token_algorithm,
+            ttl: self.token_ttl(),
+            cache_capacity: self.cache_capacity,
+            base_url: self.base_url(),
+        }
+    }
+
+    /// The deployment's base URL, without a trailing slash: the public URL, or `http://` and the
+    /// bind address.
+    pub fn base_url(&self) -> String {
         self.public_url
             .as_deref()
             .map(|url| url.trim_end_matches('/').to_owned())
             .filter(|url| !url.is_empty())
+            .unwrap_or_else(|| format!("http://{}", self.bind))
     }
+}
+
+/// An `http` or `https` URL with a host and nothing after it but an optional path.
+fn public_url(text: &str) -> Result<String, String> {
+    let uri: axum::http::Uri = text.parse().map_err(|error| format!("not a URL: {error}"))?;
+    let scheme_ok = matches!(uri.scheme_str(), Some("http" | "https"));
+    if !scheme_ok || uri.host().is_none() || uri.query().is_some() {
+        return Err("expected http(s)://HOST[:PORT][/PATH]".to_owned());
+    }
+    Ok(text.to_owned())
+}
+
+/// A CIDR, or one address as a network of one.
+fn network(text: &str) -> Result<IpNet, String> {
+    let text = text.trim();
+    text.parse::<IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from))
+        .map_err(|_| format!("{text:?} is neither an address nor a CIDR"))
 }

@@ -54,8 +54,10 @@ pub struct Services {
     pub auth: Arc<Authenticator>,
     pub tokens: Arc<TokenService>,
     pub format: KeyFormat,
-    /// The configured public URL, if any; otherwise links follow each request's Host.
-    pub public_url: Option<String>,
+    /// The deployment's base URL: of every absolute link, and the tokens' issuer.
+    pub base_url: String,
+    /// Who names the client address of a request.
+    pub proxies: api::client_address::TrustedProxies,
     /// The time tokens and cached credentials are judged by.
     pub clock: Arc<dyn Clock>,
     pub store: Arc<dyn Store>,
@@ -86,17 +88,10 @@ impl AppState {
             clock.clone(),
         ));
         let tokens = Arc::new(
-            TokenService::load_or_create(
-                store.as_ref(),
-                settings.token_algorithm,
-                settings.token_ttl(),
-                settings.cache_capacity,
-                clock.clone(),
-            )
-            .await
-            .context("loading the token signing keys")?,
+            TokenService::load_or_create(store.as_ref(), &settings.token_settings(), clock.clone())
+                .await
+                .context("loading the token signing keys")?,
         );
-        let public_url = settings.public_url();
         let views = Arc::new(ProfileViews::new(settings.cache_ttl(), settings.cache_capacity));
         let keys = Arc::new(KeyService::new(
             store.clone(),
@@ -113,14 +108,14 @@ impl AppState {
             tokens: tokens.clone(),
             format: format.clone(),
             throttle: Throttle::new(settings.throttle_per_key, settings.throttle_per_address),
-            public_url: public_url.clone(),
         }));
         Ok(Self(Arc::new(Services {
             keys,
             auth,
             tokens,
             format,
-            public_url,
+            base_url: settings.base_url(),
+            proxies: api::client_address::TrustedProxies::new(settings.trusted_proxies.clone()),
             clock,
             store,
             cache,

@@ -116,10 +116,19 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn serve(settings: ServeSettings) -> anyhow::Result<()> {
-    let state = AppState::open(&settings).await?;
+async fn serve(mut settings: ServeSettings) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(settings.bind).await?;
-    tracing::info!("listening on http://{}", listener.local_addr()?);
+    // The bound address, port included, is the base URL when no public URL is set.
+    settings.bind = listener.local_addr()?;
+    if settings.public_url.is_none() && !settings.bind.ip().is_loopback() {
+        tracing::warn!(
+            base_url = %settings.base_url(),
+            "listening beyond loopback without KEYWARD_PUBLIC_URL: tokens name the bind address as \
+             their issuer and links point at it; set the URL clients use"
+        );
+    }
+    let state = AppState::open(&settings).await?;
+    tracing::info!("listening on http://{}", settings.bind);
     keyward_server::serve(listener, state, shutdown_signal()).await?;
     Ok(())
 }

@@ -4,6 +4,7 @@ mod apikeys;
 mod client;
 mod client_faults;
 mod errors;
+mod forwarding;
 mod keys_v1;
 mod limits;
 mod logs;

@@ -8,7 +8,7 @@ use keyward_tests::{StatusCode, TestServer};
 use serde_json::{Value, json};
 use std::time::Duration;
 
-fn claims(token: &str) -> Value {
+pub fn claims(token: &str) -> Value {
     let payload = token.split('.').nth(1).expect("a JWT");
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
 }
@@ -156,11 +156,6 @@ async fn token_errors_follow_rfc_6749() {
         (
             post().header("Content-Type", "text/plain").body("grant_type=client_credentials"),
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "invalid_request",
-        ),
-        (
-            post().header("X-Forwarded-Proto", "gopher").form(&[("grant_type", "client_credentials")]),
-            StatusCode::BAD_REQUEST,
             "invalid_request",
         ),
         (

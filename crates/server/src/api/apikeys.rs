@@ -1,7 +1,6 @@
 //! `/api/apikeys`: the HAL dialect of the key API.
 
 use crate::AppState;
-use crate::api::base_url::BaseUrl;
 use crate::api::body::JsonOrForm;
 use crate::api::caller::Caller;
 use crate::api::hal::{HalError, PathKey};
@@ -83,10 +82,10 @@ impl<S: Send + Sync> FromRequestParts<S> for PageParams {
 async fn list(
     State(state): State<AppState>,
     Caller(caller, _): Caller<HalError>,
-    BaseUrl(base, _): BaseUrl<HalError>,
     OriginalUri(uri): OriginalUri,
     params: PageParams,
 ) -> Result<Response, HalError> {
+    let base = state.base_url.as_str();
     let number = params.page.unwrap_or(0);
     let size = match params.size {
         None => DEFAULT_PAGE_SIZE,
@@ -97,7 +96,7 @@ async fn list(
         if params.page.is_some() {
             return Err(HalError::BadRequest("page and cursor cannot be combined".into()));
         }
-        let page = keyset_page(&state, &caller.profile_id, &base, uri.path(), &cursor, size).await?;
+        let page = keyset_page(&state, &caller.profile_id, base, uri.path(), &cursor, size).await?;
         return Ok(Json(page).into_response());
     }
     let offset = number
@@ -106,7 +105,7 @@ async fn list(
     let view = state.keys.view(&caller.profile_id).await?;
     let kept = PageKey {
         profile_id: caller.profile_id.clone(),
-        base: base.clone(),
+        base: base.to_owned(),
         path: uri.path().to_owned(),
         page: number,
         size,
@@ -126,7 +125,7 @@ async fn list(
         last: several.then(|| page_href(total_pages - 1)),
     };
     let page = ApiKeyPage {
-        embedded: EmbeddedApiKeys { apikeys: keys.iter().map(|key| resource(key, &base, None)).collect() },
+        embedded: EmbeddedApiKeys { apikeys: keys.iter().map(|key| resource(key, base, None)).collect() },
         links,
         page: PageMetadata { size, total_elements: total, total_pages, number },
     };
@@ -199,11 +198,11 @@ async fn keyset_page(
 async fn view(
     State(state): State<AppState>,
     Caller(caller, _): Caller<HalError>,
-    BaseUrl(base, _): BaseUrl<HalError>,
     PathKey(id): PathKey,
 ) -> Result<Json<ApiKey>, HalError> {
+    let base = state.base_url.as_str();
     let key = state.keys.get(&caller.profile_id, id).await?;
-    Ok(Json(resource(&key, &base, None)))
+    Ok(Json(resource(&key, base, None)))
 }
 
 /// Initialise an API key
@@ -223,10 +222,10 @@ async fn view(
 async fn initialise(
     State(state): State<AppState>,
     Caller(caller, _): Caller<HalError>,
-    BaseUrl(base, _): BaseUrl<HalError>,
 ) -> Result<Json<ApiKey>, HalError> {
+    let base = state.base_url.as_str();
     let key = state.keys.initialise(&caller.profile_id).await?;
-    Ok(Json(initialised_resource(&key, &base)))
+    Ok(Json(initialised_resource(&key, base)))
 }
 
 /// Create or update an API key
@@ -257,10 +256,10 @@ async fn initialise(
 async fn put(
     State(state): State<AppState>,
     Caller(caller, _): Caller<HalError>,
-    BaseUrl(base, _): BaseUrl<HalError>,
     PathKey(id): PathKey,
     JsonOrForm(request, _): JsonOrForm<ApiKeyRequest, HalError>,
 ) -> Result<Response, HalError> {
+    let base = state.base_url.as_str();
     let key_for = match request.key_for.as_deref() {
         None => KeyType::default(),
         Some(text) => text.parse().map_err(|_| {
@@ -269,7 +268,7 @@ async fn put(
     };
     match state.keys.create_or_rename(&caller.profile_id, id, request.name.as_deref(), key_for).await? {
         PutOutcome::Created(created) => {
-            let resource = resource(&created.key, &base, Some(created.secret));
+            let resource = resource(&created.key, base, Some(created.secret));
             let location = resource.links.self_.as_ref().map(|link| link.href.clone()).unwrap_or_default();
             let mut response = (StatusCode::CREATED, Json(resource)).into_response();
             let headers = response.headers_mut();
@@ -280,7 +279,7 @@ async fn put(
             }
             Ok(response)
         }
-        PutOutcome::Renamed(key) => Ok(Json(resource(&key, &base, None)).into_response()),
+        PutOutcome::Renamed(key) => Ok(Json(resource(&key, base, None)).into_response()),
     }
 }
 

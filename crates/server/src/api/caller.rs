@@ -2,15 +2,14 @@
 //! calls from.
 
 use crate::AppState;
+use crate::api::client_address::client_address;
 use crate::auth::{AuthError, Principal, header};
 use crate::error::Fault;
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::response::IntoResponse;
-use std::convert::Infallible;
 use std::marker::PhantomData;
-use std::net::{IpAddr, SocketAddr};
 
 /// Why a request is not authenticated, before a dialect words it.
 pub enum CallerError {
@@ -27,29 +26,12 @@ pub enum CallerError {
 async fn authenticate(parts: &Parts, state: &AppState) -> Result<Principal, CallerError> {
     let value = parts.headers.get(AUTHORIZATION).ok_or(CallerError::Missing)?;
     let presented = value.to_str().ok().and_then(header::parse).ok_or(CallerError::Invalid)?;
-    state.auth.authenticate(&presented, client_address(parts)).await.map_err(|error| match error {
+    state.auth.authenticate(&presented, client_address(parts, state)).await.map_err(|error| match error {
         AuthError::Invalid | AuthError::Malformed => CallerError::Invalid,
         AuthError::Throttled(wait) => CallerError::Throttled(wait),
         AuthError::Store(error) => CallerError::Fault(error.into()),
         AuthError::Busy(_) => CallerError::Fault(crate::error::Fault::Busy),
     })
-}
-
-/// The peer's address, when the server was started with connection info (it always is by
-/// [`crate::serve`]). Proxies' `X-Forwarded-For` is not trusted.
-pub fn client_address(parts: &Parts) -> Option<IpAddr> {
-    parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(address)| address.ip())
-}
-
-/// The caller's address, for handlers that verify credentials themselves.
-pub struct ClientAddress(pub Option<IpAddr>);
-
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
-    type Rejection = Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientAddress(client_address(parts)))
-    }
 }
 
 /// The authenticated caller, refused with the dialect error `E`.

@@ -2,7 +2,6 @@
 //! the Matatika and Meltano documents show them. The routes of `/api/apikeys`, `/api/profiles`,
 //! discovery and health answer in it, and so does every path no route serves.
 
-use crate::api::base_url::BadBaseUrl;
 use crate::api::body::BodyError;
 use crate::api::caller::CallerError;
 use crate::error::{self, Dialect, Fault, Refusal, Said};
@@ -130,12 +129,6 @@ impl From<CallerError> for HalError {
             CallerError::Throttled(wait) => HalError::TooManyRequests(wait),
             CallerError::Fault(fault) => HalError::Fault(fault),
         }
-    }
-}
-
-impl From<BadBaseUrl> for HalError {
-    fn from(BadBaseUrl(reason): BadBaseUrl) -> Self {
-        HalError::BadRequest(reason.to_owned())
     }
 }
 

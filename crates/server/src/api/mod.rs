@@ -3,9 +3,9 @@
 //! shares, and the OpenAPI document those routers describe.
 
 pub mod apikeys;
-pub mod base_url;
 pub mod body;
 pub mod caller;
+pub mod client_address;
 mod cursor;
 pub mod hal;
 mod health;

@@ -1,11 +1,11 @@
 //! `/api/profiles/{id}`: the owner of keys, visible to itself only, so that `profile` links resolve.
 
 use crate::AppState;
-use crate::api::base_url::BaseUrl;
 use crate::api::caller::Caller;
 use crate::api::hal::{HalError, Segment};
 use crate::api::links;
 use axum::Json;
+use axum::extract::State;
 use keyward_model::{ErrorBody, Link, Profile, ProfileLinks};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -28,10 +28,11 @@ pub fn router() -> OpenApiRouter<AppState> {
     )
 )]
 async fn view(
+    State(state): State<AppState>,
     Caller(caller, _): Caller<HalError>,
-    BaseUrl(base, _): BaseUrl<HalError>,
     Segment(id): Segment,
 ) -> Result<Json<Profile>, HalError> {
+    let base = state.base_url.as_str();
     // Another profile is a 404 like an unknown one (or an undecodable id): its existence is not
     // the caller's business.
     let id = match id {
@@ -40,8 +41,8 @@ async fn view(
     };
     Ok(Json(Profile {
         links: ProfileLinks {
-            self_: Link::new(links::profile(&base, &id)),
-            apikeys: Link::new(links::apikeys(&base)),
+            self_: Link::new(links::profile(base, &id)),
+            apikeys: Link::new(links::apikeys(base)),
         },
         id,
     }))

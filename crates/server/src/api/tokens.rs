@@ -1,9 +1,8 @@
 //! `POST /oauth/token`: the client-credentials grant (RFC 6749 section 4.4).
 
 use crate::AppState;
-use crate::api::base_url::{BadBaseUrl, BaseUrl};
 use crate::api::body::{BodyError, JsonOrForm};
-use crate::api::caller::ClientAddress;
+use crate::api::client_address::ClientAddress;
 use crate::auth::{AuthError, Presented, header};
 use crate::error::{self, Dialect, Fault, Refusal, Said};
 use axum::Json;
@@ -100,12 +99,6 @@ impl IntoResponse for TokenError {
     }
 }
 
-impl From<BadBaseUrl> for TokenError {
-    fn from(BadBaseUrl(reason): BadBaseUrl) -> Self {
-        TokenError::InvalidRequest(reason.to_owned())
-    }
-}
-
 /// Get an access token
 ///
 /// The OAuth 2.0 client-credentials grant: exchanges a key's client id and secret (in the body or
@@ -129,7 +122,6 @@ impl From<BadBaseUrl> for TokenError {
 )]
 async fn token(
     State(state): State<AppState>,
-    BaseUrl(base, _): BaseUrl<TokenError>,
     ClientAddress(address): ClientAddress,
     headers: HeaderMap,
     JsonOrForm(request, _): JsonOrForm<TokenRequest, TokenError>,
@@ -149,7 +141,7 @@ async fn token(
         })?;
     let access_token = state
         .tokens
-        .issue(principal.client_id.as_str(), &base)
+        .issue(principal.client_id.as_str())
         .map_err(|error| TokenError::Fault(Fault::internal(error)))?;
     let body = TokenResponse {
         access_token,

@@ -1,15 +1,19 @@
 //! `/.well-known/*`: what a resource server needs to verify Keyward's tokens on its own.
 
 use crate::AppState;
-use crate::api::base_url::BaseUrl;
-use crate::api::hal::HalError;
 use crate::tokens;
 use axum::Json;
 use axum::extract::State;
+use axum::http::HeaderValue;
+use axum::http::header::CACHE_CONTROL;
 use jsonwebtoken::jwk::JwkSet;
 use keyward_model::{JsonWebKeySet, OpenIdConfiguration};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+
+/// Both documents are the same for every request, and may be kept a short while by any cache: a
+/// new signing key is published at least this long before it signs.
+const CACHE_FOR: HeaderValue = HeaderValue::from_static("public, max-age=300");
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(jwks)).routes(routes!(openid_configuration))
@@ -22,8 +26,8 @@ pub fn router() -> OpenApiRouter<AppState> {
     get, path = "/.well-known/jwks.json", tag = "oauth", operation_id = "getJwks", security(()),
     responses((status = 200, description = "A JSON Web Key Set.", body = JsonWebKeySet))
 )]
-async fn jwks(State(state): State<AppState>) -> Json<JwkSet> {
-    Json(state.tokens.jwks().clone())
+async fn jwks(State(state): State<AppState>) -> ([(axum::http::HeaderName, HeaderValue); 1], Json<JwkSet>) {
+    ([(CACHE_CONTROL, CACHE_FOR)], Json(state.tokens.jwks().clone()))
 }
 
 /// Discovery
@@ -34,10 +38,13 @@ async fn jwks(State(state): State<AppState>) -> Json<JwkSet> {
     security(()),
     responses((status = 200, description = "The discovery document.", body = OpenIdConfiguration))
 )]
-async fn openid_configuration(BaseUrl(base, _): BaseUrl<HalError>) -> Json<OpenIdConfiguration> {
+async fn openid_configuration(
+    State(state): State<AppState>,
+) -> ([(axum::http::HeaderName, HeaderValue); 1], Json<OpenIdConfiguration>) {
+    let base = &state.base_url;
     let strings = |items: &[&str]| items.iter().map(|s| (*s).to_owned()).collect();
-    Json(OpenIdConfiguration {
-        issuer: tokens::issuer(&base),
+    let document = Json(OpenIdConfiguration {
+        issuer: tokens::issuer(base),
         token_endpoint: format!("{base}/oauth/token"),
         jwks_uri: format!("{base}/.well-known/jwks.json"),
         grant_types_supported: strings(&["client_credentials"]),
@@ -45,5 +52,6 @@ async fn openid_configuration(BaseUrl(base, _): BaseUrl<HalError>) -> Json<OpenI
         id_token_signing_alg_values_supported: strings(&["RS256"]),
         response_types_supported: strings(&["token"]),
         subject_types_supported: strings(&["public"]),
-    })
+    });
+    ([(CACHE_CONTROL, CACHE_FOR)], document)
 }

@@ -49,7 +49,6 @@ pub struct AuthenticatorParts {
     pub tokens: Arc<TokenService>,
     pub format: KeyFormat,
     pub throttle: Throttle,
-    pub public_url: Option<String>,
 }
 
 /// Verifies full keys, client credentials and access tokens.
@@ -134,8 +133,7 @@ impl Authenticator {
 
     /// Verifies an access token and that the key it was issued for still exists.
     pub async fn access_token(&self, token: &str) -> Result<Principal, AuthError> {
-        let client_id =
-            self.parts.tokens.verify(token, self.parts.public_url.as_deref()).ok_or(AuthError::Invalid)?;
+        let client_id = self.parts.tokens.verify(token).ok_or(AuthError::Invalid)?;
         self.live_key(client_id.as_str()).await
     }
 

@@ -55,6 +55,18 @@ struct Verified {
     client_id: ClientId,
 }
 
+/// How tokens are issued.
+#[derive(Debug, Clone)]
+pub struct TokenSettings {
+    /// The algorithm new tokens are signed with.
+    pub algorithm: SigningAlgorithm,
+    pub ttl: Duration,
+    /// Most verified tokens remembered.
+    pub cache_capacity: u64,
+    /// The deployment's base URL: every token's issuer and audience, checked on every token.
+    pub base_url: String,
+}
+
 /// Issues and verifies access tokens.
 pub struct TokenService {
     /// Every stored key: any of them verifies.
@@ -63,22 +75,23 @@ pub struct TokenService {
     signer: usize,
     jwks: JwkSet,
     ttl: Duration,
+    /// `iss` and `aud` of every token issued, and required of every token verified.
+    issuer: String,
+    audience: String,
     clock: Arc<dyn Clock>,
-    /// SHA-256 of the expected base and a token -> what the token verified as.
+    /// SHA-256 of a token -> what the token verified as.
     verified: Cache<[u8; 32], Verified>,
 }
 
 impl TokenService {
-    /// Loads the database's signing keys, first making and storing an RS256 key and one for
-    /// `algorithm` where there is none. Tokens are signed with `algorithm`, issued and checked at
-    /// `clock`'s time, and at most `capacity` verified tokens are remembered.
+    /// Loads the database's signing keys, first making and storing an RS256 key and one for the
+    /// configured algorithm where there is none. Tokens are issued and checked at `clock`'s time.
     pub async fn load_or_create(
         store: &dyn Store,
-        algorithm: SigningAlgorithm,
-        ttl: Duration,
-        capacity: u64,
+        settings: &TokenSettings,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, TokenKeyError> {
+        let algorithm = settings.algorithm;
         let mut wanted = vec![SigningAlgorithm::Rs256];
         if algorithm != SigningAlgorithm::Rs256 {
             wanted.push(algorithm);
@@ -95,21 +108,30 @@ impl TokenService {
         // Read back: another instance may have stored its keys first.
         let keys =
             store.signing_keys().await?.iter().map(SigningKey::from_record).collect::<Result<Vec<_>, _>>()?;
-        Self::with_keys(keys, algorithm, ttl, capacity, clock)
+        Self::with_keys(keys, settings, clock)
     }
 
     fn with_keys(
         keys: Vec<SigningKey>,
-        algorithm: SigningAlgorithm,
-        ttl: Duration,
-        capacity: u64,
+        settings: &TokenSettings,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, TokenKeyError> {
         // The first key stored for the algorithm signs, on every instance.
-        let signer = keys.iter().position(|key| key.algorithm == algorithm).ok_or(TokenKeyError::Generate)?;
+        let signer =
+            keys.iter().position(|key| key.algorithm == settings.algorithm).ok_or(TokenKeyError::Generate)?;
         let jwks = JwkSet { keys: keys.iter().map(|key| key.jwk.clone()).collect() };
-        let verified = Cache::builder().max_capacity(capacity).time_to_live(ttl).build();
-        Ok(Self { keys, signer, jwks, ttl, clock, verified })
+        let verified =
+            Cache::builder().max_capacity(settings.cache_capacity).time_to_live(settings.ttl).build();
+        Ok(Self {
+            keys,
+            signer,
+            jwks,
+            ttl: settings.ttl,
+            issuer: issuer(&settings.base_url),
+            audience: audience(&settings.base_url),
+            clock,
+            verified,
+        })
     }
 
     pub fn ttl(&self) -> Duration {
@@ -126,13 +148,13 @@ impl TokenService {
         &self.jwks
     }
 
-    /// A signed access token for `client_id`, issued by `issuer` (the service's base URL).
-    pub fn issue(&self, client_id: &str, issuer_base: &str) -> Result<String, SigningError> {
+    /// A signed access token for `client_id`.
+    pub fn issue(&self, client_id: &str) -> Result<String, SigningError> {
         let now = self.now_secs();
         let claims = Claims {
-            iss: issuer(issuer_base),
+            iss: self.issuer.clone(),
             sub: format!("{client_id}@clients"),
-            aud: audience(issuer_base),
+            aud: self.audience.clone(),
             iat: now,
             exp: now + self.ttl.as_secs(),
             gty: GRANT_TYPE_CLAIM.to_owned(),
@@ -141,21 +163,15 @@ impl TokenService {
         self.keys[self.signer].sign(&claims)
     }
 
-    /// The client id a token this service signed was issued to, if the token is valid now.
-    /// `expected_base`, when the public URL is configured, pins the issuer and audience (and is
-    /// the same on every call); without one the base varies with the Host header, so only the
-    /// signature, the key id and the expiry are checked.
-    pub fn verify(&self, token: &str, expected_base: Option<&str>) -> Option<ClientId> {
-        let mut hasher = Sha256::new();
-        hasher.update(expected_base.unwrap_or_default().as_bytes());
-        hasher.update([0]);
-        hasher.update(token.as_bytes());
-        let digest: [u8; 32] = hasher.finalize().into();
+    /// The client id a token this service signed was issued to, if the token is valid now: one
+    /// of our keys signed it, for our issuer and audience, and it has not expired.
+    pub fn verify(&self, token: &str) -> Option<ClientId> {
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         let now = self.now_secs();
         if let Some(known) = self.verified.get(&digest) {
             return (now < known.exp).then_some(known.client_id);
         }
-        let claims = self.check(token, expected_base)?;
+        let claims = self.check(token)?;
         // RFC 7519: valid only before `exp`, with no leeway.
         if now >= claims.exp {
             return None;
@@ -167,7 +183,7 @@ impl TokenService {
 
     /// The claims of `token` if one of our keys signed it and they are consistent; the expiry is
     /// left to the caller.
-    fn check(&self, token: &str, expected_base: Option<&str>) -> Option<Claims> {
+    fn check(&self, token: &str) -> Option<Claims> {
         let header = jsonwebtoken::decode_header(token).ok()?;
         let key = self.keys.iter().find(|key| header.kid.as_deref() == Some(key.kid.as_str()))?;
         // The key decides the algorithm, never the token's header.
@@ -176,13 +192,8 @@ impl TokenService {
         validation.validate_exp = false;
         validation.leeway = 0;
         validation.set_required_spec_claims(&["exp", "sub", "aud", "iss"]);
-        match expected_base {
-            Some(base) => {
-                validation.set_issuer(&[issuer(base)]);
-                validation.set_audience(&[audience(base)]);
-            }
-            None => validation.validate_aud = false,
-        }
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_audience(&[&self.audience]);
         let claims = jsonwebtoken::decode::<Claims>(token, &key.decoding, &validation).ok()?.claims;
         let consistent = claims.gty == GRANT_TYPE_CLAIM
             && claims.sub.strip_suffix("@clients") == Some(claims.azp.as_str());
@@ -212,13 +223,35 @@ mod tests {
 
     const BASE: &str = "https://keys.example.com";
 
-    fn service(algorithm: SigningAlgorithm, clock: Arc<ManualClock>) -> TokenService {
-        let mut keys =
-            vec![SigningKey::from_record(&SigningKey::generate(SigningAlgorithm::Rs256).unwrap()).unwrap()];
-        if algorithm != SigningAlgorithm::Rs256 {
-            keys.push(SigningKey::from_record(&SigningKey::generate(algorithm).unwrap()).unwrap());
+    fn settings(algorithm: SigningAlgorithm, base_url: &str) -> TokenSettings {
+        TokenSettings {
+            algorithm,
+            ttl: Duration::from_secs(60),
+            cache_capacity: 1000,
+            base_url: base_url.into(),
         }
-        TokenService::with_keys(keys, algorithm, Duration::from_secs(60), 1000, clock).unwrap()
+    }
+
+    fn records(algorithm: SigningAlgorithm) -> Vec<crate::store::SigningKeyRecord> {
+        let mut records = vec![SigningKey::generate(SigningAlgorithm::Rs256).unwrap()];
+        if algorithm != SigningAlgorithm::Rs256 {
+            records.push(SigningKey::generate(algorithm).unwrap());
+        }
+        records
+    }
+
+    fn service(algorithm: SigningAlgorithm, clock: Arc<ManualClock>) -> TokenService {
+        service_with(&records(algorithm), algorithm, BASE, clock)
+    }
+
+    fn service_with(
+        records: &[crate::store::SigningKeyRecord],
+        algorithm: SigningAlgorithm,
+        base_url: &str,
+        clock: Arc<ManualClock>,
+    ) -> TokenService {
+        let keys = records.iter().map(|record| SigningKey::from_record(record).unwrap()).collect();
+        TokenService::with_keys(keys, &settings(algorithm, base_url), clock).unwrap()
     }
 
     fn claims_of(token: &str) -> Claims {
@@ -232,19 +265,35 @@ mod tests {
     #[test]
     fn a_token_is_valid_until_its_expiry_by_the_clock() {
         let clock = Arc::new(ManualClock::starting_now());
-        let service = service(SigningAlgorithm::Rs256, clock.clone());
-        let token = service.issue("c", BASE).unwrap();
+        let keys = records(SigningAlgorithm::Rs256);
+        let service = service_with(&keys, SigningAlgorithm::Rs256, BASE, clock.clone());
+        let token = service.issue("c").unwrap();
         let claims = claims_of(&token);
         assert_eq!(claims.iat, u64::try_from(clock.now().timestamp()).unwrap());
         assert_eq!(claims.exp - claims.iat, 60);
-        assert_eq!(service.verify(&token, Some(BASE)), Some(ClientId::from("c")), "valid when issued");
-        assert!(service.verify(&token, Some("https://other.example.com")).is_none(), "issuer pinned");
+        assert_eq!(
+            (claims.iss.as_str(), claims.aud.as_str()),
+            ("https://keys.example.com/", "https://keys.example.com/api")
+        );
+        assert_eq!(service.verify(&token), Some(ClientId::from("c")), "valid when issued");
         clock.advance(Duration::from_secs(59));
-        assert!(service.verify(&token, Some(BASE)).is_some(), "a second before expiry, remembered");
-        assert!(service.verify(&token, None).is_some(), "a second before expiry, checked afresh");
+        assert!(service.verify(&token).is_some(), "a second before expiry, remembered");
+        let afresh = service_with(&keys, SigningAlgorithm::Rs256, BASE, clock.clone());
+        assert!(afresh.verify(&token).is_some(), "a second before expiry, checked afresh");
         clock.advance(Duration::from_secs(1));
-        assert!(service.verify(&token, Some(BASE)).is_none(), "expired at exp although remembered");
-        assert!(service.verify(&token, None).is_none(), "expired at exp, with no leeway");
+        assert!(service.verify(&token).is_none(), "expired at exp although remembered");
+        assert!(afresh.verify(&token).is_none(), "expired at exp, with no leeway");
+    }
+
+    #[test]
+    fn a_token_for_another_issuer_or_audience_is_refused_although_our_key_signed_it() {
+        let clock = Arc::new(ManualClock::starting_now());
+        let keys = records(SigningAlgorithm::Rs256);
+        let ours = service_with(&keys, SigningAlgorithm::Rs256, BASE, clock.clone());
+        let elsewhere = service_with(&keys, SigningAlgorithm::Rs256, "https://evil.example", clock);
+        let token = elsewhere.issue("c").unwrap();
+        assert_eq!(elsewhere.verify(&token), Some(ClientId::from("c")), "our key signed it");
+        assert!(ours.verify(&token).is_none(), "iss and aud are ours only");
     }
 
     #[test]
@@ -252,7 +301,7 @@ mod tests {
         for algorithm in [SigningAlgorithm::Rs256, SigningAlgorithm::Es256, SigningAlgorithm::EdDsa] {
             let service = service(algorithm, Arc::new(ManualClock::starting_now()));
             assert_eq!(service.algorithm(), algorithm);
-            let token = service.issue("c", BASE).unwrap();
+            let token = service.issue("c").unwrap();
             let header = jsonwebtoken::decode_header(&token).unwrap();
             assert_eq!(header.alg, algorithm.jwt());
             // As a third party verifies: the key from the JWKS by `kid`, the algorithm it names.
@@ -263,7 +312,7 @@ mod tests {
             validation.set_issuer(&[issuer(BASE)]);
             let claims = jsonwebtoken::decode::<Claims>(&token, &key, &validation).unwrap().claims;
             assert_eq!(claims.azp, "c");
-            assert_eq!(service.verify(&token, Some(BASE)), Some(ClientId::from("c")));
+            assert_eq!(service.verify(&token), Some(ClientId::from("c")));
             let rs256_published = service
                 .jwks()
                 .keys
@@ -276,7 +325,7 @@ mod tests {
     #[test]
     fn a_token_altered_or_signed_elsewhere_is_refused() {
         let service = service(SigningAlgorithm::Es256, Arc::new(ManualClock::starting_now()));
-        let token = service.issue("c", BASE).unwrap();
+        let token = service.issue("c").unwrap();
         let (head, rest) = token.split_once('.').unwrap();
         let (_, signature) = rest.split_once('.').unwrap();
         let mut claims = claims_of(&token);
@@ -286,9 +335,9 @@ mod tests {
             &base64::engine::general_purpose::URL_SAFE_NO_PAD,
             serde_json::to_vec(&claims).unwrap(),
         );
-        assert!(service.verify(&format!("{head}.{forged_claims}.{signature}"), Some(BASE)).is_none());
+        assert!(service.verify(&format!("{head}.{forged_claims}.{signature}")).is_none());
         let stranger = self::service(SigningAlgorithm::Es256, Arc::new(ManualClock::starting_now()));
-        assert!(service.verify(&stranger.issue("c", BASE).unwrap(), Some(BASE)).is_none(), "unknown kid");
+        assert!(service.verify(&stranger.issue("c").unwrap()).is_none(), "unknown kid");
         // A header that names another algorithm for our key is refused: the key decides.
         let mut header = jsonwebtoken::decode_header(&token).unwrap();
         header.alg = jsonwebtoken::Algorithm::HS256;
@@ -296,6 +345,6 @@ mod tests {
             &base64::engine::general_purpose::URL_SAFE_NO_PAD,
             serde_json::to_vec(&header).unwrap(),
         );
-        assert!(service.verify(&format!("{relabelled}.{}", rest), Some(BASE)).is_none());
+        assert!(service.verify(&format!("{relabelled}.{}", rest)).is_none());
     }
 }

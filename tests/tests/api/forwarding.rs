@@ -1,0 +1,106 @@
+//! What a request says about where it was sent and where it comes from: the issuer, the links and
+//! discovery are the deployment's whatever the headers claim, and forwarding headers name the
+//! client only when a trusted proxy wrote them.
+
+use keyward_tests::{StatusCode, TestServer};
+
+/// Headers a client sends to pose as another host.
+fn posing(request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+    request
+        .header("Host", "evil.example")
+        .header("X-Forwarded-Host", "evil.example")
+        .header("X-Forwarded-Proto", "https")
+        .header("Forwarded", "host=evil.example;proto=https")
+}
+
+#[tokio::test]
+async fn discovery_tokens_and_links_name_the_deployment_whatever_the_request_says() {
+    let server = TestServer::start().await;
+    let (status, headers, discovery) =
+        server.send(posing(server.get("/.well-known/openid-configuration"))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(discovery["issuer"], server.url("/"));
+    assert_eq!(discovery["token_endpoint"], server.url("/oauth/token"));
+    assert_eq!(discovery["jwks_uri"], server.url("/.well-known/jwks.json"));
+    assert_eq!(headers["cache-control"], "public, max-age=300", "a shared cache may keep it");
+    assert!(!headers.contains_key("vary"), "the same for every request");
+    let (_, headers, _) = server.send(server.get("/.well-known/jwks.json")).await;
+    assert_eq!(headers["cache-control"], "public, max-age=300");
+
+    let key = server.mint("p", "k").await;
+    let (status, _, body) = server
+        .send(posing(server.post("/oauth/token")).form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", key.client_id.as_str()),
+            ("client_secret", key.secret.as_str()),
+        ]))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let token = body["access_token"].as_str().unwrap();
+    let claims = crate::tokens::claims(token);
+    assert_eq!(claims["iss"], server.url("/"));
+    assert_eq!(claims["aud"], server.url("/api"));
+
+    let (status, _, list) = server.send(posing(server.get("/api/apikeys")).bearer_auth(token)).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert_eq!(
+        list["_links"]["self"]["href"].as_str().unwrap().split('?').next(),
+        Some(server.url("/api/apikeys").as_str())
+    );
+}
+
+#[tokio::test]
+async fn a_token_issued_for_another_deployment_is_refused_although_our_key_signed_it() {
+    // Two deployments sharing one database, so one set of signing keys: only the issuer and
+    // audience tell their tokens apart.
+    let elsewhere = TestServer::start_with(|settings| {
+        settings.public_url = Some("https://elsewhere.example".into());
+    })
+    .await;
+    let here = TestServer::start_on(elsewhere.settings.database.database_url.clone(), |_| {}).await;
+    let key = elsewhere.mint("p", "k").await;
+    let token = elsewhere.token(&key.client_id, &key.secret).await;
+    let (status, _, _) = elsewhere.send(elsewhere.get("/api/apikeys").bearer_auth(&token)).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, _) = here.send(here.get("/api/apikeys").bearer_auth(&token)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "iss and aud are checked on every token");
+    let own = here.token(&key.client_id, &key.secret).await;
+    let (status, _, _) = here.send(here.get("/api/apikeys").bearer_auth(&own)).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+/// Sends a made-up key with `X-Forwarded-For: from` and returns the status.
+async fn guess(server: &TestServer, from: &str) -> StatusCode {
+    let request = server
+        .get("/api/v1/keys/list")
+        .header("Authorization", server.made_up_key())
+        .header("X-Forwarded-For", from);
+    server.send(request).await.0
+}
+
+#[tokio::test]
+async fn forwarded_addresses_count_only_from_a_trusted_proxy() {
+    // Not behind a proxy: a client cannot pose as many addresses to escape its quota.
+    let direct = TestServer::start_with(|settings| {
+        settings.throttle_per_address = std::num::NonZeroU32::new(2).unwrap();
+    })
+    .await;
+    assert_eq!(guess(&direct, "203.0.113.1").await, StatusCode::UNAUTHORIZED);
+    assert_eq!(guess(&direct, "203.0.113.2").await, StatusCode::UNAUTHORIZED);
+    assert_eq!(guess(&direct, "203.0.113.3").await, StatusCode::TOO_MANY_REQUESTS, "one peer, one quota");
+
+    // Behind a trusted proxy, each client has its own quota, by the address the proxy appended.
+    let proxied = TestServer::start_with(|settings| {
+        settings.throttle_per_address = std::num::NonZeroU32::new(2).unwrap();
+        settings.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    })
+    .await;
+    assert_eq!(guess(&proxied, "203.0.113.1").await, StatusCode::UNAUTHORIZED);
+    assert_eq!(guess(&proxied, "198.51.100.9, 203.0.113.1").await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        guess(&proxied, "198.51.100.10, 203.0.113.1").await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the leftmost value is the client's own word"
+    );
+    assert_eq!(guess(&proxied, "203.0.113.2").await, StatusCode::UNAUTHORIZED, "another client");
+}
