@@ -124,10 +124,75 @@ pub struct ServeSettings {
     pub throttle_per_address: NonZeroU32,
 
     #[command(flatten)]
+    pub http: HttpSettings,
+
+    #[command(flatten)]
     pub database: DatabaseSettings,
 
     #[command(flatten)]
     pub keys: KeySettings,
+}
+
+/// How long a client may take and how many may be served at once: what a slow or greedy client
+/// can hold is bounded.
+#[derive(Debug, Clone, Args)]
+pub struct HttpSettings {
+    /// How long a client may take to send a request's headers, in milliseconds, on a new
+    /// connection or between requests on a kept-alive one; then the connection is closed.
+    #[arg(long, env = "KEYWARD_HEADER_TIMEOUT_MS", default_value_t = 10_000)]
+    pub header_timeout_ms: u64,
+
+    /// How long a client may take to send a request's body, in milliseconds; then 408.
+    #[arg(long, env = "KEYWARD_BODY_TIMEOUT_MS", default_value_t = 10_000)]
+    pub body_timeout_ms: u64,
+
+    /// How long a request may take in all, in milliseconds; then 503.
+    #[arg(long, env = "KEYWARD_REQUEST_TIMEOUT_MS", default_value_t = 30_000)]
+    pub request_timeout_ms: u64,
+
+    /// Most connections held open at once; a connection beyond it is answered 503 and closed.
+    #[arg(long, env = "KEYWARD_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: u32,
+
+    /// Most requests handled at once; a request beyond it is answered 503 with Retry-After.
+    #[arg(long, env = "KEYWARD_MAX_IN_FLIGHT", default_value_t = 1_024)]
+    pub max_in_flight: u32,
+
+    /// How long a shutdown waits for requests in flight, in milliseconds, before it closes
+    /// their connections.
+    #[arg(long, env = "KEYWARD_SHUTDOWN_TIMEOUT_MS", default_value_t = 10_000)]
+    pub shutdown_timeout_ms: u64,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            header_timeout_ms: 10_000,
+            body_timeout_ms: 10_000,
+            request_timeout_ms: 30_000,
+            max_connections: 10_000,
+            max_in_flight: 1_024,
+            shutdown_timeout_ms: 10_000,
+        }
+    }
+}
+
+impl HttpSettings {
+    pub fn header_timeout(&self) -> Duration {
+        Duration::from_millis(self.header_timeout_ms)
+    }
+
+    pub fn body_timeout(&self) -> Duration {
+        Duration::from_millis(self.body_timeout_ms)
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.request_timeout_ms)
+    }
+
+    pub fn shutdown_timeout(&self) -> Duration {
+        Duration::from_millis(self.shutdown_timeout_ms)
+    }
 }
 
 impl ServeSettings {

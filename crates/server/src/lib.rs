@@ -10,6 +10,7 @@ pub mod config;
 pub mod error;
 pub mod events;
 pub mod hashing;
+pub mod http;
 pub mod ids;
 pub mod keys;
 pub mod secrets;
@@ -65,6 +66,10 @@ pub struct Services {
     pub views: Arc<ProfileViews>,
     /// Key list pages as answered, while their profile's keys are unchanged.
     pub rendered: RenderedPages,
+    /// The in-flight bound and the timeouts of requests.
+    pub limits: Arc<api::limits::Limits>,
+    /// How connections are served.
+    pub http: config::HttpSettings,
 }
 
 impl AppState {
@@ -121,6 +126,8 @@ impl AppState {
             cache,
             views,
             rendered: RenderedPages::default(),
+            limits: Arc::new(api::limits::Limits::new(&settings.http)),
+            http: settings.http.clone(),
         })))
     }
 }
@@ -172,12 +179,8 @@ pub async fn serve(
             }
         }
     });
-    let result = axum::serve(
-        listener,
-        api::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await;
+    let settings = state.http.clone();
+    let result = http::serve(listener, api::router(state), &settings, shutdown).await;
     sweeper.abort();
     follower.abort();
     result

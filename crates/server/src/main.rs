@@ -127,6 +127,8 @@ async fn serve(mut settings: ServeSettings) -> anyhow::Result<()> {
              their issuer and links point at it; set the URL clients use"
         );
     }
+    // Each connection takes a descriptor; the database, logs and listener take a few more.
+    keyward_server::http::raise_open_files_limit(u64::from(settings.http.max_connections) + 256);
     let state = AppState::open(&settings).await?;
     tracing::info!("listening on http://{}", settings.bind);
     keyward_server::serve(listener, state, shutdown_signal()).await?;

@@ -5,6 +5,7 @@
 //! (the documented POST sends `Content-Type: application/json` and nothing else) reads as the
 //! type's default.
 
+use crate::api::limits::BodyTimeout;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
@@ -12,6 +13,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 use serde::de::DeserializeOwned;
 use std::marker::PhantomData;
+use std::time::Duration;
 
 /// Largest accepted request body.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -27,6 +29,8 @@ pub enum BodyError {
     UnsupportedMediaType(String),
     #[error("malformed request body: {0}")]
     Malformed(String),
+    #[error("the request body did not arrive in time")]
+    TimedOut,
 }
 
 impl BodyError {
@@ -36,6 +40,7 @@ impl BodyError {
             BodyError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             BodyError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             BodyError::Malformed(_) => StatusCode::BAD_REQUEST,
+            BodyError::TimedOut => StatusCode::REQUEST_TIMEOUT,
         }
     }
 }
@@ -62,13 +67,17 @@ async fn read<S: Send + Sync, T: DeserializeOwned + Default>(
         let value = value.to_str().unwrap_or_default();
         value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase()
     });
-    let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
-        if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-            BodyError::TooLarge
-        } else {
-            BodyError::Malformed(rejection.body_text())
-        }
-    })?;
+    let timeout = request.extensions().get::<BodyTimeout>().map_or(Duration::MAX, |BodyTimeout(t)| *t);
+    let bytes = tokio::time::timeout(timeout, Bytes::from_request(request, state))
+        .await
+        .map_err(|_| BodyError::TimedOut)?
+        .map_err(|rejection| {
+            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                BodyError::TooLarge
+            } else {
+                BodyError::Malformed(rejection.body_text())
+            }
+        })?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }

@@ -10,6 +10,7 @@ mod cursor;
 pub mod hal;
 mod health;
 pub mod keys_v1;
+pub mod limits;
 pub mod links;
 pub mod openapi;
 pub mod profiles;
@@ -36,10 +37,12 @@ fn documented() -> OpenApiRouter<AppState> {
         .merge(speaking::<tokens::OAuth>(tokens::router()))
 }
 
-/// `routes`, with every error they answer worded in `D`, bodies no handler reads bounded too.
+/// `routes`, with every error they answer worded in `D`, bodies no handler reads bounded too, and
+/// each request within the in-flight bound and the timeouts.
 fn speaking<D: Dialect>(routes: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
     routes
         .layer(RequestBodyLimitLayer::new(body::MAX_BODY_BYTES))
+        .layer(middleware::from_fn(limits::bound))
         .layer(middleware::from_fn(word_errors::<D>))
 }
 
@@ -53,6 +56,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 pub fn router(state: AppState) -> Router {
     let (routes, mut document) = documented().split_for_parts();
     openapi::finish(&mut document);
+    let limits = state.limits.clone();
     routes
         .fallback(hal::no_such_resource)
         .layer(DefaultBodyLimit::max(body::MAX_BODY_BYTES))
@@ -60,6 +64,7 @@ pub fn router(state: AppState) -> Router {
         // `/docs` is Swagger UI, bundled into the binary: it needs no network. It also serves the
         // document at `/openapi.json`.
         .merge(SwaggerUi::new("/docs").url("/openapi.json", document))
+        .layer(axum::Extension(limits))
         .layer(
             // Spans name the method and path only: query strings and headers may carry secrets.
             TraceLayer::new_for_http()

@@ -26,8 +26,11 @@ pub struct OAuth;
 
 impl Dialect for OAuth {
     fn body(status: StatusCode, said: Said, _: &str) -> Response {
-        let code =
-            said.code.unwrap_or(if status.is_server_error() { "server_error" } else { "invalid_request" });
+        let code = said.code.unwrap_or(match status {
+            StatusCode::SERVICE_UNAVAILABLE => "temporarily_unavailable",
+            status if status.is_server_error() => "server_error",
+            _ => "invalid_request",
+        });
         let body = OAuthError { error: code.to_owned(), error_description: Some(said.message) };
         (no_store(), Json(body)).into_response()
     }
