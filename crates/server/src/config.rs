@@ -109,17 +109,20 @@ pub struct ServeSettings {
     #[arg(long, env = "KEYWARD_TOKEN_ALGORITHM", value_enum, default_value_t = SigningAlgorithm::Rs256)]
     pub token_algorithm: SigningAlgorithm,
 
-    /// Most entries each in-memory cache holds (verified credentials, live keys, verified
-    /// tokens, key records); beyond it the least used are dropped and looked up again.
+    /// Most entries each in-memory cache holds (verified credentials, live keys, unknown client
+    /// ids, verified tokens, key records, throttle buckets); beyond it the least used are
+    /// dropped and looked up again.
     #[arg(long, env = "KEYWARD_CACHE_CAPACITY", default_value_t = 100_000)]
     pub cache_capacity: u64,
 
-    /// Uncached credential verifications allowed per public id (client id) a minute; beyond it,
-    /// 429 with Retry-After. Verified credentials are cached and never count.
+    /// Uncached credential verifications allowed per public id (client id) and client address
+    /// (IPv6 by /64) a minute; beyond it, 429 with Retry-After. A success starts them afresh;
+    /// verified credentials are cached and never count.
     #[arg(long, env = "KEYWARD_THROTTLE_PER_KEY", default_value_t = NonZeroU32::new(10).expect("non-zero"))]
     pub throttle_per_key: NonZeroU32,
 
-    /// Uncached credential verifications allowed per client address a minute.
+    /// Failed credential verifications allowed per client address (IPv6 by /64) a minute; past
+    /// them the address is refused with 429 before any work until the quota refills.
     #[arg(long, env = "KEYWARD_THROTTLE_PER_ADDRESS", default_value_t = NonZeroU32::new(120).expect("non-zero"))]
     pub throttle_per_address: NonZeroU32,
 

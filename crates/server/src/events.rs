@@ -58,7 +58,7 @@ pub async fn follow(
                     match event.kind {
                         KeyEventKind::Revoked => cache.revoke(event.client_id.as_str()),
                         KeyEventKind::Changed => cache.forget(event.client_id.as_str()),
-                        KeyEventKind::Created => {}
+                        KeyEventKind::Created => cache.created(event.client_id.as_str()),
                     }
                     match (&event.profile_id, event.kind) {
                         (Some(profile_id), KeyEventKind::Created) => {

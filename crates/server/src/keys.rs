@@ -112,7 +112,10 @@ impl KeyService {
             self.store.create_initialised(profile_id, id, &credentials, Utc::now(), self.max_keys).await;
         self.views.invalidate(profile_id);
         match created {
-            Ok(key) => Ok(PutOutcome::Created(NewKey { key, secret })),
+            Ok(key) => {
+                self.cache.created(key.client_id.as_str());
+                Ok(PutOutcome::Created(NewKey { key, secret }))
+            }
             // A concurrent PUT created it first: this one is a rename, as if it came second.
             Err(StoreError::AlreadyCreated) => self.rename(profile_id, id, &name).await,
             Err(error) => Err(name_error(error, &name)),
@@ -142,7 +145,9 @@ impl KeyService {
             .insert_created(profile_id, KeyId::new_random(), &credentials, Utc::now(), self.max_keys)
             .await;
         self.views.invalidate(profile_id);
-        Ok(NewKey { key: key.map_err(|e| name_error(e, &name))?, secret })
+        let key = key.map_err(|e| name_error(e, &name))?;
+        self.cache.created(key.client_id.as_str());
+        Ok(NewKey { key, secret })
     }
 
     /// What is held of the profile's created keys, loaded first if need be.

@@ -112,7 +112,11 @@ impl AppState {
             cache: cache.clone(),
             tokens: tokens.clone(),
             format: format.clone(),
-            throttle: Throttle::new(settings.throttle_per_key, settings.throttle_per_address),
+            throttle: Throttle::new(
+                settings.throttle_per_key,
+                settings.throttle_per_address,
+                settings.cache_capacity,
+            ),
         }));
         Ok(Self(Arc::new(Services {
             keys,
@@ -156,7 +160,7 @@ pub async fn serve(
         state.views.clone(),
         state.clock.clone(),
     ));
-    let (keys, auth, store) = (state.keys.clone(), state.auth.clone(), state.store.clone());
+    let (keys, store) = (state.keys.clone(), state.store.clone());
     let retention = events::retention(state.cache.ttl());
     let sweeper = tokio::spawn(async move {
         // The first sweep comes one interval after the start, not at it: a server starting is
@@ -165,7 +169,6 @@ pub async fn serve(
             tokio::time::interval_at(tokio::time::Instant::now() + PURGE_INTERVAL, PURGE_INTERVAL);
         loop {
             interval.tick().await;
-            auth.forget_idle();
             match keys.purge_initialised(chrono::Utc::now()).await {
                 Ok(0) => {}
                 Ok(purged) => tracing::info!(purged, "deleted initialised keys older than a day"),

@@ -80,6 +80,7 @@ async fn guess(server: &TestServer, from: &str) -> StatusCode {
 
 #[tokio::test]
 async fn forwarded_addresses_count_only_from_a_trusted_proxy() {
+    // An address's failures past its quota of 2 (the third) get it refused.
     // Not behind a proxy: a client cannot pose as many addresses to escape its quota.
     let direct = TestServer::start_with(|settings| {
         settings.throttle_per_address = std::num::NonZeroU32::new(2).unwrap();
@@ -87,7 +88,8 @@ async fn forwarded_addresses_count_only_from_a_trusted_proxy() {
     .await;
     assert_eq!(guess(&direct, "203.0.113.1").await, StatusCode::UNAUTHORIZED);
     assert_eq!(guess(&direct, "203.0.113.2").await, StatusCode::UNAUTHORIZED);
-    assert_eq!(guess(&direct, "203.0.113.3").await, StatusCode::TOO_MANY_REQUESTS, "one peer, one quota");
+    assert_eq!(guess(&direct, "203.0.113.3").await, StatusCode::UNAUTHORIZED);
+    assert_eq!(guess(&direct, "203.0.113.4").await, StatusCode::TOO_MANY_REQUESTS, "one peer, one quota");
 
     // Behind a trusted proxy, each client has its own quota, by the address the proxy appended.
     let proxied = TestServer::start_with(|settings| {
@@ -97,6 +99,7 @@ async fn forwarded_addresses_count_only_from_a_trusted_proxy() {
     .await;
     assert_eq!(guess(&proxied, "203.0.113.1").await, StatusCode::UNAUTHORIZED);
     assert_eq!(guess(&proxied, "198.51.100.9, 203.0.113.1").await, StatusCode::UNAUTHORIZED);
+    assert_eq!(guess(&proxied, "198.51.100.8, 203.0.113.1").await, StatusCode::UNAUTHORIZED);
     assert_eq!(
         guess(&proxied, "198.51.100.10, 203.0.113.1").await,
         StatusCode::TOO_MANY_REQUESTS,

@@ -15,7 +15,7 @@ fn v1(server: &TestServer, path: &str) -> String {
 }
 
 /// A key whose checksum is right but whose secret is not the key's.
-fn wrong_secret_key(server: &TestServer, client_id: &str) -> String {
+pub fn wrong_secret_key(server: &TestServer, client_id: &str) -> String {
     let wrong = Secret::new("W".repeat(44));
     server.state.format.encode(client_id, &wrong).expose().to_owned()
 }
@@ -289,12 +289,12 @@ async fn failed_verifications_are_throttled_and_verified_keys_keep_working() {
     let victim = server.mint("p", "victim").await;
     let list = |auth: String| server.http.get(v1(&server, "list")).header("Authorization", auth);
 
-    // The owner's key is verified before the attack (its first verification takes one try).
+    // The owner's key is verified before the attack (a success leaves its tries whole).
     let (status, _, _) = server.send(list(victim.api_key.clone())).await;
     assert_eq!(status, StatusCode::OK);
 
     let guess = wrong_secret_key(&server, &victim.client_id);
-    for _ in 0..2 {
+    for _ in 0..3 {
         let (status, _, _) = server.send(list(guess.clone())).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
     }
@@ -403,8 +403,11 @@ async fn verify_answers_for_the_callers_own_keys_only() {
         assert_eq!(code(&verdict), (json!(false), json!(expected)), "{key}");
         assert_eq!(keys(&verdict), ["code", "valid"], "nothing about the key is revealed");
     }
-    // The key's first verification and one wrong guess spent its quota of 2 costly tries.
+    // Two wrong guesses spent the key's quota of 2 costly tries from here (its first
+    // verification, a success, spent none).
     let guess = wrong_secret_key(&server, &checked.client_id);
+    let (_, _, verdict) = server.send(verify(json!({ "key": guess }))).await;
+    assert_eq!(code(&verdict), (json!(false), json!("NOT_FOUND")));
     let (_, _, verdict) = server.send(verify(json!({ "key": guess }))).await;
     assert_eq!(code(&verdict), (json!(false), json!("RATE_LIMITED")));
 

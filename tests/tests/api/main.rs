@@ -15,6 +15,7 @@ mod slow_clients;
 mod snippets;
 mod spec;
 mod storage_faults;
+mod throttle;
 mod tokens;
 
 use keyward_tests::StatusCode;

@@ -4,6 +4,7 @@
 use crate::AppState;
 use crate::api::body::{BodyError, JsonOrForm};
 use crate::api::caller::{Caller, CallerError};
+use crate::api::client_address::ClientAddress;
 use crate::api::hal::Segment;
 use crate::auth::{AuthError, Principal};
 use crate::error::{self, Dialect, Fault, Refusal, Said};
@@ -276,12 +277,13 @@ async fn delete(
 async fn verify(
     State(state): State<AppState>,
     Caller(caller, _): Caller<V1Error>,
+    ClientAddress(address): ClientAddress,
     JsonOrForm(request, _): JsonOrForm<VerifyKeyRequest, V1Error>,
 ) -> Result<Json<VerifyKeyResponse>, V1Error> {
     let key = request.key.ok_or(V1Error::BadRequest("key is required"))?;
-    // Charged to the submitted key's public id alone: the caller is a service verifying keys
-    // for many users, and their mistakes must not throttle it.
-    let principal = match state.auth.full_key(key.expose(), None).await {
+    // Charged to the caller's address like any verification: only failures count there, so a
+    // service verifying its users' valid keys is never refused for them.
+    let principal = match state.auth.full_key(key.expose(), address).await {
         Ok(principal) if principal.profile_id == caller.profile_id => principal,
         Ok(_) | Err(AuthError::Invalid) => {
             return Ok(Json(VerifyKeyResponse::invalid(VerifyFailure::NotFound)));

@@ -64,6 +64,9 @@ pub struct CredentialCache {
     known_good: Timed<[u8; 32]>,
     /// Client ids deleted within the last TTL.
     revoked: Timed<()>,
+    /// Client ids the store did not have within the last TTL: a flood of one made-up id costs
+    /// one lookup.
+    absent: Timed<()>,
     clock: Arc<dyn Clock>,
 }
 
@@ -84,6 +87,7 @@ impl CredentialCache {
             known_good: Timed::new(KNOWN_GOOD_TTL, capacity),
             // Revocations outlive every entry they guard against.
             revoked: Timed::new(ttl + Duration::from_secs(1), capacity),
+            absent: Timed::new(ttl, capacity),
             clock,
         }
     }
@@ -133,6 +137,20 @@ impl CredentialCache {
         if !self.revoked.contains(principal.client_id.as_str(), now) {
             self.live.insert(principal.client_id.as_str(), principal.clone(), now);
         }
+    }
+
+    /// Whether the store lately had no key `client_id`.
+    pub fn is_absent(&self, client_id: &str) -> bool {
+        self.absent.contains(client_id, self.clock.instant())
+    }
+
+    pub fn remember_absent(&self, client_id: &str) {
+        self.absent.insert(client_id, (), self.clock.instant());
+    }
+
+    /// A key `client_id` was created: it is no longer absent.
+    pub fn created(&self, client_id: &str) {
+        self.absent.invalidate(client_id);
     }
 
     pub fn is_revoked(&self, client_id: &str) -> bool {

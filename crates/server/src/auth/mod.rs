@@ -85,9 +85,7 @@ impl Authenticator {
     }
 
     /// Verifies a client id and secret: from the cache when this exact pair verified before,
-    /// otherwise, within the throttle's quota, with one lookup by client id and one argon2
-    /// verification. Concurrent first uses of one key queue for the hasher's slots, and those
-    /// that get one after it verified find it in the cache: a burst costs one hash, not one each.
+    /// otherwise within the throttle's bounds (see [`throttle`]).
     pub async fn client_credentials(
         &self,
         client_id: &str,
@@ -109,21 +107,41 @@ impl Authenticator {
         }
         // The owner presenting the secret that last verified needs no throttle and no hash:
         // only the store's word that the key still exists.
-        let known_good = parts.cache.known_good(client_id, secret.expose());
-        let slot = if known_good {
-            None
-        } else {
-            parts.throttle.attempt(client_id, address).map_err(AuthError::Throttled)?;
-            let slot = parts.hasher.slot().await?;
-            if let Some(principal) = parts.cache.verified(client_id, secret.expose()) {
-                return Ok(principal);
-            }
-            Some(slot)
+        if parts.cache.known_good(client_id, secret.expose()) {
+            let stored =
+                parts.store.credential(&ClientId::from(client_id)).await?.ok_or(AuthError::Invalid)?;
+            let principal = Arc::new(stored.key);
+            parts.cache.remember_verified(secret.expose(), &principal);
+            return Ok(principal);
+        }
+        parts.throttle.admit(client_id, address).map_err(AuthError::Throttled)?;
+        let verified = self.verify_uncached(client_id, secret).await;
+        match &verified {
+            Ok(_) => parts.throttle.succeeded(client_id, address),
+            Err(AuthError::Invalid) => parts.throttle.failed(address),
+            Err(_) => {}
+        }
+        verified
+    }
+
+    /// The costly part: one lookup by client id (none for an id known not to exist) and one
+    /// argon2 verification on a hashing slot. Concurrent first uses of one key queue for the
+    /// slots, and those that get one after it verified find it in the cache: a burst costs one
+    /// hash, not one each.
+    async fn verify_uncached(&self, client_id: &str, secret: &Secret) -> Result<Principal, AuthError> {
+        let parts = &self.parts;
+        if parts.cache.is_absent(client_id) {
+            return Err(AuthError::Invalid);
+        }
+        let Some(stored) = parts.store.credential(&ClientId::from(client_id)).await? else {
+            parts.cache.remember_absent(client_id);
+            return Err(AuthError::Invalid);
         };
-        let stored = parts.store.credential(&ClientId::from(client_id)).await?.ok_or(AuthError::Invalid)?;
-        if let Some(slot) = slot
-            && !slot.verify(secret.clone(), stored.secret_hash.clone()).await
-        {
+        let slot = parts.hasher.slot().await?;
+        if let Some(principal) = parts.cache.verified(client_id, secret.expose()) {
+            return Ok(principal);
+        }
+        if !slot.verify(secret.clone(), stored.secret_hash.clone()).await {
             return Err(AuthError::Invalid);
         }
         let principal = Arc::new(stored.key);
@@ -151,9 +169,9 @@ impl Authenticator {
         Ok(principal)
     }
 
-    /// Drops throttle state that no longer limits anyone.
-    pub fn forget_idle(&self) {
-        self.parts.throttle.forget_idle();
+    /// Throttle buckets held, per kind.
+    pub fn throttle_buckets(&self) -> (u64, u64) {
+        self.parts.throttle.buckets()
     }
 }
 
