@@ -5,7 +5,9 @@ use chrono::{TimeDelta, Utc};
 use keyward_model::KeyType;
 use keyward_server::config::DatabaseSettings;
 use keyward_server::ids::{ClientId, KeyId, ProfileId};
-use keyward_server::store::{self, KeyState, NewCredentials, SigningKeyRecord, Store, StoreError};
+use keyward_server::store::{
+    self, KeyState, NewCredentials, SecretHash, SigningKeyRecord, Store, StoreError,
+};
 use keyward_server::tokens::SigningAlgorithm::{EdDsa, Es256, Rs256};
 use std::sync::Arc;
 
@@ -56,7 +58,7 @@ fn credentials(name: &str) -> NewCredentials {
         name: name.to_owned(),
         key_for: KeyType::Onboarding,
         client_id: ClientId::new(format!("{:0>32}", uuid::Uuid::new_v4().simple())),
-        secret_hash: "$argon2id$stand-in".to_owned(),
+        secret_hash: SecretHash::new("$argon2id$stand-in".to_owned()),
     }
 }
 
@@ -81,7 +83,7 @@ async fn keys_move_from_initialised_to_created_to_gone(store: Arc<dyn Store>) {
         Err(StoreError::AlreadyCreated)
     ));
     let stored = store.credential(&new.client_id).await.unwrap().expect("the credential");
-    assert_eq!((stored.key.clone(), stored.secret_hash.as_str()), (created.clone(), "$argon2id$stand-in"));
+    assert_eq!((stored.key.clone(), stored.secret_hash.expose()), (created.clone(), "$argon2id$stand-in"));
 
     // Instants are kept to the microsecond.
     let later = now + TimeDelta::seconds(1);

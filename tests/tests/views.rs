@@ -9,7 +9,7 @@ use keyward_server::config::DatabaseSettings;
 use keyward_server::hashing::{DEFAULT_ITERATIONS, DEFAULT_MEMORY_KIB, DEFAULT_PARALLELISM, SecretHasher};
 use keyward_server::ids::{ClientId, KeyId, ProfileId};
 use keyward_server::keys::KeyService;
-use keyward_server::store::{self, NewCredentials, Store};
+use keyward_server::store::{self, NewCredentials, SecretHash, Store};
 use keyward_server::views::{HELD_KEYS, ProfileViews};
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,7 +32,7 @@ async fn held_pages_match_the_store(store: Arc<dyn Store>) {
                 name: format!("key {n}"),
                 key_for: if i % 3 == 0 { KeyType::Gcp } else { KeyType::Generic },
                 client_id: ClientId::new(format!("{n:0>32}")),
-                secret_hash: "$argon2id$stand-in".to_owned(),
+                secret_hash: SecretHash::new("$argon2id$stand-in".to_owned()),
             };
             // Some keys share a creation time, so that ties are broken by id as the store does.
             let created = start + TimeDelta::milliseconds(i64::from(i / 2));

@@ -4,10 +4,10 @@ mod credentials;
 mod output;
 
 use clap::{Args, Parser, Subcommand};
-use credentials::StoredCredentials;
+use credentials::{CredentialsError, StoredCredentials};
 use futures::TryStreamExt;
 use keyward_client::{Error, Keyward, TransportKind};
-use keyward_model::{ApiKey, KeyType};
+use keyward_model::{ApiKey, KeyType, Secret};
 use std::io::BufRead;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -49,16 +49,11 @@ struct LoginArgs {
     #[arg(long, env = "KEYWARD_CLIENT_ID")]
     client_id: String,
     /// A key's client secret. A flag shows in the process list: prefer --client-secret-stdin or
-    /// the environment.
-    #[arg(
-        long,
-        env = "KEYWARD_CLIENT_SECRET",
-        hide_env_values = true,
-        required_unless_present = "client_secret_stdin",
-        conflicts_with = "client_secret_stdin"
-    )]
+    /// KEYWARD_CLIENT_SECRET, which is read when neither flag is given.
+    #[arg(long, conflicts_with = "client_secret_stdin")]
     client_secret: Option<String>,
-    /// Read the client secret from the first line of standard input.
+    /// Read the client secret from the first line of standard input (even when
+    /// KEYWARD_CLIENT_SECRET is set).
     #[arg(long)]
     client_secret_stdin: bool,
     /// A PEM file of CA certificates to trust besides the platform's, for a server whose
@@ -184,6 +179,12 @@ impl From<Error> for Failure {
     }
 }
 
+impl From<CredentialsError> for Failure {
+    fn from(error: CredentialsError) -> Self {
+        Self::other(error.to_string())
+    }
+}
+
 impl From<std::io::Error> for Failure {
     fn from(error: std::io::Error) -> Self {
         match error.kind() {
@@ -199,7 +200,7 @@ async fn run(command: Command) -> Result<(), Failure> {
         Command::Keys { command } => {
             let credentials = match from_environment()? {
                 Some(credentials) => credentials,
-                None => StoredCredentials::load().map_err(Failure::other)?,
+                None => StoredCredentials::load()?,
             };
             keys(&client(&credentials)?, command).await
         }
@@ -213,7 +214,7 @@ fn from_environment() -> Result<Option<StoredCredentials>, Failure> {
         (Some(server), Some(client_id), Some(client_secret)) => Ok(Some(StoredCredentials {
             server,
             client_id,
-            client_secret,
+            client_secret: Secret::new(client_secret),
             ca_cert: var("KEYWARD_CA_CERT").map(PathBuf::from),
         })),
         (None, None, None) => Ok(None),
@@ -226,7 +227,7 @@ fn from_environment() -> Result<Option<StoredCredentials>, Failure> {
 fn client(credentials: &StoredCredentials) -> Result<Keyward, Failure> {
     warn_if_cleartext(&credentials.server);
     let mut builder = Keyward::builder(&credentials.server)
-        .client_credentials(&credentials.client_id, &credentials.client_secret);
+        .client_credentials(&credentials.client_id, credentials.client_secret.expose());
     if let Some(path) = &credentials.ca_cert {
         let pem = std::fs::read(path)
             .map_err(|e| Failure::other(format!("cannot read {}: {e}", path.display())))?;
@@ -245,39 +246,59 @@ fn warn_if_cleartext(server: &str) {
     }
 }
 
+/// Whether `server` is plain http to anything but loopback (localhost, 127.0.0.0/8, ::1).
 fn is_cleartext_to_another_host(server: &str) -> bool {
     let Ok(url) = reqwest::Url::parse(server) else { return false };
     let host = url.host_str().unwrap_or_default();
+    // An IPv4-mapped address (::ffff:127.0.0.1) is loopback too.
     let loopback = host.eq_ignore_ascii_case("localhost")
         || host
             .trim_matches(['[', ']'])
             .parse::<std::net::IpAddr>()
-            .is_ok_and(|address| address.is_loopback());
+            .is_ok_and(|address| address.to_canonical().is_loopback());
     url.scheme() == "http" && !loopback
 }
 
-fn read_secret_from_stdin() -> Result<String, Failure> {
+/// The client secret to log in with: from the flag, standard input, or else the environment.
+fn login_secret(args: &LoginArgs) -> Result<Secret, Failure> {
+    if let Some(secret) = &args.client_secret {
+        return Ok(Secret::new(secret.clone()));
+    }
+    if args.client_secret_stdin {
+        return read_secret_from_stdin();
+    }
+    match std::env::var("KEYWARD_CLIENT_SECRET") {
+        Ok(secret) if !secret.is_empty() => Ok(Secret::new(secret)),
+        _ => Err(Failure {
+            message: "no client secret: pass --client-secret-stdin, set KEYWARD_CLIENT_SECRET, or pass \
+                      --client-secret"
+                .into(),
+            code: 2,
+        }),
+    }
+}
+
+fn read_secret_from_stdin() -> Result<Secret, Failure> {
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line).map_err(|error| {
         Failure::other(format!("cannot read the client secret from standard input: {error}"))
     })?;
-    let secret = line.trim_end_matches(['\r', '\n']).to_owned();
-    if secret.is_empty() {
+    // Trimmed in place, so that the secret lives in this one buffer, which `Secret` zeroes.
+    let end = line.trim_end_matches(['\r', '\n']).len();
+    line.truncate(end);
+    if line.is_empty() {
         return Err(Failure::other("no client secret on standard input"));
     }
-    Ok(secret)
+    Ok(Secret::new(line))
 }
 
 async fn login(args: LoginArgs) -> Result<(), Failure> {
-    let client_secret = match args.client_secret {
-        Some(secret) if !args.client_secret_stdin => secret,
-        _ => read_secret_from_stdin()?,
-    };
+    let client_secret = login_secret(&args)?;
     let ca_cert = args.ca_cert.map(|path| std::path::absolute(&path).unwrap_or(path));
     let stored = StoredCredentials { server: args.server, client_id: args.client_id, client_secret, ca_cert };
     let keyward = client(&stored)?;
     keyward.authenticate().await?;
-    let path = stored.save().map_err(Failure::other)?;
+    let path = stored.save()?;
     eprintln!("Logged in to {}; credentials saved in {}", stored.server, path.display());
     Ok(())
 }
@@ -339,12 +360,22 @@ mod tests {
 
     #[test]
     fn plain_http_is_flagged_for_other_hosts_only() {
-        for flagged in ["http://keys.example.com", "http://10.0.0.5:8080", "http://[2001:db8::1]/"] {
+        for flagged in [
+            "http://keys.example.com",
+            "http://localhost.example.com",
+            "http://10.0.0.5:8080",
+            "http://[2001:db8::1]/",
+        ] {
             assert!(is_cleartext_to_another_host(flagged), "{flagged}");
         }
-        for fine in
-            ["https://keys.example.com", "http://localhost:8080", "http://127.0.0.1:1", "http://[::1]:8080"]
-        {
+        for fine in [
+            "https://keys.example.com",
+            "http://localhost:8080",
+            "http://127.0.0.1:1",
+            "http://127.3.2.1",
+            "http://[::1]:8080",
+            "http://[::ffff:127.0.0.1]:8080",
+        ] {
             assert!(!is_cleartext_to_another_host(fine), "{fine}");
         }
     }

@@ -4,7 +4,7 @@ use keyward_tests::TestServer;
 use keyward_tests::tls::TlsFront;
 use std::path::Path;
 use std::process::{Output, Stdio};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_keyward");
 
@@ -217,19 +217,11 @@ async fn the_secret_from_stdin_or_the_environment_never_from_a_flag() {
     let config = tempfile::tempdir().unwrap();
     let dir = config.path();
 
-    let mut child = command(
+    let mut login = command(
         dir,
         &["login", "--server", &server.base, "--client-id", &key.client_id, "--client-secret-stdin"],
-    )
-    .stdin(Stdio::piped())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(format!("{}\n", key.secret).as_bytes()).await.unwrap();
-    drop(stdin);
-    let output = child.wait_with_output().await.unwrap();
+    );
+    let output = with_stdin(&mut login, &format!("{}\n", key.secret)).await;
     assert!(output.status.success(), "{}", stderr(&output));
 
     // Keys commands take all three from the environment, with no login at all.
@@ -250,6 +242,71 @@ async fn the_secret_from_stdin_or_the_environment_never_from_a_flag() {
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
     assert!(stderr(&output).contains("KEYWARD_CLIENT_ID"), "{}", stderr(&output));
+}
+
+/// Runs `command`, writing `stdin` to its standard input.
+async fn with_stdin(command: &mut tokio::process::Command, stdin: &str) -> Output {
+    let mut child =
+        command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.as_bytes()).await.unwrap();
+    drop(input);
+    child.wait_with_output().await.unwrap()
+}
+
+#[tokio::test]
+async fn login_takes_the_secret_from_stdin_over_the_environment_or_from_the_environment_alone() {
+    let server = TestServer::start().await;
+    let key = server.mint("p", "login").await;
+    let config = tempfile::tempdir().unwrap();
+    let dir = config.path();
+    let args = ["login", "--server", &server.base, "--client-id", &key.client_id];
+
+    // A secret exported for other tools does not stand in the way of one given on stdin.
+    let mut stdin_login = command(dir, &[&args[..], &["--client-secret-stdin"]].concat());
+    stdin_login.env("KEYWARD_CLIENT_SECRET", "W".repeat(44));
+    let output = with_stdin(&mut stdin_login, &format!("{}\n", key.secret)).await;
+    assert!(output.status.success(), "{}", stderr(&output));
+
+    let elsewhere = tempfile::tempdir().unwrap();
+    let output =
+        command(elsewhere.path(), &args).env("KEYWARD_CLIENT_SECRET", &key.secret).output().await.unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(elsewhere.path().join("keyward/credentials.toml").exists());
+
+    let output = keyward(elsewhere.path(), &args).await;
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("KEYWARD_CLIENT_SECRET"), "{}", stderr(&output));
+}
+
+#[tokio::test]
+async fn plain_http_to_another_host_is_warned_about_before_the_secret_is_sent() {
+    let server = TestServer::start().await;
+    let key = server.mint("p", "login").await;
+    let config = tempfile::tempdir().unwrap();
+    let dir = config.path();
+
+    let output = login(dir, &server.base, &key, &[]).await;
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(!stderr(&output).contains("warning"), "loopback is not warned about: {}", stderr(&output));
+
+    // TEST-NET-1, which nothing answers: the warning comes before any attempt to connect.
+    let remote = "http://192.0.2.1:9";
+    let mut child = command(
+        dir,
+        &["login", "--server", remote, "--client-id", &key.client_id, "--client-secret", &key.secret],
+    )
+    .stderr(Stdio::piped())
+    .kill_on_drop(true)
+    .spawn()
+    .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let first = tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line())
+        .await
+        .expect("a line on stderr")
+        .unwrap()
+        .unwrap_or_default();
+    assert!(first.contains("warning") && first.contains(remote) && first.contains("plain http"), "{first}");
 }
 
 #[cfg(unix)]

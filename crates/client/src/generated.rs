@@ -148,7 +148,7 @@ between pages. Empty (`cursor=`): the first page, from the newest key. Otherwise
 cursor taken from a `next` link: the page after the key it names, even once that key is
 deleted. Not combined with `page`; such pages have `number` 0 and no `prev` or `last`
 link. A cursor this API did not return is a 400.
-- `page`: Zero-based page number.
+- `page`: Zero-based page number, at most 9007199254740991 (2^53 - 1); a higher one is a 400.
 - `size`: Page size: 1 to 100, 20 by default; larger sizes are capped at 100.
 ```ignore
 let response = client.list_api_keys()

@@ -16,6 +16,7 @@
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, PasswordHasher, PasswordVerifier, Version};
 use keyward_model::Secret;
+use std::fmt;
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -52,6 +53,36 @@ pub struct SecretHasher {
     jobs: Sender<Job>,
 }
 
+/// The PHC string of a secret's argon2id hash, as stored. Not the secret, but where an offline
+/// guess would start: never printed, and zeroed when dropped.
+#[derive(Clone)]
+pub struct SecretHash(String);
+
+impl SecretHash {
+    pub fn new(phc: String) -> Self {
+        Self(phc)
+    }
+
+    /// The PHC string, for the one place that needs it (storing, or verifying).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Drop for SecretHash {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
+
+impl zeroize::ZeroizeOnDrop for SecretHash {}
+
+impl fmt::Debug for SecretHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretHash(<redacted>)")
+    }
+}
+
 /// The right to run one argon2 computation on the hashing threads.
 pub struct HashSlot {
     hasher: SecretHasher,
@@ -60,16 +91,16 @@ pub struct HashSlot {
 
 impl HashSlot {
     /// [`SecretHasher::hash`], on a hashing thread.
-    pub async fn hash(self, secret: Secret) -> Result<String, argon2::password_hash::Error> {
+    pub async fn hash(self, secret: Secret) -> Result<SecretHash, argon2::password_hash::Error> {
         let argon2 = self.hasher.argon2.clone();
-        self.run(move |memory| hash_in(&argon2, secret.expose(), memory))
+        self.run(move |memory| hash_in(&argon2, secret.expose(), memory).map(SecretHash))
             .await
             .unwrap_or(Err(argon2::password_hash::Error::Crypto))
     }
 
     /// [`SecretHasher::verify`], on a hashing thread.
-    pub async fn verify(self, secret: Secret, hash: String) -> bool {
-        self.run(move |memory| matches_in(secret.expose(), &hash, memory).unwrap_or(false))
+    pub async fn verify(self, secret: Secret, hash: SecretHash) -> bool {
+        self.run(move |memory| matches_in(secret.expose(), hash.expose(), memory).unwrap_or(false))
             .await
             .unwrap_or(false)
     }
@@ -201,17 +232,23 @@ mod tests {
         let hasher = SecretHasher::new(DEFAULT_MEMORY_KIB, DEFAULT_ITERATIONS, DEFAULT_PARALLELISM).unwrap();
         let secret = || Secret::new("correct".to_owned());
         let ours = hasher.slot().await.unwrap().hash(secret()).await.unwrap();
-        assert!(ours.starts_with("$argon2id$v=19$m=4096,t=1,p=1$"), "{ours}");
-        assert!(hasher.verify("correct", &ours), "the crate verifies ours");
-        assert!(!hasher.verify("wrong", &ours));
+        assert!(ours.expose().starts_with("$argon2id$v=19$m=4096,t=1,p=1$"), "{}", ours.expose());
+        assert!(hasher.verify("correct", ours.expose()), "the crate verifies ours");
+        assert!(!hasher.verify("wrong", ours.expose()));
         let stronger = SecretHasher::new(8192, 2, 2).unwrap().hash("correct").unwrap();
         for theirs in [hasher.hash("correct").unwrap(), stronger] {
-            assert!(hasher.slot().await.unwrap().verify(secret(), theirs.clone()).await, "{theirs}");
+            let theirs = SecretHash::new(theirs);
+            assert!(
+                hasher.slot().await.unwrap().verify(secret(), theirs.clone()).await,
+                "{}",
+                theirs.expose()
+            );
             let wrong = Secret::new("wrong".to_owned());
             assert!(!hasher.slot().await.unwrap().verify(wrong, theirs.clone()).await);
         }
         for malformed in ["", "not a phc string", "$argon2id$v=19$m=4096,t=1,p=1$c2FsdHNhbHQ"] {
-            assert!(!hasher.slot().await.unwrap().verify(secret(), malformed.to_owned()).await);
+            let malformed = SecretHash::new(malformed.to_owned());
+            assert!(!hasher.slot().await.unwrap().verify(secret(), malformed).await);
         }
         // The configured hash still verifies after memory grew for a costlier one.
         assert!(hasher.slot().await.unwrap().verify(secret(), ours).await);

@@ -341,3 +341,36 @@ async fn malformed_cursors_are_a_400_and_a_deleted_keys_cursor_still_continues()
     let next = get(&server, &token, &link(&first, "next").unwrap()).await;
     assert_eq!(ids(&next), all[2..4]);
 }
+
+/// Page numbers stop at 2^53 - 1, as documented, so that no arithmetic on them can overflow: a
+/// higher page, or one whose offset would not fit, is a 400 in the HAL shape, not a panic.
+#[tokio::test]
+async fn pages_past_the_documented_maximum_are_a_400() {
+    let server = TestServer::start().await;
+    let (_, token) = server.login("p").await;
+    for n in 0..2 {
+        server.mint("p", &format!("key {n}")).await;
+    }
+    for query in [
+        "page=18446744073709551615&size=1",
+        "page=9007199254740992&size=1",
+        // 2^63 keys of 2 a page: an offset of 2^64.
+        "page=9223372036854775808&size=2",
+        "page=200000000000000000&size=100",
+    ] {
+        let (status, _, body) =
+            server.send(server.get(&format!("/api/apikeys?{query}")).bearer_auth(&token)).await;
+        assert_error(status, &body, StatusCode::BAD_REQUEST, "/api/apikeys");
+        assert!(body["message"].as_str().unwrap().contains("9007199254740991"), "{query}: {body}");
+    }
+
+    // The highest page is an empty page that links back to the last one and to nothing after it.
+    let max = 9_007_199_254_740_991_u64;
+    let body = get(&server, &token, &server.url(&format!("/api/apikeys?page={max}&size=1"))).await;
+    assert_eq!(body["page"], json!({ "size": 1, "totalElements": 3, "totalPages": 3, "number": max }));
+    assert_eq!(ids(&body), Vec::<String>::new());
+    assert_eq!(link(&body, "self"), Some(server.url(&format!("/api/apikeys?page={max}&size=1"))));
+    assert_eq!(link(&body, "prev"), Some(server.url("/api/apikeys?page=2&size=1")));
+    assert_eq!(link(&body, "last"), Some(server.url("/api/apikeys?page=2&size=1")));
+    assert_eq!(link(&body, "next"), None);
+}

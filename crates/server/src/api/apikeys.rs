@@ -28,6 +28,9 @@ use utoipa_axum::routes;
 
 pub const DEFAULT_PAGE_SIZE: u32 = 20;
 pub const MAX_PAGE_SIZE: u32 = 100;
+/// The highest `page`: the largest integer that every JSON client reads exactly, and whose offset
+/// (at most 100 keys a page) stays far within the stores' signed 64-bit offsets.
+pub const MAX_PAGE: u64 = (1 << 53) - 1;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -40,8 +43,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 struct PageParams {
-    /// Zero-based page number.
-    #[param(minimum = 0, default = 0)]
+    /// Zero-based page number, at most 9007199254740991 (2^53 - 1); a higher one is a 400.
+    #[param(minimum = 0, maximum = 9007199254740991_u64, default = 0)]
     page: Option<u64>,
     /// Page size: 1 to 100, 20 by default; larger sizes are capped at 100.
     #[param(minimum = 1, default = 20)]
@@ -99,9 +102,10 @@ async fn list(
         let page = keyset_page(&state, &caller.profile_id, base, uri.path(), &cursor, size).await?;
         return Ok(Json(page).into_response());
     }
-    let offset = number
-        .checked_mul(u64::from(size))
-        .ok_or_else(|| HalError::BadRequest("page is out of range".into()))?;
+    let offset = Some(number)
+        .filter(|number| *number <= MAX_PAGE)
+        .and_then(|number| number.checked_mul(u64::from(size)))
+        .ok_or_else(|| HalError::BadRequest(format!("page must be at most {MAX_PAGE}")))?;
     let view = state.keys.view(&caller.profile_id).await?;
     let kept = PageKey {
         profile_id: caller.profile_id.clone(),
@@ -116,13 +120,14 @@ async fn list(
     let (keys, total) = state.keys.page(&caller.profile_id, offset, size).await?;
     let total_pages = total.div_ceil(u64::from(size));
     let page_href = |n: u64| Link::new(format!("{base}{}?page={n}&size={size}", uri.path()));
-    let several = total_pages > 1;
+    // Only a list of several pages links to others, and never to a page past the last or MAX_PAGE.
+    let last = total_pages.checked_sub(1).filter(|last| *last > 0).map(|last| last.min(MAX_PAGE));
     let links = PageLinks {
-        first: several.then(|| page_href(0)),
-        prev: (several && number > 0).then(|| page_href((number - 1).min(total_pages - 1))),
+        first: last.map(|_| page_href(0)),
+        prev: number.checked_sub(1).zip(last).map(|(prev, last)| page_href(prev.min(last))),
         self_: page_href(number),
-        next: (number + 1 < total_pages).then(|| page_href(number + 1)),
-        last: several.then(|| page_href(total_pages - 1)),
+        next: number.checked_add(1).filter(|next| last.is_some_and(|last| *next <= last)).map(page_href),
+        last: last.map(page_href),
     };
     let page = ApiKeyPage {
         embedded: EmbeddedApiKeys { apikeys: keys.iter().map(|key| resource(key, base, None)).collect() },

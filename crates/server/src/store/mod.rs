@@ -7,6 +7,7 @@ pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 use crate::config::DatabaseSettings;
+pub use crate::hashing::SecretHash;
 use crate::ids::{ClientId, KeyId, ProfileId};
 use crate::tokens::SigningAlgorithm;
 use async_trait::async_trait;
@@ -188,37 +189,44 @@ pub(crate) fn explain_miss(created: Option<bool>, limit: u32) -> StoreError {
     }
 }
 
-/// What makes a key usable: its name, type and hashed credentials.
+/// What makes a key usable: its name, type and hashed credentials. Its hash is zeroed when it is
+/// dropped and never printed.
 #[derive(Clone)]
 pub struct NewCredentials {
     pub name: String,
     pub key_for: KeyType,
     pub client_id: ClientId,
-    /// PHC string of the secret's argon2id hash.
-    pub secret_hash: String,
+    pub secret_hash: SecretHash,
 }
 
 impl std::fmt::Debug for NewCredentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("NewCredentials")
             .field("name", &self.name)
+            .field("key_for", &self.key_for)
             .field("client_id", &self.client_id)
+            .field("secret_hash", &REDACTED)
             .finish()
     }
 }
 
-/// A created key and the hash that verifies its secret.
+/// A created key and the hash that verifies its secret, zeroed when it is dropped and never
+/// printed.
 #[derive(Clone)]
 pub struct StoredCredential {
     pub key: Key,
-    pub secret_hash: String,
+    pub secret_hash: SecretHash,
 }
 
 impl std::fmt::Debug for StoredCredential {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StoredCredential").field("key", &self.key).finish_non_exhaustive()
+        f.debug_struct("StoredCredential").field("key", &self.key).field("secret_hash", &REDACTED).finish()
     }
 }
+
+/// What `Debug` shows of a secret hash: whatever type holds it, so that the field's type alone
+/// is not all that keeps the hash out of logs.
+const REDACTED: &str = "<redacted>";
 
 /// What another instance must learn about a key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -411,5 +419,35 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<Arc<dyn Store>, Stor
         Ok(Arc::new(PostgresStore::connect(settings).await?))
     } else {
         Err(StoreError::UnsupportedUrl(url.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HASH: &str = "$argon2id$v=19$m=4096,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA";
+
+    #[test]
+    fn credentials_print_without_their_hash() {
+        let key = Key::sample("p");
+        let new = NewCredentials {
+            name: key.name.clone(),
+            key_for: key.key_for,
+            client_id: key.client_id.clone(),
+            secret_hash: SecretHash::new(HASH.to_owned()),
+        };
+        let stored = StoredCredential { key, secret_hash: SecretHash::new(HASH.to_owned()) };
+        for shown in [
+            format!("{new:?}"),
+            format!("{new:#?}"),
+            format!("{stored:?}"),
+            format!("{stored:#?}"),
+            format!("{:?}", stored.secret_hash),
+        ] {
+            assert!(!shown.contains("argon2") && !shown.contains("c2FsdHNhbHQ"), "{shown}");
+            assert!(shown.contains("<redacted>"), "{shown}");
+        }
+        assert!(format!("{stored:?}").contains("client_id"), "the rest is shown");
     }
 }

@@ -7,8 +7,8 @@
 //! it returns, as the `Store` contract asks.
 
 use super::{
-    InitialisedKey, Key, KeyColumns, KeyEvent, KeyEventKind, KeyState, NewCredentials, SigningKeyRecord,
-    Store, StoreError, StoredCredential,
+    InitialisedKey, Key, KeyColumns, KeyEvent, KeyEventKind, KeyState, NewCredentials, SecretHash,
+    SigningKeyRecord, Store, StoreError, StoredCredential,
 };
 use crate::config::DatabaseSettings;
 use crate::ids::{ClientId, KeyId, ProfileId};
@@ -220,7 +220,7 @@ impl Store for PostgresStore {
         .bind(profile_id.as_str())
         .bind(&credentials.name)
         .bind(credentials.client_id.as_str())
-        .bind(&credentials.secret_hash)
+        .bind(credentials.secret_hash.expose())
         .bind(credentials.key_for.as_str())
         .bind(now)
         .bind(i64::from(limit))
@@ -259,7 +259,7 @@ impl Store for PostgresStore {
         .bind(profile_id.as_str())
         .bind(&credentials.name)
         .bind(credentials.client_id.as_str())
-        .bind(&credentials.secret_hash)
+        .bind(credentials.secret_hash.expose())
         .bind(credentials.key_for.as_str())
         .bind(now)
         .bind(i64::from(limit))
@@ -431,7 +431,7 @@ impl Store for PostgresStore {
         let Some(row) = row else { return Ok(None) };
         Ok(Some(StoredCredential {
             key: key_state(&row)?.into_created()?,
-            secret_hash: row.try_get("secret_hash")?,
+            secret_hash: SecretHash::new(row.try_get("secret_hash")?),
         }))
     }
 

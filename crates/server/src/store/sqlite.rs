@@ -10,8 +10,8 @@
 //! (a full disk) is never reported. The explicit commit is where such failures surface.
 
 use super::{
-    InitialisedKey, Key, KeyColumns, KeyEvent, KeyEventKind, KeyState, NewCredentials, SigningKeyRecord,
-    Store, StoreError, StoredCredential, corrupt,
+    InitialisedKey, Key, KeyColumns, KeyEvent, KeyEventKind, KeyState, NewCredentials, SecretHash,
+    SigningKeyRecord, Store, StoreError, StoredCredential, corrupt,
 };
 use crate::config::DatabaseSettings;
 use crate::ids::{ClientId, KeyId, ProfileId};
@@ -216,7 +216,7 @@ impl Store for SqliteStore {
         .bind(profile_id.as_str())
         .bind(&credentials.name)
         .bind(credentials.client_id.as_str())
-        .bind(&credentials.secret_hash)
+        .bind(credentials.secret_hash.expose())
         .bind(credentials.key_for.as_str())
         .bind(to_micros(now))
         .bind(limit)
@@ -255,7 +255,7 @@ impl Store for SqliteStore {
         .bind(profile_id.as_str())
         .bind(&credentials.name)
         .bind(credentials.client_id.as_str())
-        .bind(&credentials.secret_hash)
+        .bind(credentials.secret_hash.expose())
         .bind(credentials.key_for.as_str())
         .bind(to_micros(now))
         .bind(limit)
@@ -444,7 +444,7 @@ impl Store for SqliteStore {
         let Some(row) = row else { return Ok(None) };
         Ok(Some(StoredCredential {
             key: key_state(&row)?.into_created()?,
-            secret_hash: row.try_get("secret_hash")?,
+            secret_hash: SecretHash::new(row.try_get("secret_hash")?),
         }))
     }
 
@@ -545,7 +545,7 @@ mod tests {
             name: format!("key {n}"),
             key_for: KeyType::Generic,
             client_id: ClientId::new(format!("client{n}")),
-            secret_hash: "hash".to_owned(),
+            secret_hash: SecretHash::new("hash".to_owned()),
         }
     }
 
