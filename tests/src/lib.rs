@@ -163,8 +163,34 @@ impl TestServer {
 
     /// Makes a key of type `key_for` for `profile_id` straight in the store.
     pub async fn mint_typed(&self, profile_id: &str, name: &str, key_for: KeyType) -> Minted {
-        let created =
-            self.state.keys.create(&profile_id.into(), Some(name), key_for).await.expect("minting a key");
+        self.mint_with(profile_id, name, key_for, None).await
+    }
+
+    /// Deletes a key straight in the store, as the operator would.
+    pub async fn delete_key(&self, profile_id: &str, id: KeyId) {
+        let by = keyward_server::keys::Requester::command_line();
+        self.state.keys.delete(&profile_id.into(), id, &by).await.expect("deleting a key");
+    }
+
+    /// Makes a key for `profile_id` straight in the store, holding `scopes` (all without).
+    pub async fn mint_scoped(&self, profile_id: &str, name: &str, scopes: &str) -> Minted {
+        self.mint_with(profile_id, name, KeyType::Generic, Some(scopes.parse().expect("scopes"))).await
+    }
+
+    async fn mint_with(
+        &self,
+        profile_id: &str,
+        name: &str,
+        key_for: KeyType,
+        scopes: Option<keyward_model::Scopes>,
+    ) -> Minted {
+        let by = keyward_server::keys::Requester::command_line();
+        let created = self
+            .state
+            .keys
+            .create(&profile_id.into(), Some(name), key_for, scopes, &by)
+            .await
+            .expect("minting a key");
         let client_id = created.key.client_id.to_string();
         Minted {
             id: created.key.id,

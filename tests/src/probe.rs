@@ -4,11 +4,11 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use keyward_model::KeyType;
+use keyward_model::{KeyType, Scopes};
 use keyward_server::ids::{ClientId, KeyId, ProfileId};
 use keyward_server::store::{
-    InitialisedKey, Key, KeyEvent, KeyState, NewCredentials, SigningKeyRecord, Store, StoreError,
-    StoredCredential,
+    Actor, AuditEvent, InitialisedKey, Key, KeyEvent, KeyState, NewCredentials, SigningKeyRecord, Store,
+    StoreError, StoredCredential,
 };
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -106,8 +106,9 @@ impl Store for ProbedStore {
         credentials: &NewCredentials,
         now: DateTime<Utc>,
         limit: u32,
+        by: &Actor,
     ) -> Result<Key, StoreError> {
-        self.write()?.create_initialised(profile_id, id, credentials, now, limit).await
+        self.write()?.create_initialised(profile_id, id, credentials, now, limit, by).await
     }
 
     async fn insert_created(
@@ -117,8 +118,9 @@ impl Store for ProbedStore {
         credentials: &NewCredentials,
         now: DateTime<Utc>,
         limit: u32,
+        by: &Actor,
     ) -> Result<Key, StoreError> {
-        self.write()?.insert_created(profile_id, id, credentials, now, limit).await
+        self.write()?.insert_created(profile_id, id, credentials, now, limit, by).await
     }
 
     async fn rename(
@@ -126,9 +128,11 @@ impl Store for ProbedStore {
         profile_id: &ProfileId,
         id: KeyId,
         name: &str,
+        scopes: Option<&Scopes>,
         now: DateTime<Utc>,
+        by: &Actor,
     ) -> Result<Key, StoreError> {
-        self.write()?.rename(profile_id, id, name, now).await
+        self.write()?.rename(profile_id, id, name, scopes, now, by).await
     }
 
     async fn get(&self, profile_id: &ProfileId, id: KeyId) -> Result<Option<KeyState>, StoreError> {
@@ -161,12 +165,31 @@ impl Store for ProbedStore {
         self.read()?.every_key(profile_id, key_for).await
     }
 
-    async fn delete_by_name(&self, profile_id: &ProfileId, name: &str) -> Result<Option<Key>, StoreError> {
-        self.write()?.delete_by_name(profile_id, name).await
+    async fn delete_by_name(
+        &self,
+        profile_id: &ProfileId,
+        name: &str,
+        by: &Actor,
+    ) -> Result<Option<Key>, StoreError> {
+        self.write()?.delete_by_name(profile_id, name, by).await
     }
 
-    async fn delete(&self, profile_id: &ProfileId, id: KeyId) -> Result<Option<KeyState>, StoreError> {
-        self.write()?.delete(profile_id, id).await
+    async fn delete(
+        &self,
+        profile_id: &ProfileId,
+        id: KeyId,
+        by: &Actor,
+    ) -> Result<Option<KeyState>, StoreError> {
+        self.write()?.delete(profile_id, id, by).await
+    }
+
+    async fn audit_events(
+        &self,
+        profile_id: &ProfileId,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        self.read()?.audit_events(profile_id, before, limit).await
     }
 
     async fn credential(&self, client_id: &ClientId) -> Result<Option<StoredCredential>, StoreError> {

@@ -6,7 +6,7 @@ use keyward_model::KeyType;
 use keyward_server::config::DatabaseSettings;
 use keyward_server::ids::{ClientId, KeyId, ProfileId};
 use keyward_server::store::{
-    self, KeyState, NewCredentials, SecretHash, SigningKeyRecord, Store, StoreError,
+    self, Actor, KeyState, NewCredentials, SecretHash, SigningKeyRecord, Store, StoreError,
 };
 use keyward_server::tokens::SigningAlgorithm::{EdDsa, Es256, Rs256};
 use std::sync::Arc;
@@ -57,9 +57,15 @@ fn credentials(name: &str) -> NewCredentials {
     NewCredentials {
         name: name.to_owned(),
         key_for: KeyType::Onboarding,
+        scopes: keyward_model::Scopes::all(),
         client_id: ClientId::new(format!("{:0>32}", uuid::Uuid::new_v4().simple())),
         secret_hash: SecretHash::new("$argon2id$stand-in".to_owned()),
     }
+}
+
+/// The command line: who makes the changes these cases make, for the audit log.
+fn by() -> Actor {
+    Actor::default()
 }
 
 fn profile(name: &str) -> ProfileId {
@@ -73,13 +79,13 @@ async fn keys_move_from_initialised_to_created_to_gone(store: Arc<dyn Store>) {
     assert!(matches!(got, Some(KeyState::Initialised(ref key)) if *key == initialised), "{got:?}");
 
     let new = credentials("deploy");
-    let created = store.create_initialised(&p, initialised.id, &new, now, 5).await.unwrap();
+    let created = store.create_initialised(&p, initialised.id, &new, now, 5, &by()).await.unwrap();
     assert_eq!(
         (created.id, created.name.as_str(), created.key_for),
         (initialised.id, "deploy", KeyType::Onboarding)
     );
     assert!(matches!(
-        store.create_initialised(&p, initialised.id, &credentials("again"), now, 5).await,
+        store.create_initialised(&p, initialised.id, &credentials("again"), now, 5, &by()).await,
         Err(StoreError::AlreadyCreated)
     ));
     let stored = store.credential(&new.client_id).await.unwrap().expect("the credential");
@@ -87,26 +93,30 @@ async fn keys_move_from_initialised_to_created_to_gone(store: Arc<dyn Store>) {
 
     // Instants are kept to the microsecond.
     let later = now + TimeDelta::seconds(1);
-    let renamed = store.rename(&p, created.id, "deployer", later).await.unwrap();
+    let renamed = store.rename(&p, created.id, "deployer", None, later, &by()).await.unwrap();
     assert_eq!(renamed.name, "deployer");
     assert_eq!(renamed.last_modified.timestamp_micros(), later.timestamp_micros());
     assert_eq!(renamed.created, created.created);
-    assert!(matches!(store.rename(&p, KeyId::new_random(), "x", later).await, Err(StoreError::NotFound)));
+    assert!(matches!(
+        store.rename(&p, KeyId::new_random(), "x", None, later, &by()).await,
+        Err(StoreError::NotFound)
+    ));
 
-    let deleted = store.delete_by_name(&p, "deployer").await.unwrap().expect("deleted");
+    let deleted = store.delete_by_name(&p, "deployer", &by()).await.unwrap().expect("deleted");
     assert_eq!(deleted.id, created.id);
     assert!(store.get(&p, created.id).await.unwrap().is_none());
     assert!(store.credential(&new.client_id).await.unwrap().is_none());
-    assert!(store.delete(&p, created.id).await.unwrap().is_none());
+    assert!(store.delete(&p, created.id, &by()).await.unwrap().is_none());
 }
 
 async fn another_profile_sees_nothing(store: Arc<dyn Store>) {
     let (mine, theirs, now) = (profile("mine"), profile("theirs"), Utc::now());
-    let key = store.insert_created(&mine, KeyId::new_random(), &credentials("k"), now, 5).await.unwrap();
+    let key =
+        store.insert_created(&mine, KeyId::new_random(), &credentials("k"), now, 5, &by()).await.unwrap();
     assert!(store.get(&theirs, key.id).await.unwrap().is_none());
-    assert!(matches!(store.rename(&theirs, key.id, "x", now).await, Err(StoreError::NotFound)));
-    assert!(store.delete(&theirs, key.id).await.unwrap().is_none());
-    assert!(store.delete_by_name(&theirs, "k").await.unwrap().is_none());
+    assert!(matches!(store.rename(&theirs, key.id, "x", None, now, &by()).await, Err(StoreError::NotFound)));
+    assert!(store.delete(&theirs, key.id, &by()).await.unwrap().is_none());
+    assert!(store.delete_by_name(&theirs, "k", &by()).await.unwrap().is_none());
     assert_eq!(store.page(&theirs, 0, 10).await.unwrap().1, 0);
     assert!(store.every_key(&theirs, None).await.unwrap().is_empty());
     assert!(store.get(&mine, key.id).await.unwrap().is_some(), "nothing of it was changed");
@@ -118,7 +128,14 @@ async fn the_limit_holds_under_concurrent_creates(store: Arc<dyn Store>) {
         let (store, p) = (store.clone(), p.clone());
         tokio::spawn(async move {
             store
-                .insert_created(&p, KeyId::new_random(), &credentials(&format!("k{n}")), Utc::now(), 10)
+                .insert_created(
+                    &p,
+                    KeyId::new_random(),
+                    &credentials(&format!("k{n}")),
+                    Utc::now(),
+                    10,
+                    &by(),
+                )
                 .await
         })
     });
@@ -134,7 +151,7 @@ async fn a_name_is_taken_once_under_concurrent_creates(store: Arc<dyn Store>) {
     let attempts = (0..30).map(|_| {
         let (store, p) = (store.clone(), p.clone());
         tokio::spawn(async move {
-            store.insert_created(&p, KeyId::new_random(), &credentials("same"), Utc::now(), 50).await
+            store.insert_created(&p, KeyId::new_random(), &credentials("same"), Utc::now(), 50, &by()).await
         })
     });
     let results = futures::future::join_all(attempts).await;
@@ -149,7 +166,7 @@ async fn concurrent_creates_of_one_initialised_key_create_it_once(store: Arc<dyn
     let attempts = (0..20).map(|n| {
         let (store, p) = (store.clone(), p.clone());
         tokio::spawn(async move {
-            store.create_initialised(&p, id, &credentials(&format!("k{n}")), Utc::now(), 50).await
+            store.create_initialised(&p, id, &credentials(&format!("k{n}")), Utc::now(), 50, &by()).await
         })
     });
     let results = futures::future::join_all(attempts).await;
@@ -164,7 +181,14 @@ async fn pages_follow_one_order_and_positions_walk_it(store: Arc<dyn Store>) {
     let instants = [Utc::now(), Utc::now() - TimeDelta::seconds(5)];
     for n in 0..12 {
         store
-            .insert_created(&p, KeyId::new_random(), &credentials(&format!("k{n}")), instants[n % 2], 50)
+            .insert_created(
+                &p,
+                KeyId::new_random(),
+                &credentials(&format!("k{n}")),
+                instants[n % 2],
+                50,
+                &by(),
+            )
             .await
             .unwrap();
     }
@@ -253,25 +277,25 @@ async fn totals_and_limits_follow_every_change(store: Arc<dyn Store>) {
         Err(StoreError::LimitReached(3))
     ));
     assert_eq!(total(&store).await, 0, "initialised keys are not counted as created");
-    let first = store.create_initialised(&p, pending[0].id, &credentials("a"), now, 3).await.unwrap();
-    store.insert_created(&p, KeyId::new_random(), &credentials("b"), now, 3).await.unwrap();
+    let first = store.create_initialised(&p, pending[0].id, &credentials("a"), now, 3, &by()).await.unwrap();
+    store.insert_created(&p, KeyId::new_random(), &credentials("b"), now, 3, &by()).await.unwrap();
     assert_eq!(total(&store).await, 2);
     store.initialise(&p, KeyId::new_random(), now, 3).await.expect("creating freed an initialised place");
-    store.rename(&p, first.id, "a2", now).await.unwrap();
+    store.rename(&p, first.id, "a2", None, now, &by()).await.unwrap();
     assert_eq!(total(&store).await, 2, "a rename counts nothing");
-    store.insert_created(&p, KeyId::new_random(), &credentials("c"), now, 3).await.unwrap();
+    store.insert_created(&p, KeyId::new_random(), &credentials("c"), now, 3, &by()).await.unwrap();
     assert!(matches!(
-        store.insert_created(&p, KeyId::new_random(), &credentials("d"), now, 3).await,
+        store.insert_created(&p, KeyId::new_random(), &credentials("d"), now, 3, &by()).await,
         Err(StoreError::LimitReached(3))
     ));
-    store.delete(&p, first.id).await.unwrap().expect("deleted");
-    store.delete_by_name(&p, "b").await.unwrap().expect("deleted");
+    store.delete(&p, first.id, &by()).await.unwrap().expect("deleted");
+    store.delete_by_name(&p, "b", &by()).await.unwrap().expect("deleted");
     assert_eq!(total(&store).await, 1);
-    store.delete(&p, pending[1].id).await.unwrap().expect("an initialised key deleted");
+    store.delete(&p, pending[1].id, &by()).await.unwrap().expect("an initialised key deleted");
     assert_eq!(store.purge_initialised(now - TimeDelta::days(1)).await.unwrap(), 1);
     // One created and one initialised key remain: two of each fit again.
-    store.insert_created(&p, KeyId::new_random(), &credentials("e"), now, 3).await.unwrap();
-    store.insert_created(&p, KeyId::new_random(), &credentials("f"), now, 3).await.unwrap();
+    store.insert_created(&p, KeyId::new_random(), &credentials("e"), now, 3, &by()).await.unwrap();
+    store.insert_created(&p, KeyId::new_random(), &credentials("f"), now, 3, &by()).await.unwrap();
     for _ in 0..2 {
         store.initialise(&p, KeyId::new_random(), now, 3).await.expect("room for initialised keys");
     }

@@ -31,13 +31,21 @@ async fn held_pages_match_the_store(store: Arc<dyn Store>) {
             let credentials = NewCredentials {
                 name: format!("key {n}"),
                 key_for: if i % 3 == 0 { KeyType::Gcp } else { KeyType::Generic },
+                scopes: keyward_model::Scopes::all(),
                 client_id: ClientId::new(format!("{n:0>32}")),
                 secret_hash: SecretHash::new("$argon2id$stand-in".to_owned()),
             };
             // Some keys share a creation time, so that ties are broken by id as the store does.
             let created = start + TimeDelta::milliseconds(i64::from(i / 2));
             store
-                .insert_created(profile, KeyId::new_random(), &credentials, created, u32::MAX)
+                .insert_created(
+                    profile,
+                    KeyId::new_random(),
+                    &credentials,
+                    created,
+                    u32::MAX,
+                    &Default::default(),
+                )
                 .await
                 .unwrap();
         }

@@ -157,7 +157,7 @@ async fn failures_are_clear_with_their_own_exit_codes() {
     assert!(stderr(&output).contains("limit"), "{}", stderr(&output));
 
     // The stored key is deleted elsewhere: the next command says so.
-    server.state.keys.delete(&"p".into(), login.id).await.unwrap();
+    server.delete_key("p", login.id).await;
     let output = keyward(dir, &["keys", "list"]).await;
     assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
     assert!(stderr(&output).contains("keyward login"), "{}", stderr(&output));

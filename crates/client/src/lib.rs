@@ -295,7 +295,11 @@ impl Keyward {
     /// Creates a key of a type. The answer's `client_secret` is the only copy.
     pub async fn create_typed_key(&self, name: &str, key_for: KeyType) -> Result<ApiKey, Error> {
         let initialised = self.client.initialise_api_key().send().await?.into_inner();
-        let body = ApiKeyRequest { name: Some(name.to_owned()), key_for: Some(key_for.as_str().to_owned()) };
+        let body = ApiKeyRequest {
+            name: Some(name.to_owned()),
+            key_for: Some(key_for.as_str().to_owned()),
+            ..ApiKeyRequest::default()
+        };
         match self.client.put_api_key().id(initialised.id).body(body).send().await {
             Ok(created) if created.status() == reqwest::StatusCode::CREATED => Ok(created.into_inner()),
             Ok(_) => Err(Error::Decode("the key was created by another request: its secret is lost".into())),
@@ -310,7 +314,7 @@ impl Keyward {
 
     /// Renames a key of the caller.
     pub async fn rename_key(&self, id: Uuid, name: &str) -> Result<ApiKey, Error> {
-        let body = ApiKeyRequest { name: Some(name.to_owned()), key_for: None };
+        let body = ApiKeyRequest { name: Some(name.to_owned()), ..ApiKeyRequest::default() };
         Ok(self.client.put_api_key().id(id).body(body).send().await?.into_inner())
     }
 
@@ -322,8 +326,11 @@ impl Keyward {
 
     /// Creates a key through the key API: the answer's `api_key` is the full key, shown once.
     pub async fn create_full_key(&self, name: &str, key_for: KeyType) -> Result<CreatedKey, Error> {
-        let body =
-            CreateKeyRequest { name: Some(name.to_owned()), key_for: Some(key_for.as_str().to_owned()) };
+        let body = CreateKeyRequest {
+            name: Some(name.to_owned()),
+            key_for: Some(key_for.as_str().to_owned()),
+            ..CreateKeyRequest::default()
+        };
         Ok(self.client.create_key().body(body).send().await?.into_inner())
     }
 
@@ -348,7 +355,7 @@ impl Keyward {
 
     /// Asks whether a full key is valid, and whose it is.
     pub async fn verify(&self, key: &str) -> Result<VerifyKeyResponse, Error> {
-        let body = VerifyKeyRequest { key: Some(Secret::new(key.to_owned())) };
+        let body = VerifyKeyRequest { key: Some(Secret::new(key.to_owned())), scope: None };
         Ok(self.client.verify_key().body(body).send().await?.into_inner())
     }
 }

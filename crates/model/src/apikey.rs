@@ -69,6 +69,12 @@ pub struct ApiKeyRequest {
     #[serde(default, rename = "keyFor", skip_serializing_if = "Option::is_none")]
     #[schema(example = "GENERIC")]
     pub key_for: Option<String>,
+    /// What the key may do: some of the caller's own scopes. When it is created, the default is
+    /// all of the caller's; on a created key, the key's scopes are replaced (or kept, without it).
+    /// In a form, space-separated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<crate::Scope>>, example = json!(["keys:read", "keys:verify"]))]
+    pub scopes: Option<crate::Scopes>,
 }
 
 /// A page of the caller's API keys.

@@ -1,6 +1,7 @@
 //! The `/api/v1/keys` dialect: keys named and typed, shown once in full, then by identifier.
 
 use crate::Secret;
+use crate::scopes::{Scope, Scopes};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -65,6 +66,10 @@ pub struct CreateKeyRequest {
     #[schema(example = "GENERIC")]
     #[serde(default)]
     pub key_for: Option<String>,
+    /// What the new key may do: some of the caller's own scopes (the default: all of them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Scope>>, example = json!(["keys:verify"]))]
+    pub scopes: Option<Scopes>,
 }
 
 /// A key just created: the only response that carries the full key.
@@ -113,6 +118,9 @@ pub struct VerifyKeyRequest {
     #[schema(value_type = String)]
     #[serde(default)]
     pub key: Option<Secret>,
+    /// When given, the key is valid only if it holds this scope (`MISSING_SCOPE` otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Scope>,
 }
 
 /// Why a key did not verify.
@@ -125,6 +133,8 @@ pub enum VerifyFailure {
     NotFound,
     /// Too many failed verifications for this key or from this address; retry later.
     RateLimited,
+    /// The key is valid but does not hold the scope asked about.
+    MissingScope,
 }
 
 /// The verdict on a key: its metadata when valid, a reason when not.
@@ -145,6 +155,10 @@ pub struct VerifyKeyResponse {
     #[serde(default, skip_serializing_if = "Option::is_none", with = "crate::time::instant_option")]
     #[schema(value_type = Option<String>, format = DateTime, example = "2026-03-03T12:00:00.000Z")]
     pub created: Option<DateTime<Utc>>,
+    /// What the key may do.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Scope>>)]
+    pub scopes: Option<Scopes>,
 }
 
 impl VerifyKeyResponse {
@@ -157,6 +171,7 @@ impl VerifyKeyResponse {
             key_for: None,
             profile_id: None,
             created: None,
+            scopes: None,
         }
     }
 }
@@ -166,3 +181,33 @@ impl VerifyKeyResponse {
 #[serde(transparent)]
 #[schema(example = "Client unauthorized")]
 pub struct KeyApiError(pub String);
+
+/// One change to the profile's keys, as `GET /api/v1/keys/audit` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEntry {
+    /// Increases with every entry: pass the last one seen as `before` for older entries.
+    pub seq: i64,
+    #[serde(with = "crate::time::instant")]
+    #[schema(value_type = String, format = DateTime, example = "2026-03-03T12:00:00.000Z")]
+    pub at: DateTime<Utc>,
+    /// `created`, `renamed`, `scopes_changed` or `deleted`.
+    #[schema(example = "created")]
+    pub action: String,
+    /// The key changed: its id, and (once created) its identifier, name and scopes after the
+    /// change (before it, for a delete).
+    pub key_id: uuid::Uuid,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identifier: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Scope>>)]
+    pub scopes: Option<Scopes>,
+    /// The identifier of the key that made the change; absent for the server's command line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+    /// The address the change was asked from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+}

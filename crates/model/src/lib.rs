@@ -11,6 +11,7 @@ pub mod health;
 pub mod key_format;
 pub mod keys;
 pub mod profile;
+pub mod scopes;
 pub mod secret;
 pub mod time;
 pub mod token;
@@ -21,9 +22,10 @@ pub use hal::{Link, PageLinks, PageMetadata};
 pub use health::Health;
 pub use key_format::KeyFormat;
 pub use keys::{
-    CreateKeyRequest, CreatedKey, DeleteKeyResponse, KeyApiError, KeySummary, KeyType, VerifyFailure,
-    VerifyKeyRequest, VerifyKeyResponse,
+    AuditEntry, CreateKeyRequest, CreatedKey, DeleteKeyResponse, KeyApiError, KeySummary, KeyType,
+    VerifyFailure, VerifyKeyRequest, VerifyKeyResponse,
 };
 pub use profile::{Profile, ProfileLinks};
+pub use scopes::{Scope, Scopes};
 pub use secret::Secret;
 pub use token::{JsonWebKey, JsonWebKeySet, OAuthError, OpenIdConfiguration, TokenRequest, TokenResponse};

@@ -9,7 +9,7 @@
 use criterion::{
     BenchmarkGroup, BenchmarkId, Criterion, criterion_group, criterion_main, measurement::WallTime,
 };
-use keyward_model::{KeyFormat, KeyType, Secret};
+use keyward_model::{KeyFormat, KeyType, Scopes, Secret};
 use keyward_server::auth::{CredentialCache, Principal};
 use keyward_server::clock::SystemClock;
 use keyward_server::config::DatabaseSettings;
@@ -83,6 +83,7 @@ fn credential_cache(c: &mut Criterion) {
         name: "bench".into(),
         client_id: ClientId::new(client_id.clone()),
         key_for: KeyType::Generic,
+        scopes: Scopes::all(),
         created: chrono::Utc::now(),
         last_modified: chrono::Utc::now(),
     });
@@ -138,16 +139,16 @@ fn tokens(c: &mut Criterion) {
         let name = algorithm.as_str();
         let service = token_service(&runtime, store.as_ref(), algorithm);
         let client_id = random_base62(CLIENT_ID_LEN);
-        let token = service.issue(&client_id).expect("a token");
+        let token = service.issue(&client_id, &Scopes::all()).expect("a token");
         assert_eq!(service.verify(&token), Some(ClientId::new(client_id.clone())));
         // Distinct client ids, so distinct tokens, that no service has verified yet.
         let fresh: Vec<String> = (0..FRESH_TOKENS)
-            .map(|_| service.issue(&random_base62(CLIENT_ID_LEN)).expect("a token"))
+            .map(|_| service.issue(&random_base62(CLIENT_ID_LEN), &Scopes::all()).expect("a token"))
             .collect();
 
         // Claims built and serialised, then signed with the key pair held parsed.
         group.bench_function(BenchmarkId::new("issue", name), |b| {
-            b.iter(|| service.issue(black_box(&client_id)))
+            b.iter(|| service.issue(black_box(&client_id), black_box(&Scopes::all())))
         });
         // A token verified before: a SHA-256 and a cache lookup, no signature check.
         group.bench_function(BenchmarkId::new("verify_cached", name), |b| {

@@ -5,10 +5,11 @@ use crate::auth::CredentialCache;
 use crate::hashing::SecretHasher;
 use crate::ids::{KeyId, ProfileId};
 use crate::secrets::GeneratedCredentials;
-use crate::store::{InitialisedKey, Key, KeyState, NewCredentials, Store, StoreError};
+use crate::store::{Actor, AuditEvent, InitialisedKey, Key, KeyState, NewCredentials, Store, StoreError};
 use crate::views::{HELD_KEYS, ProfileViews, View};
 use chrono::{DateTime, Utc};
-use keyward_model::{KeyType, Secret};
+use keyward_model::{KeyType, Scope, Scopes, Secret};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 pub const MAX_NAME_CHARS: usize = 255;
@@ -27,6 +28,9 @@ pub enum KeyError {
     InvalidName(&'static str),
     #[error("could not hash the secret")]
     Hash,
+    /// The change asks for scopes the requester does not hold.
+    #[error("a key can be given only scopes its maker holds; {0} is not among them")]
+    ScopeNotHeld(Scope),
     #[error(transparent)]
     Busy(#[from] crate::hashing::HasherBusy),
     #[error(transparent)]
@@ -39,6 +43,40 @@ impl From<StoreError> for KeyError {
             StoreError::NotFound => KeyError::NotFound,
             StoreError::LimitReached(limit) => KeyError::LimitReached(limit),
             other => KeyError::Store(other),
+        }
+    }
+}
+
+/// Who asks for a change: recorded in the audit log, and bounding the scopes of the keys it
+/// makes (no key can make a key with rights it does not have itself).
+#[derive(Debug, Clone)]
+pub struct Requester {
+    pub actor: Actor,
+    pub scopes: Scopes,
+}
+
+impl Requester {
+    /// The operator at the command line: every right, no key, no address.
+    pub fn command_line() -> Self {
+        Requester { actor: Actor::default(), scopes: Scopes::all() }
+    }
+
+    /// A caller authenticated as `key`, from `address`.
+    pub fn key(key: &Key, address: Option<IpAddr>) -> Self {
+        Requester {
+            actor: Actor { client_id: Some(key.client_id.clone()), address },
+            scopes: key.scopes.clone(),
+        }
+    }
+
+    /// The scopes a key it makes gets: those asked for, all of them its own, or (none asked)
+    /// its own.
+    fn grant(&self, asked: Option<Scopes>) -> Result<Scopes, KeyError> {
+        let Some(asked) = asked else { return Ok(self.scopes.clone()) };
+        let missing = asked.iter().find(|scope| !self.scopes.contains(*scope));
+        match missing {
+            Some(missing) => Err(KeyError::ScopeNotHeld(missing)),
+            None => Ok(asked),
         }
     }
 }
@@ -101,15 +139,21 @@ impl KeyService {
         id: KeyId,
         name: Option<&str>,
         key_for: KeyType,
+        scopes: Option<Scopes>,
+        by: &Requester,
     ) -> Result<PutOutcome, KeyError> {
         let name = validate_name(name)?;
+        let asked = scopes.map(|scopes| by.grant(Some(scopes))).transpose()?;
         match self.store.get(profile_id, id).await?.ok_or(KeyError::NotFound)? {
-            KeyState::Created(_) => return self.rename(profile_id, id, &name).await,
+            KeyState::Created(_) => return self.rename(profile_id, id, &name, asked.as_ref(), by).await,
             KeyState::Initialised(_) => {}
         }
-        let (credentials, secret) = self.new_credentials(name.clone(), key_for).await?;
-        let created =
-            self.store.create_initialised(profile_id, id, &credentials, Utc::now(), self.max_keys).await;
+        let scopes = asked.unwrap_or_else(|| by.scopes.clone());
+        let (credentials, secret) = self.new_credentials(name.clone(), key_for, scopes).await?;
+        let created = self
+            .store
+            .create_initialised(profile_id, id, &credentials, Utc::now(), self.max_keys, &by.actor)
+            .await;
         self.views.invalidate(profile_id);
         match created {
             Ok(key) => {
@@ -117,16 +161,25 @@ impl KeyService {
                 Ok(PutOutcome::Created(NewKey { key, secret }))
             }
             // A concurrent PUT created it first: this one is a rename, as if it came second.
-            Err(StoreError::AlreadyCreated) => self.rename(profile_id, id, &name).await,
+            Err(StoreError::AlreadyCreated) => {
+                self.rename(profile_id, id, &name, Some(&credentials.scopes), by).await
+            }
             Err(error) => Err(name_error(error, &name)),
         }
     }
 
-    async fn rename(&self, profile_id: &ProfileId, id: KeyId, name: &str) -> Result<PutOutcome, KeyError> {
-        let renamed = self.store.rename(profile_id, id, name, Utc::now()).await;
+    async fn rename(
+        &self,
+        profile_id: &ProfileId,
+        id: KeyId,
+        name: &str,
+        scopes: Option<&Scopes>,
+        by: &Requester,
+    ) -> Result<PutOutcome, KeyError> {
+        let renamed = self.store.rename(profile_id, id, name, scopes, Utc::now(), &by.actor).await;
         self.views.invalidate(profile_id);
         let renamed = renamed.map_err(|e| name_error(e, name))?;
-        // Verifications on this instance report the new name from now on.
+        // Verifications on this instance report the new name and scopes from now on.
         self.cache.forget(renamed.client_id.as_str());
         Ok(PutOutcome::Renamed(renamed))
     }
@@ -137,12 +190,22 @@ impl KeyService {
         profile_id: &ProfileId,
         name: Option<&str>,
         key_for: KeyType,
+        scopes: Option<Scopes>,
+        by: &Requester,
     ) -> Result<NewKey, KeyError> {
         let name = validate_name(name)?;
-        let (credentials, secret) = self.new_credentials(name.clone(), key_for).await?;
+        let scopes = by.grant(scopes)?;
+        let (credentials, secret) = self.new_credentials(name.clone(), key_for, scopes).await?;
         let key = self
             .store
-            .insert_created(profile_id, KeyId::new_random(), &credentials, Utc::now(), self.max_keys)
+            .insert_created(
+                profile_id,
+                KeyId::new_random(),
+                &credentials,
+                Utc::now(),
+                self.max_keys,
+                &by.actor,
+            )
             .await;
         self.views.invalidate(profile_id);
         let key = key.map_err(|e| name_error(e, &name))?;
@@ -233,8 +296,13 @@ impl KeyService {
 
     /// Deletes a key of the profile (created or only initialised); its credentials and tokens stop
     /// working on this instance at once.
-    pub async fn delete(&self, profile_id: &ProfileId, id: KeyId) -> Result<KeyState, KeyError> {
-        let deleted = self.store.delete(profile_id, id).await;
+    pub async fn delete(
+        &self,
+        profile_id: &ProfileId,
+        id: KeyId,
+        by: &Requester,
+    ) -> Result<KeyState, KeyError> {
+        let deleted = self.store.delete(profile_id, id, &by.actor).await;
         self.views.invalidate(profile_id);
         let deleted = deleted?.ok_or(KeyError::NotFound)?;
         if let KeyState::Created(key) = &deleted {
@@ -244,12 +312,28 @@ impl KeyService {
     }
 
     /// Deletes the profile's key named `name`, revoking it like [`KeyService::delete`].
-    pub async fn delete_by_name(&self, profile_id: &ProfileId, name: &str) -> Result<Key, KeyError> {
-        let deleted = self.store.delete_by_name(profile_id, name).await;
+    pub async fn delete_by_name(
+        &self,
+        profile_id: &ProfileId,
+        name: &str,
+        by: &Requester,
+    ) -> Result<Key, KeyError> {
+        let deleted = self.store.delete_by_name(profile_id, name, &by.actor).await;
         self.views.invalidate(profile_id);
         let deleted = deleted?.ok_or(KeyError::NotFound)?;
         self.cache.revoke(deleted.client_id.as_str());
         Ok(deleted)
+    }
+
+    /// Up to `limit` of the profile's audit events, newest first, before the sequence number
+    /// `before` when given.
+    pub async fn audit_events(
+        &self,
+        profile_id: &ProfileId,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, KeyError> {
+        Ok(self.store.audit_events(profile_id, before, limit).await?)
     }
 
     /// Deletes keys initialised before `now` minus a day and never created.
@@ -261,11 +345,13 @@ impl KeyService {
         &self,
         name: String,
         key_for: KeyType,
+        scopes: Scopes,
     ) -> Result<(NewCredentials, Secret), KeyError> {
         let generated = GeneratedCredentials::generate();
         let secret_hash =
             self.hasher.slot().await?.hash(generated.secret.clone()).await.map_err(|_| KeyError::Hash)?;
-        let credentials = NewCredentials { name, key_for, client_id: generated.client_id, secret_hash };
+        let credentials =
+            NewCredentials { name, key_for, scopes, client_id: generated.client_id, secret_hash };
         Ok((credentials, generated.secret))
     }
 }

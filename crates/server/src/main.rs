@@ -1,9 +1,9 @@
 //! The `keyward-server` command line.
 
 use clap::{Parser, Subcommand};
-use keyward_model::{KeyType, Secret};
+use keyward_model::{KeyType, Scopes, Secret};
 use keyward_server::config::{DatabaseSettings, KeySettings, ServeSettings};
-use keyward_server::keys::{self, KeyService, NewKey};
+use keyward_server::keys::{self, KeyService, NewKey, Requester};
 use keyward_server::{AppState, auth::CredentialCache, store};
 use serde::Serialize;
 use std::process::ExitCode;
@@ -47,6 +47,10 @@ enum KeysCommand {
         /// What the key is for.
         #[arg(long = "for", value_enum, default_value_t = KeyTypeArg::Generic)]
         key_for: KeyTypeArg,
+        /// What the key may do, space-separated (`keys:read keys:write keys:verify`); every
+        /// scope by default.
+        #[arg(long)]
+        scopes: Option<Scopes>,
         #[command(flatten)]
         database: DatabaseSettings,
         #[command(flatten)]
@@ -89,6 +93,7 @@ struct PrintedKey {
     identifier: String,
     #[serde(rename = "for")]
     key_for: KeyType,
+    scopes: Scopes,
     #[serde(with = "keyward_model::time::resource")]
     created: chrono::DateTime<chrono::Utc>,
 }
@@ -103,9 +108,9 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         None => serve(cli.serve).await,
         Some(Command::Serve(settings)) => serve(settings).await,
-        Some(Command::Keys { command: KeysCommand::Create { profile, name, key_for, database, keys } }) => {
-            create_key(&profile, &name, key_for.into(), &database, &keys).await
-        }
+        Some(Command::Keys {
+            command: KeysCommand::Create { profile, name, key_for, scopes, database, keys },
+        }) => create_key(&profile, &name, key_for.into(), scopes, &database, &keys).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -139,6 +144,7 @@ async fn create_key(
     profile: &str,
     name: &str,
     key_for: KeyType,
+    scopes: Option<Scopes>,
     database: &DatabaseSettings,
     settings: &KeySettings,
 ) -> anyhow::Result<()> {
@@ -149,8 +155,10 @@ async fn create_key(
     let cache = Arc::new(CredentialCache::new(std::time::Duration::from_secs(1), 1));
     let views = Arc::new(keyward_server::views::ProfileViews::new(std::time::Duration::from_secs(1), 1));
     let service = KeyService::new(store, hasher, cache, views, settings.max_keys_per_profile);
-    let NewKey { key, secret } =
-        service.create(&profile, Some(name), key_for).await.map_err(|error| match error {
+    let NewKey { key, secret } = service
+        .create(&profile, Some(name), key_for, scopes, &Requester::command_line())
+        .await
+        .map_err(|error| match error {
             keys::KeyError::LimitReached(limit) => {
                 anyhow::anyhow!("profile {profile} already has {limit} keys, the limit")
             }
@@ -166,6 +174,7 @@ async fn create_key(
         client_id: key.client_id.into_string(),
         client_secret: secret,
         key_for: key.key_for,
+        scopes: key.scopes,
         created: key.created,
     };
     println!("{}", serde_json::to_string_pretty(&printed)?);

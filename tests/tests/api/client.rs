@@ -81,7 +81,7 @@ async fn revoked_credentials_give_a_clear_error_after_one_fresh_token() {
     let keyward = client(&server, &login);
     keyward.page(0, 1).await.unwrap();
     assert_eq!(keyward.tokens_fetched(), 1);
-    server.state.keys.delete(&"p".into(), login.id).await.unwrap();
+    server.delete_key("p", login.id).await;
     // Revoked: the 401, one new token attempt (refused), and a clear error.
     let error = keyward.page(0, 1).await.unwrap_err();
     assert!(error.is_unauthorized(), "{error}");
@@ -237,7 +237,7 @@ async fn a_walk_over_every_key_skips_none_and_repeats_none_while_keys_come_and_g
         if seen.len() % 5 == 0 {
             if let Some(position) = churn.iter().position(|id| !seen.contains(id)) {
                 let id = churn.remove(position);
-                server.state.keys.delete(&"p".into(), id).await.unwrap();
+                server.delete_key("p", id).await;
             }
             server.mint("p", &format!("new {created}")).await;
             created += 1;

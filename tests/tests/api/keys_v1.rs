@@ -382,7 +382,12 @@ async fn verify_answers_for_the_callers_own_keys_only() {
 
     let (status, _, verdict) = server.send(verify(json!({ "key": checked.api_key }))).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(keys(&verdict), ["created", "for", "identifier", "name", "profileId", "valid"]);
+    assert_eq!(keys(&verdict), ["created", "for", "identifier", "name", "profileId", "scopes", "valid"]);
+    assert_eq!(
+        verdict["scopes"],
+        json!(["keys:read", "keys:write", "keys:verify"]),
+        "a key made without scopes"
+    );
     assert_eq!(verdict["valid"], true);
     assert_eq!(verdict["name"], "checked");
     assert_eq!(verdict["for"], "GCP");

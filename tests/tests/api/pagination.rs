@@ -202,12 +202,15 @@ async fn a_cursor_walk_sees_every_lasting_key_once_while_keys_come_and_go() {
     let churner = {
         let (keys, churning) = (server.state.keys.clone(), churning.clone());
         tokio::spawn(async move {
+            let by = keyward_server::keys::Requester::command_line();
             let mut n = 0;
             while churning.load(std::sync::atomic::Ordering::SeqCst) {
-                let made =
-                    keys.create(&"p".into(), Some(&format!("churn {n}")), KeyType::Generic).await.unwrap();
+                let made = keys
+                    .create(&"p".into(), Some(&format!("churn {n}")), KeyType::Generic, None, &by)
+                    .await
+                    .unwrap();
                 tokio::task::yield_now().await;
-                keys.delete(&"p".into(), made.key.id).await.unwrap();
+                keys.delete(&"p".into(), made.key.id, &by).await.unwrap();
                 n += 1;
             }
             n

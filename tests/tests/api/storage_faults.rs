@@ -68,7 +68,9 @@ async fn failed_writes_answer_503_and_change_nothing() {
     assert_v1_unavailable(status, &body);
 
     // The bootstrap path (`keyward-server keys create`) is refused the same way.
-    let bootstrap = server.state.keys.create(&PROFILE.into(), Some("bootstrapped"), Default::default()).await;
+    let by = keyward_server::keys::Requester::command_line();
+    let bootstrap =
+        server.state.keys.create(&PROFILE.into(), Some("bootstrapped"), Default::default(), None, &by).await;
     assert!(
         matches!(bootstrap, Err(KeyError::Store(StoreError::Unavailable(_)))),
         "bootstrap while writes fail: {:?}",

@@ -66,7 +66,8 @@ async fn tokens_carry_the_documented_claims_and_verify_against_the_jwks() {
     let kid = header["kid"].as_str().expect("a kid").to_owned();
 
     let claims = claims(&token);
-    assert_eq!(crate::keys(&claims), ["aud", "azp", "exp", "gty", "iat", "iss", "sub"]);
+    assert_eq!(crate::keys(&claims), ["aud", "azp", "exp", "gty", "iat", "iss", "scope", "sub"]);
+    assert_eq!(claims["scope"], "keys:read keys:write keys:verify", "the key's scopes");
     assert_eq!(claims["iss"], "https://keys.example.com/");
     assert_eq!(claims["aud"], "https://keys.example.com/api");
     assert_eq!(claims["sub"], format!("{}@clients", key.client_id));

@@ -2,13 +2,15 @@
 
 use crate::AppState;
 use crate::api::body::JsonOrForm;
-use crate::api::caller::Caller;
+use crate::api::caller::{Caller, require};
+use crate::api::client_address::ClientAddress;
 use crate::api::hal::{HalError, PathKey};
 use crate::api::rendered::PageKey;
 use crate::api::{cursor, links};
 use crate::error::Fault;
 use crate::ids::ProfileId;
 use crate::keys::PutOutcome;
+use crate::keys::Requester;
 use crate::store::{InitialisedKey, Key};
 use axum::Json;
 use axum::body::Bytes;
@@ -19,7 +21,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use keyward_model::{
     ApiKey, ApiKeyLinks, ApiKeyPage, ApiKeyRequest, EmbeddedApiKeys, ErrorBody, KeyType, Link, PageLinks,
-    PageMetadata, Secret,
+    PageMetadata, Scope, Secret,
 };
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -80,6 +82,7 @@ impl<S: Send + Sync> FromRequestParts<S> for PageParams {
         (status = 400, description = "Invalid paging parameters.", body = ErrorBody),
         (status = 401, description = "Missing or invalid credentials.", body = ErrorBody),
         (status = 429, description = "Too many failed attempts; see `Retry-After`.", body = ErrorBody),
+        (status = 403, description = "The key does not hold `keys:read`.", body = ErrorBody),
     )
 )]
 async fn list(
@@ -88,6 +91,7 @@ async fn list(
     OriginalUri(uri): OriginalUri,
     params: PageParams,
 ) -> Result<Response, HalError> {
+    require(&caller, Scope::KeysRead)?;
     let base = state.base_url.as_str();
     let number = params.page.unwrap_or(0);
     let size = match params.size {
@@ -198,6 +202,7 @@ async fn keyset_page(
         (status = 401, description = "Missing or invalid credentials.", body = ErrorBody),
         (status = 429, description = "Too many failed attempts; see `Retry-After`.", body = ErrorBody),
         (status = 404, description = "No such key among the caller's.", body = ErrorBody),
+        (status = 403, description = "The key does not hold `keys:read`.", body = ErrorBody),
     )
 )]
 async fn view(
@@ -205,6 +210,7 @@ async fn view(
     Caller(caller, _): Caller<HalError>,
     PathKey(id): PathKey,
 ) -> Result<Json<ApiKey>, HalError> {
+    require(&caller, Scope::KeysRead)?;
     let base = state.base_url.as_str();
     let key = state.keys.get(&caller.profile_id, id).await?;
     Ok(Json(resource(&key, base, None)))
@@ -220,7 +226,7 @@ async fn view(
         (status = 200, description = "API key with HAL links.", body = ApiKey),
         (status = 401, description = "Missing or invalid credentials.", body = ErrorBody),
         (status = 429, description = "Too many failed attempts; see `Retry-After`.", body = ErrorBody),
-        (status = 403, description = "Too many initialised keys.", body = ErrorBody),
+        (status = 403, description = "Too many initialised keys; or the key does not hold `keys:write`, or asks for scopes it does not hold.", body = ErrorBody),
         (status = 413, description = "A body (which this request does not need) larger than 64 KiB.", body = ErrorBody),
     )
 )]
@@ -228,6 +234,7 @@ async fn initialise(
     State(state): State<AppState>,
     Caller(caller, _): Caller<HalError>,
 ) -> Result<Json<ApiKey>, HalError> {
+    require(&caller, Scope::KeysWrite)?;
     let base = state.base_url.as_str();
     let key = state.keys.initialise(&caller.profile_id).await?;
     Ok(Json(initialised_resource(&key, base)))
@@ -251,7 +258,7 @@ async fn initialise(
         (status = 400, description = "Missing or invalid name, or a malformed body.", body = ErrorBody),
         (status = 401, description = "Missing or invalid credentials.", body = ErrorBody),
         (status = 429, description = "Too many failed attempts; see `Retry-After`.", body = ErrorBody),
-        (status = 403, description = "The profile's key limit is reached.", body = ErrorBody),
+        (status = 403, description = "The profile's key limit is reached; or the key does not hold `keys:write`, or asks for scopes it does not hold.", body = ErrorBody),
         (status = 404, description = "No such key among the caller's.", body = ErrorBody),
         (status = 409, description = "The profile already has a key with this name.", body = ErrorBody),
         (status = 413, description = "The body is larger than 64 KiB.", body = ErrorBody),
@@ -261,9 +268,12 @@ async fn initialise(
 async fn put(
     State(state): State<AppState>,
     Caller(caller, _): Caller<HalError>,
+    ClientAddress(address): ClientAddress,
     PathKey(id): PathKey,
     JsonOrForm(request, _): JsonOrForm<ApiKeyRequest, HalError>,
 ) -> Result<Response, HalError> {
+    require(&caller, Scope::KeysWrite)?;
+    let by = Requester::key(&caller, address);
     let base = state.base_url.as_str();
     let key_for = match request.key_for.as_deref() {
         None => KeyType::default(),
@@ -271,7 +281,8 @@ async fn put(
             HalError::BadRequest("keyFor must be one of GENERIC, ONBOARDING, GCP, AWS".into())
         })?,
     };
-    match state.keys.create_or_rename(&caller.profile_id, id, request.name.as_deref(), key_for).await? {
+    let name = request.name.as_deref();
+    match state.keys.create_or_rename(&caller.profile_id, id, name, key_for, request.scopes, &by).await? {
         PutOutcome::Created(created) => {
             let resource = resource(&created.key, base, Some(created.secret));
             let location = resource.links.self_.as_ref().map(|link| link.href.clone()).unwrap_or_default();
@@ -299,14 +310,17 @@ async fn put(
         (status = 401, description = "Missing or invalid credentials.", body = ErrorBody),
         (status = 429, description = "Too many failed attempts; see `Retry-After`.", body = ErrorBody),
         (status = 404, description = "No such key among the caller's.", body = ErrorBody),
+        (status = 403, description = "The key does not hold `keys:write`, or asks for scopes it does not hold.", body = ErrorBody),
     )
 )]
 async fn delete(
     State(state): State<AppState>,
     Caller(caller, _): Caller<HalError>,
+    ClientAddress(address): ClientAddress,
     PathKey(id): PathKey,
 ) -> Result<StatusCode, HalError> {
-    state.keys.delete(&caller.profile_id, id).await?;
+    require(&caller, Scope::KeysWrite)?;
+    state.keys.delete(&caller.profile_id, id, &Requester::key(&caller, address)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

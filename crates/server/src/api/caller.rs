@@ -9,6 +9,7 @@ use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::response::IntoResponse;
+use keyward_model::Scope;
 use std::marker::PhantomData;
 
 /// Why a request is not authenticated, before a dialect words it.
@@ -32,6 +33,21 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Principal, Call
         AuthError::Store(error) => CallerError::Fault(error.into()),
         AuthError::Busy(_) => CallerError::Fault(crate::error::Fault::Busy),
     })
+}
+
+/// The caller's key lacks the scope a route requires.
+#[derive(Debug, Clone, Copy)]
+pub struct MissingScope(pub Scope);
+
+impl std::fmt::Display for MissingScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "This key does not hold the scope {}", self.0)
+    }
+}
+
+/// Refuses a caller whose key lacks `scope`.
+pub fn require(caller: &Principal, scope: Scope) -> Result<(), MissingScope> {
+    if caller.scopes.contains(scope) { Ok(()) } else { Err(MissingScope(scope)) }
 }
 
 /// The authenticated caller, refused with the dialect error `E`.

@@ -3,7 +3,7 @@
 //! discovery and health answer in it, and so does every path no route serves.
 
 use crate::api::body::BodyError;
-use crate::api::caller::CallerError;
+use crate::api::caller::{CallerError, MissingScope};
 use crate::error::{self, Dialect, Fault, Refusal, Said};
 use crate::ids::KeyId;
 use crate::keys::KeyError;
@@ -48,6 +48,9 @@ pub enum HalError {
     NotFound(String),
     #[error("{}", LIMIT_MESSAGE)]
     LimitReached,
+    /// The caller's key lacks a scope the request needs.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0}")]
     Conflict(String),
     #[error("{0}")]
@@ -70,7 +73,7 @@ impl Refusal for HalError {
             HalError::BadRequest(_) => StatusCode::BAD_REQUEST,
             HalError::Unauthenticated | HalError::InvalidCredentials => StatusCode::UNAUTHORIZED,
             HalError::NotFound(_) => StatusCode::NOT_FOUND,
-            HalError::LimitReached => StatusCode::FORBIDDEN,
+            HalError::LimitReached | HalError::Forbidden(_) => StatusCode::FORBIDDEN,
             HalError::Conflict(_) => StatusCode::CONFLICT,
             HalError::Body(error) => error.status(),
             HalError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -116,8 +119,15 @@ impl From<KeyError> for HalError {
                 HalError::Conflict(format!("An API key named '{name}' already exists"))
             }
             KeyError::InvalidName(reason) => HalError::BadRequest(reason.to_owned()),
+            KeyError::ScopeNotHeld(_) => HalError::Forbidden(error.to_string()),
             KeyError::Hash | KeyError::Busy(_) | KeyError::Store(_) => HalError::Fault(error.into()),
         }
+    }
+}
+
+impl From<MissingScope> for HalError {
+    fn from(missing: MissingScope) -> Self {
+        HalError::Forbidden(missing.to_string())
     }
 }
 

@@ -3,12 +3,13 @@
 
 use crate::AppState;
 use crate::api::body::{BodyError, JsonOrForm};
-use crate::api::caller::{Caller, CallerError};
+use crate::api::caller::{Caller, CallerError, MissingScope, require};
 use crate::api::client_address::ClientAddress;
 use crate::api::hal::Segment;
 use crate::auth::{AuthError, Principal};
 use crate::error::{self, Dialect, Fault, Refusal, Said};
 use crate::keys::KeyError;
+use crate::keys::Requester;
 use crate::store::Key;
 use axum::Json;
 use axum::extract::{FromRequestParts, State};
@@ -16,11 +17,11 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
-use keyward_model::KeyApiError;
 use keyward_model::{
-    CreateKeyRequest, CreatedKey, DeleteKeyResponse, KeySummary, KeyType, VerifyFailure, VerifyKeyRequest,
-    VerifyKeyResponse,
+    AuditEntry, CreateKeyRequest, CreatedKey, DeleteKeyResponse, KeySummary, KeyType, VerifyFailure,
+    VerifyKeyRequest, VerifyKeyResponse,
 };
+use keyward_model::{KeyApiError, Scope};
 use std::time::Duration;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -32,6 +33,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(onboarding))
         .routes(routes!(delete))
         .routes(routes!(verify))
+        .routes(routes!(audit))
         // Any other path of this API is answered in its words.
         .route("/api/v1/{*rest}", any(|| async { V1Error::NoSuchResource }))
 }
@@ -57,6 +59,9 @@ pub enum V1Error {
     LimitReached(u32),
     #[error("No key with name {0}")]
     NotFound(String),
+    /// The caller's key lacks a scope the request needs.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("No such resource")]
     NoSuchResource,
     #[error("{0}")]
@@ -69,6 +74,12 @@ pub enum V1Error {
     Fault(#[from] Fault),
 }
 
+impl From<MissingScope> for V1Error {
+    fn from(missing: MissingScope) -> Self {
+        V1Error::Forbidden(missing.to_string())
+    }
+}
+
 impl Refusal for V1Error {
     fn status(&self) -> StatusCode {
         match self {
@@ -77,6 +88,7 @@ impl Refusal for V1Error {
                 StatusCode::BAD_REQUEST
             }
             V1Error::NotFound(_) | V1Error::NoSuchResource => StatusCode::NOT_FOUND,
+            V1Error::Forbidden(_) => StatusCode::FORBIDDEN,
             V1Error::Body(error) => error.status(),
             V1Error::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
             V1Error::Fault(fault) => fault.status(),
@@ -145,25 +157,31 @@ impl<S: Send + Sync> FromRequestParts<S> for KeyName {
         (status = 413, description = "The body is larger than 64 KiB.", body = KeyApiError),
         (status = 415, description = "The body is neither JSON nor a form.", body = KeyApiError),
         (status = 429, description = "Too many failed attempts; see `Retry-After`.", body = KeyApiError),
+        (status = 403, description = "The key does not hold `keys:write`, or asks for scopes it does not hold.", body = KeyApiError),
     )
 )]
 async fn create(
     State(state): State<AppState>,
     Caller(caller, _): Caller<V1Error>,
+    ClientAddress(address): ClientAddress,
     JsonOrForm(request, _): JsonOrForm<CreateKeyRequest, V1Error>,
 ) -> Result<Response, V1Error> {
+    require(&caller, Scope::KeysWrite)?;
     let name = request.name.clone().unwrap_or_default();
     let key_for = match request.key_for.as_deref() {
         None => KeyType::default(),
         Some(text) => text.parse().map_err(|_| V1Error::CannotCreate(name.clone()))?,
     };
-    let created =
-        state.keys.create(&caller.profile_id, request.name.as_deref(), key_for).await.map_err(|error| {
-            match error {
-                KeyError::NameTaken(_) | KeyError::InvalidName(_) => V1Error::CannotCreate(name.clone()),
-                KeyError::LimitReached(limit) => V1Error::LimitReached(limit),
-                other => V1Error::Fault(other.into()),
-            }
+    let by = Requester::key(&caller, address);
+    let created = state
+        .keys
+        .create(&caller.profile_id, request.name.as_deref(), key_for, request.scopes, &by)
+        .await
+        .map_err(|error| match error {
+            KeyError::NameTaken(_) | KeyError::InvalidName(_) => V1Error::CannotCreate(name.clone()),
+            KeyError::LimitReached(limit) => V1Error::LimitReached(limit),
+            KeyError::ScopeNotHeld(_) => V1Error::Forbidden(error.to_string()),
+            other => V1Error::Fault(other.into()),
         })?;
     let key = &created.key;
     let body = CreatedKey {
@@ -187,12 +205,14 @@ async fn create(
         (status = 200, description = "Key metadata.", body = [KeySummary]),
         (status = 401, description = "No key, an invalid key, or a deleted key.", body = KeyApiError),
         (status = 429, description = "Too many failed attempts; see `Retry-After`.", body = KeyApiError),
+        (status = 403, description = "The key does not hold `keys:read`.", body = KeyApiError),
     )
 )]
 async fn list(
     State(state): State<AppState>,
     Caller(caller, _): Caller<V1Error>,
 ) -> Result<Json<Vec<KeySummary>>, V1Error> {
+    require(&caller, Scope::KeysRead)?;
     summaries(&state, &caller, None).await
 }
 
@@ -205,12 +225,14 @@ async fn list(
         (status = 200, description = "Key metadata.", body = [KeySummary]),
         (status = 401, description = "No key, an invalid key, or a deleted key.", body = KeyApiError),
         (status = 429, description = "Too many failed attempts; see `Retry-After`.", body = KeyApiError),
+        (status = 403, description = "The key does not hold `keys:read`.", body = KeyApiError),
     )
 )]
 async fn onboarding(
     State(state): State<AppState>,
     Caller(caller, _): Caller<V1Error>,
 ) -> Result<Json<Vec<KeySummary>>, V1Error> {
+    require(&caller, Scope::KeysRead)?;
     summaries(&state, &caller, Some(KeyType::Onboarding)).await
 }
 
@@ -244,14 +266,18 @@ fn summary(state: &AppState, key: &Key) -> KeySummary {
         (status = 401, description = "No key, an invalid key, or a deleted key.", body = KeyApiError),
         (status = 404, description = "The caller has no key of this name.", body = KeyApiError),
         (status = 429, description = "Too many failed attempts; see `Retry-After`.", body = KeyApiError),
+        (status = 403, description = "The key does not hold `keys:write`, or asks for scopes it does not hold.", body = KeyApiError),
     )
 )]
 async fn delete(
     State(state): State<AppState>,
     Caller(caller, _): Caller<V1Error>,
+    ClientAddress(address): ClientAddress,
     KeyName(name): KeyName,
 ) -> Result<Json<DeleteKeyResponse>, V1Error> {
-    state.keys.delete_by_name(&caller.profile_id, &name).await.map_err(|error| match error {
+    require(&caller, Scope::KeysWrite)?;
+    let by = Requester::key(&caller, address);
+    state.keys.delete_by_name(&caller.profile_id, &name, &by).await.map_err(|error| match error {
         KeyError::NotFound => V1Error::NotFound(name.clone()),
         other => V1Error::Fault(other.into()),
     })?;
@@ -272,6 +298,7 @@ async fn delete(
         (status = 413, description = "The body is larger than 64 KiB.", body = KeyApiError),
         (status = 415, description = "The body is neither JSON nor a form.", body = KeyApiError),
         (status = 429, description = "Too many failed attempts; see `Retry-After`.", body = KeyApiError),
+        (status = 403, description = "The key does not hold `keys:verify`.", body = KeyApiError),
     )
 )]
 async fn verify(
@@ -280,6 +307,7 @@ async fn verify(
     ClientAddress(address): ClientAddress,
     JsonOrForm(request, _): JsonOrForm<VerifyKeyRequest, V1Error>,
 ) -> Result<Json<VerifyKeyResponse>, V1Error> {
+    require(&caller, Scope::KeysVerify)?;
     let key = request.key.ok_or(V1Error::BadRequest("key is required"))?;
     // Charged to the caller's address like any verification: only failures count there, so a
     // service verifying its users' valid keys is never refused for them.
@@ -297,6 +325,9 @@ async fn verify(
         Err(AuthError::Store(error)) => return Err(V1Error::Fault(error.into())),
         Err(AuthError::Busy(_)) => return Err(V1Error::Fault(Fault::Busy)),
     };
+    if request.scope.is_some_and(|scope| !principal.scopes.contains(scope)) {
+        return Ok(Json(VerifyKeyResponse::invalid(VerifyFailure::MissingScope)));
+    }
     // The verification found the key itself: nothing more to read.
     let summary = summary(&state, &principal);
     Ok(Json(VerifyKeyResponse {
@@ -307,5 +338,77 @@ async fn verify(
         key_for: Some(summary.key_for),
         profile_id: Some(principal.profile_id.as_str().to_owned()),
         created: Some(principal.created),
+        scopes: Some(principal.scopes.clone()),
     }))
+}
+
+/// The most audit entries one request returns, and how many it returns unless asked.
+const MAX_AUDIT_ENTRIES: u32 = 100;
+const DEFAULT_AUDIT_ENTRIES: u32 = 50;
+
+/// The query of `GET /api/v1/keys/audit`.
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct AuditQuery {
+    /// Only entries older than this `seq`.
+    #[param(minimum = 1)]
+    before: Option<i64>,
+    /// How many entries, 1 to 100 (50 unless given).
+    #[param(minimum = 1, maximum = 100)]
+    limit: Option<u32>,
+}
+
+/// The audit log
+///
+/// Every create, rename, scope change and delete of the caller's profile's keys, newest first:
+/// what changed, when, by which key, from which address.
+#[utoipa::path(
+    get, path = "/api/v1/keys/audit", tag = "keys", operation_id = "listAuditEntries",
+    params(AuditQuery),
+    responses(
+        (status = 200, description = "Audit entries, newest first.", body = [AuditEntry]),
+        (status = 400, description = "`before` or `limit` out of range.", body = KeyApiError),
+        (status = 401, description = "No key, an invalid key, or a deleted key.", body = KeyApiError),
+        (status = 403, description = "The key does not hold `keys:read`.", body = KeyApiError),
+        (status = 429, description = "Too many failed attempts; see `Retry-After`.", body = KeyApiError),
+    )
+)]
+async fn audit(
+    State(state): State<AppState>,
+    Caller(caller, _): Caller<V1Error>,
+    uri: axum::http::Uri,
+) -> Result<Json<Vec<AuditEntry>>, V1Error> {
+    require(&caller, Scope::KeysRead)?;
+    let query: AuditQuery = serde_urlencoded::from_str(uri.query().unwrap_or_default())
+        .map_err(|_| V1Error::BadRequest("before and limit must be whole numbers"))?;
+    let limit = match query.limit {
+        None => DEFAULT_AUDIT_ENTRIES,
+        Some(limit @ 1..=MAX_AUDIT_ENTRIES) => limit,
+        Some(_) => return Err(V1Error::BadRequest("limit must be 1 to 100")),
+    };
+    if query.before.is_some_and(|before| before < 1) {
+        return Err(V1Error::BadRequest("before must be at least 1"));
+    }
+    let events = state
+        .keys
+        .audit_events(&caller.profile_id, query.before, limit)
+        .await
+        .map_err(|error| V1Error::Fault(error.into()))?;
+    let identifier = |client_id: &crate::ids::ClientId| state.format.identifier(client_id.as_str());
+    Ok(Json(
+        events
+            .into_iter()
+            .map(|event| AuditEntry {
+                seq: event.seq,
+                at: event.at,
+                action: event.action.as_str().to_owned(),
+                key_id: event.key_id.as_uuid(),
+                identifier: event.client_id.as_ref().map(identifier),
+                name: event.name,
+                scopes: event.scopes,
+                by: event.actor.client_id.as_ref().map(identifier),
+                address: event.actor.address.map(|address| address.to_string()),
+            })
+            .collect(),
+    ))
 }

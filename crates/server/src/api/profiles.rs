@@ -1,7 +1,7 @@
 //! `/api/profiles/{id}`: the owner of keys, visible to itself only, so that `profile` links resolve.
 
 use crate::AppState;
-use crate::api::caller::Caller;
+use crate::api::caller::{Caller, require};
 use crate::api::hal::{HalError, Segment};
 use crate::api::links;
 use axum::Json;
@@ -25,6 +25,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         (status = 401, description = "Missing or invalid credentials.", body = ErrorBody),
         (status = 429, description = "Too many failed attempts; see `Retry-After`.", body = ErrorBody),
         (status = 404, description = "Not the caller's profile.", body = ErrorBody),
+        (status = 403, description = "The key does not hold `keys:read`.", body = ErrorBody),
     )
 )]
 async fn view(
@@ -32,6 +33,7 @@ async fn view(
     Caller(caller, _): Caller<HalError>,
     Segment(id): Segment,
 ) -> Result<Json<Profile>, HalError> {
+    require(&caller, keyward_model::Scope::KeysRead)?;
     let base = state.base_url.as_str();
     // Another profile is a 404 like an unknown one (or an undecodable id): its existence is not
     // the caller's business.

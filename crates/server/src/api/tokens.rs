@@ -144,7 +144,7 @@ async fn token(
         })?;
     let access_token = state
         .tokens
-        .issue(principal.client_id.as_str())
+        .issue(principal.client_id.as_str(), &principal.scopes)
         .map_err(|error| TokenError::Fault(Fault::internal(error)))?;
     let body = TokenResponse {
         access_token,

@@ -12,7 +12,8 @@ use crate::ids::{ClientId, KeyId, ProfileId};
 use crate::tokens::SigningAlgorithm;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use keyward_model::KeyType;
+use keyward_model::{KeyType, Scopes};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
@@ -97,6 +98,8 @@ pub struct Key {
     pub name: String,
     pub client_id: ClientId,
     pub key_for: KeyType,
+    /// What the key may do.
+    pub scopes: Scopes,
     pub created: DateTime<Utc>,
     pub last_modified: DateTime<Utc>,
 }
@@ -111,6 +114,7 @@ impl Key {
             name: "k".into(),
             client_id: "c".into(),
             key_for: KeyType::Generic,
+            scopes: Scopes::all(),
             created: Utc::now(),
             last_modified: Utc::now(),
         }
@@ -149,6 +153,7 @@ pub(crate) struct KeyColumns {
     pub name: Option<String>,
     pub client_id: Option<String>,
     pub key_for: String,
+    pub scopes: String,
     pub created: DateTime<Utc>,
     pub last_modified: DateTime<Utc>,
 }
@@ -162,12 +167,14 @@ impl KeyColumns {
             return Ok(KeyState::Initialised(InitialisedKey { id, profile_id, created }));
         };
         let key_for = self.key_for.parse().map_err(|_| corrupt(format!("key type {:?}", self.key_for)))?;
+        let scopes = self.scopes.parse().map_err(|_| corrupt(format!("scopes {:?}", self.scopes)))?;
         Ok(KeyState::Created(Key {
             id,
             profile_id,
             name,
             client_id: ClientId::new(client_id),
             key_for,
+            scopes,
             created,
             last_modified: self.last_modified,
         }))
@@ -195,6 +202,7 @@ pub(crate) fn explain_miss(created: Option<bool>, limit: u32) -> StoreError {
 pub struct NewCredentials {
     pub name: String,
     pub key_for: KeyType,
+    pub scopes: Scopes,
     pub client_id: ClientId,
     pub secret_hash: SecretHash,
 }
@@ -204,6 +212,7 @@ impl std::fmt::Debug for NewCredentials {
         f.debug_struct("NewCredentials")
             .field("name", &self.name)
             .field("key_for", &self.key_for)
+            .field("scopes", &self.scopes)
             .field("client_id", &self.client_id)
             .field("secret_hash", &REDACTED)
             .finish()
@@ -270,6 +279,127 @@ pub struct KeyEvent {
     pub at: DateTime<Utc>,
 }
 
+/// Who made a change, for the audit log: the key the caller authenticated as and the address it
+/// called from; neither for the command line.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Actor {
+    pub client_id: Option<ClientId>,
+    pub address: Option<IpAddr>,
+}
+
+/// What an audit event records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditAction {
+    Created,
+    Renamed,
+    ScopesChanged,
+    Deleted,
+}
+
+impl AuditAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::Created => "created",
+            AuditAction::Renamed => "renamed",
+            AuditAction::ScopesChanged => "scopes_changed",
+            AuditAction::Deleted => "deleted",
+        }
+    }
+
+    pub(crate) fn decode(text: &str) -> Result<Self, StoreError> {
+        [AuditAction::Created, AuditAction::Renamed, AuditAction::ScopesChanged, AuditAction::Deleted]
+            .into_iter()
+            .find(|action| action.as_str() == text)
+            .ok_or_else(|| corrupt(format!("audit action {text:?}")))
+    }
+}
+
+/// One change to a profile's keys: what, to which key (as it was after the change, or before a
+/// delete), when, and by whom.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    pub seq: i64,
+    pub profile_id: ProfileId,
+    pub at: DateTime<Utc>,
+    pub action: AuditAction,
+    pub key_id: KeyId,
+    /// Absent for an initialised key deleted before it was created.
+    pub client_id: Option<ClientId>,
+    pub name: Option<String>,
+    pub scopes: Option<Scopes>,
+    pub actor: Actor,
+}
+
+impl AuditEvent {
+    /// The record of `action` on `key` (as it is after the change, or before a delete); the
+    /// store numbers it.
+    pub(crate) fn of(action: AuditAction, key: &KeyState, at: DateTime<Utc>, by: &Actor) -> Self {
+        let (key_id, profile_id, client_id, name, scopes) = match key {
+            KeyState::Created(key) => (
+                key.id,
+                key.profile_id.clone(),
+                Some(key.client_id.clone()),
+                Some(key.name.clone()),
+                Some(key.scopes.clone()),
+            ),
+            KeyState::Initialised(key) => (key.id, key.profile_id.clone(), None, None, None),
+        };
+        AuditEvent { seq: 0, profile_id, at, action, key_id, client_id, name, scopes, actor: by.clone() }
+    }
+}
+
+/// What a rename changed: the name, the scopes, or both (a rename to the same name and scopes
+/// records nothing).
+pub(crate) fn changes(before: &Key, after: &KeyState) -> Vec<AuditAction> {
+    let KeyState::Created(after) = after else { return Vec::new() };
+    let mut changes = Vec::new();
+    if before.name != after.name {
+        changes.push(AuditAction::Renamed);
+    }
+    if before.scopes != after.scopes {
+        changes.push(AuditAction::ScopesChanged);
+    }
+    changes
+}
+
+/// An audit row's columns, once each backend has decoded its own encodings of them.
+pub(crate) struct AuditColumns {
+    pub seq: i64,
+    pub profile_id: String,
+    pub at: DateTime<Utc>,
+    pub action: String,
+    pub key_id: KeyId,
+    pub client_id: Option<String>,
+    pub name: Option<String>,
+    pub scopes: Option<String>,
+    pub actor_client_id: Option<String>,
+    pub actor_address: Option<String>,
+}
+
+impl AuditColumns {
+    pub(crate) fn decode(self) -> Result<AuditEvent, StoreError> {
+        let scopes = self
+            .scopes
+            .map(|text| text.parse().map_err(|_| corrupt(format!("scopes {text:?}"))))
+            .transpose()?;
+        let address = self
+            .actor_address
+            .map(|text| text.parse().map_err(|_| corrupt(format!("address {text:?}"))))
+            .transpose()?;
+        Ok(AuditEvent {
+            seq: self.seq,
+            profile_id: ProfileId::new(self.profile_id),
+            at: self.at,
+            action: AuditAction::decode(&self.action)?,
+            key_id: self.key_id,
+            client_id: self.client_id.map(ClientId::new),
+            name: self.name,
+            scopes,
+            actor: Actor { client_id: self.actor_client_id.map(ClientId::new), address },
+        })
+    }
+}
+
 /// The algorithm a stored signing key row names.
 pub(crate) fn signing_algorithm(name: &str) -> Result<SigningAlgorithm, StoreError> {
     SigningAlgorithm::from_name(name).ok_or_else(|| corrupt(format!("signing key algorithm {name:?}")))
@@ -285,6 +415,9 @@ pub struct SigningKeyRecord {
 }
 
 /// Where keys and signing keys are kept.
+///
+/// **Audited.** Every create, rename, scope change and delete of a key writes its
+/// [`AuditEvent`] in the transaction of the change: a change is never without its record.
 ///
 /// **Acknowledged means committed.** Every method that writes returns `Ok` only after the
 /// transaction holding its change has committed, and the backend's durability setting makes a
@@ -320,6 +453,7 @@ pub trait Store: Send + Sync + 'static {
         credentials: &NewCredentials,
         now: DateTime<Utc>,
         limit: u32,
+        by: &Actor,
     ) -> Result<Key, StoreError>;
 
     /// Stores a created key in one step, unless the profile already has `limit` keys.
@@ -330,16 +464,19 @@ pub trait Store: Send + Sync + 'static {
         credentials: &NewCredentials,
         now: DateTime<Utc>,
         limit: u32,
+        by: &Actor,
     ) -> Result<Key, StoreError>;
 
-    /// Renames a created key of the profile, and logs a [`KeyEventKind::Changed`] event for it in
-    /// the same transaction.
+    /// Renames a created key of the profile and, when `scopes` are given, sets its scopes; logs a
+    /// [`KeyEventKind::Changed`] event for it in the same transaction.
     async fn rename(
         &self,
         profile_id: &ProfileId,
         id: KeyId,
         name: &str,
+        scopes: Option<&Scopes>,
         now: DateTime<Utc>,
+        by: &Actor,
     ) -> Result<Key, StoreError>;
 
     /// A key of the profile, created or initialised.
@@ -373,11 +510,30 @@ pub trait Store: Send + Sync + 'static {
 
     /// Deletes the profile's key named `name` and returns it, logging a [`KeyEventKind::Revoked`]
     /// event in the same transaction.
-    async fn delete_by_name(&self, profile_id: &ProfileId, name: &str) -> Result<Option<Key>, StoreError>;
+    async fn delete_by_name(
+        &self,
+        profile_id: &ProfileId,
+        name: &str,
+        by: &Actor,
+    ) -> Result<Option<Key>, StoreError>;
 
     /// Deletes a key of the profile, created or initialised, and returns it; a created key's
     /// delete logs a [`KeyEventKind::Revoked`] event in the same transaction.
-    async fn delete(&self, profile_id: &ProfileId, id: KeyId) -> Result<Option<KeyState>, StoreError>;
+    async fn delete(
+        &self,
+        profile_id: &ProfileId,
+        id: KeyId,
+        by: &Actor,
+    ) -> Result<Option<KeyState>, StoreError>;
+
+    /// Up to `limit` of the profile's audit events, newest first, those before the sequence
+    /// number `before` when given.
+    async fn audit_events(
+        &self,
+        profile_id: &ProfileId,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, StoreError>;
 
     /// The created key whose client id this is, and its secret's hash.
     async fn credential(&self, client_id: &ClientId) -> Result<Option<StoredCredential>, StoreError>;
@@ -434,6 +590,7 @@ mod tests {
         let new = NewCredentials {
             name: key.name.clone(),
             key_for: key.key_for,
+            scopes: key.scopes.clone(),
             client_id: key.client_id.clone(),
             secret_hash: SecretHash::new(HASH.to_owned()),
         };

@@ -7,14 +7,14 @@
 //! it returns, as the `Store` contract asks.
 
 use super::{
-    InitialisedKey, Key, KeyColumns, KeyEvent, KeyEventKind, KeyState, NewCredentials, SecretHash,
-    SigningKeyRecord, Store, StoreError, StoredCredential,
+    Actor, AuditAction, AuditEvent, InitialisedKey, Key, KeyColumns, KeyEvent, KeyEventKind, KeyState,
+    NewCredentials, SecretHash, SigningKeyRecord, Store, StoreError, StoredCredential,
 };
 use crate::config::DatabaseSettings;
 use crate::ids::{ClientId, KeyId, ProfileId};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use keyward_model::KeyType;
+use keyward_model::{KeyType, Scopes};
 use sqlx::postgres::{PgConnectOptions, PgDatabaseError, PgListener, PgPoolOptions, PgRow};
 use sqlx::{PgConnection, PgPool, Postgres, Row, Transaction};
 use std::str::FromStr;
@@ -29,7 +29,7 @@ const EVENTS_CHANNEL: &str = "keyward_key_events";
 /// The columns of a key, for `concat!` into static SQL.
 macro_rules! key_columns {
     () => {
-        "id, profile_id, name, client_id, key_for, created, last_modified"
+        "id, profile_id, name, client_id, key_for, scopes, created, last_modified"
     };
 }
 
@@ -136,10 +136,32 @@ fn key_state(row: &PgRow) -> Result<KeyState, StoreError> {
         name: row.try_get("name")?,
         client_id: row.try_get("client_id")?,
         key_for: row.try_get("key_for")?,
+        scopes: row.try_get("scopes")?,
         created: row.try_get("created")?,
         last_modified: row.try_get("last_modified")?,
     }
     .into_state()
+}
+
+/// Records a change in the audit log, in the transaction of the change.
+async fn audit(connection: &mut PgConnection, event: AuditEvent) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO audit_events
+           (profile_id, at, action, key_id, client_id, name, scopes, actor_client_id, actor_address)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(event.profile_id.as_str())
+    .bind(event.at)
+    .bind(event.action.as_str())
+    .bind(event.key_id.as_uuid())
+    .bind(event.client_id.as_ref().map(ClientId::as_str))
+    .bind(event.name)
+    .bind(event.scopes.map(|scopes| scopes.to_string()))
+    .bind(event.actor.client_id.as_ref().map(ClientId::as_str))
+    .bind(event.actor.address.map(|address| address.to_string()))
+    .execute(connection)
+    .await?;
+    Ok(())
 }
 
 async fn count_created(connection: &mut PgConnection, profile_id: &ProfileId) -> Result<u64, StoreError> {
@@ -206,11 +228,13 @@ impl Store for PostgresStore {
         credentials: &NewCredentials,
         now: DateTime<Utc>,
         limit: u32,
+        by: &Actor,
     ) -> Result<Key, StoreError> {
         let mut tx = self.begin_for(profile_id).await?;
         let row = sqlx::query(concat!(
             "UPDATE api_keys
-             SET name = $3, client_id = $4, secret_hash = $5, key_for = $6, created = $7, last_modified = $7
+             SET name = $3, client_id = $4, secret_hash = $5, key_for = $6, created = $7, last_modified = $7,
+                 scopes = $9
              WHERE id = $1 AND profile_id = $2 AND name IS NULL
                AND coalesce((SELECT created_keys FROM profile_key_counts WHERE profile_id = $2), 0) < $8
              RETURNING ",
@@ -224,12 +248,15 @@ impl Store for PostgresStore {
         .bind(credentials.key_for.as_str())
         .bind(now)
         .bind(i64::from(limit))
+        .bind(credentials.scopes.to_string())
         .fetch_optional(&mut *tx)
         .await
         .map_err(StoreError::from_write)?;
         let outcome = match row {
             Some(row) => {
-                let key = key_state(&row)?.into_created()?;
+                let state = key_state(&row)?;
+                audit(&mut tx, AuditEvent::of(AuditAction::Created, &state, now, by)).await?;
+                let key = state.into_created()?;
                 log_event(&mut tx, &key, KeyEventKind::Created).await?;
                 Ok(key)
             }
@@ -246,11 +273,12 @@ impl Store for PostgresStore {
         credentials: &NewCredentials,
         now: DateTime<Utc>,
         limit: u32,
+        by: &Actor,
     ) -> Result<Key, StoreError> {
         let mut tx = self.begin_for(profile_id).await?;
         let row = sqlx::query(concat!(
-            "INSERT INTO api_keys (id, profile_id, name, client_id, secret_hash, key_for, created, last_modified)
-             SELECT $1, $2, $3, $4, $5, $6, $7, $7
+            "INSERT INTO api_keys (id, profile_id, name, client_id, secret_hash, key_for, created, last_modified, scopes)
+             SELECT $1, $2, $3, $4, $5, $6, $7, $7, $9
              WHERE coalesce((SELECT created_keys FROM profile_key_counts WHERE profile_id = $2), 0) < $8
              RETURNING ",
             key_columns!()
@@ -263,11 +291,14 @@ impl Store for PostgresStore {
         .bind(credentials.key_for.as_str())
         .bind(now)
         .bind(i64::from(limit))
+        .bind(credentials.scopes.to_string())
         .fetch_optional(&mut *tx)
         .await
         .map_err(StoreError::from_write)?;
         let Some(row) = row else { return Err(StoreError::LimitReached(limit)) };
-        let key = key_state(&row)?.into_created()?;
+        let state = key_state(&row)?;
+        audit(&mut tx, AuditEvent::of(AuditAction::Created, &state, now, by)).await?;
+        let key = state.into_created()?;
         log_event(&mut tx, &key, KeyEventKind::Created).await?;
         tx.commit().await?;
         Ok(key)
@@ -278,11 +309,25 @@ impl Store for PostgresStore {
         profile_id: &ProfileId,
         id: KeyId,
         name: &str,
+        scopes: Option<&Scopes>,
         now: DateTime<Utc>,
+        by: &Actor,
     ) -> Result<Key, StoreError> {
+        // The profile's lock is held: the key read here is the one the update changes.
         let mut tx = self.begin_for(profile_id).await?;
+        let before = sqlx::query(concat!(
+            "SELECT ",
+            key_columns!(),
+            " FROM api_keys WHERE id = $1 AND profile_id = $2 AND name IS NOT NULL"
+        ))
+        .bind(id.as_uuid())
+        .bind(profile_id.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(before) = before else { return Err(StoreError::NotFound) };
+        let before = key_state(&before)?.into_created()?;
         let row = sqlx::query(concat!(
-            "UPDATE api_keys SET name = $3, last_modified = $4
+            "UPDATE api_keys SET name = $3, last_modified = $4, scopes = coalesce($5, scopes)
              WHERE id = $1 AND profile_id = $2 AND name IS NOT NULL
              RETURNING ",
             key_columns!()
@@ -291,11 +336,15 @@ impl Store for PostgresStore {
         .bind(profile_id.as_str())
         .bind(name)
         .bind(now)
-        .fetch_optional(&mut *tx)
+        .bind(scopes.map(Scopes::to_string))
+        .fetch_one(&mut *tx)
         .await
         .map_err(StoreError::from_write)?;
-        let Some(row) = row else { return Err(StoreError::NotFound) };
-        let key = key_state(&row)?.into_created()?;
+        let state = key_state(&row)?;
+        for action in super::changes(&before, &state) {
+            audit(&mut tx, AuditEvent::of(action, &state, now, by)).await?;
+        }
+        let key = state.into_created()?;
         log_event(&mut tx, &key, KeyEventKind::Changed).await?;
         tx.commit().await?;
         Ok(key)
@@ -383,7 +432,12 @@ impl Store for PostgresStore {
         rows.iter().map(|row| key_state(row)?.into_created()).collect()
     }
 
-    async fn delete_by_name(&self, profile_id: &ProfileId, name: &str) -> Result<Option<Key>, StoreError> {
+    async fn delete_by_name(
+        &self,
+        profile_id: &ProfileId,
+        name: &str,
+        by: &Actor,
+    ) -> Result<Option<Key>, StoreError> {
         let mut tx = self.begin_for(profile_id).await?;
         let row = sqlx::query(concat!(
             "DELETE FROM api_keys WHERE profile_id = $1 AND name = $2 RETURNING ",
@@ -394,14 +448,21 @@ impl Store for PostgresStore {
         .fetch_optional(&mut *tx)
         .await?;
         let deleted = row.as_ref().map(|row| key_state(row)?.into_created()).transpose()?;
-        if let Some(key) = &deleted {
-            log_event(&mut tx, key, KeyEventKind::Revoked).await?;
+        if let Some(key) = deleted.clone() {
+            log_event(&mut tx, &key, KeyEventKind::Revoked).await?;
+            audit(&mut tx, AuditEvent::of(AuditAction::Deleted, &KeyState::Created(key), Utc::now(), by))
+                .await?;
         }
         tx.commit().await?;
         Ok(deleted)
     }
 
-    async fn delete(&self, profile_id: &ProfileId, id: KeyId) -> Result<Option<KeyState>, StoreError> {
+    async fn delete(
+        &self,
+        profile_id: &ProfileId,
+        id: KeyId,
+        by: &Actor,
+    ) -> Result<Option<KeyState>, StoreError> {
         let mut tx = self.begin_for(profile_id).await?;
         let row = sqlx::query(concat!(
             "DELETE FROM api_keys WHERE id = $1 AND profile_id = $2 RETURNING ",
@@ -415,8 +476,45 @@ impl Store for PostgresStore {
         if let Some(KeyState::Created(key)) = &deleted {
             log_event(&mut tx, key, KeyEventKind::Revoked).await?;
         }
+        if let Some(state) = &deleted {
+            audit(&mut tx, AuditEvent::of(AuditAction::Deleted, state, Utc::now(), by)).await?;
+        }
         tx.commit().await?;
         Ok(deleted)
+    }
+
+    async fn audit_events(
+        &self,
+        profile_id: &ProfileId,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, profile_id, at, action, key_id, client_id, name, scopes, actor_client_id, actor_address
+             FROM audit_events WHERE profile_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3",
+        )
+        .bind(profile_id.as_str())
+        .bind(before.unwrap_or(i64::MAX))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                super::AuditColumns {
+                    seq: row.try_get("seq")?,
+                    profile_id: row.try_get("profile_id")?,
+                    at: row.try_get("at")?,
+                    action: row.try_get("action")?,
+                    key_id: KeyId::from(row.try_get::<Uuid, _>("key_id")?),
+                    client_id: row.try_get("client_id")?,
+                    name: row.try_get("name")?,
+                    scopes: row.try_get("scopes")?,
+                    actor_client_id: row.try_get("actor_client_id")?,
+                    actor_address: row.try_get("actor_address")?,
+                }
+                .decode()
+            })
+            .collect()
     }
 
     async fn credential(&self, client_id: &ClientId) -> Result<Option<StoredCredential>, StoreError> {

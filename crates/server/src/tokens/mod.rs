@@ -18,6 +18,7 @@ use crate::ids::ClientId;
 use crate::store::{Store, StoreError};
 use jsonwebtoken::Validation;
 use jsonwebtoken::jwk::JwkSet;
+use keyward_model::Scopes;
 use moka::sync::Cache;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -46,6 +47,10 @@ pub struct Claims {
     pub exp: u64,
     pub gty: String,
     pub azp: String,
+    /// The key's scopes when the token was issued, space-separated (RFC 8693's `scope`): for
+    /// resource servers. Keyward itself reads the key's scopes now, not the token's.
+    #[serde(default)]
+    pub scope: String,
 }
 
 /// What a verified token is remembered as.
@@ -148,8 +153,8 @@ impl TokenService {
         &self.jwks
     }
 
-    /// A signed access token for `client_id`.
-    pub fn issue(&self, client_id: &str) -> Result<String, SigningError> {
+    /// A signed access token for `client_id`, whose key holds `scopes`.
+    pub fn issue(&self, client_id: &str, scopes: &Scopes) -> Result<String, SigningError> {
         let now = self.now_secs();
         let claims = Claims {
             iss: self.issuer.clone(),
@@ -159,6 +164,7 @@ impl TokenService {
             exp: now + self.ttl.as_secs(),
             gty: GRANT_TYPE_CLAIM.to_owned(),
             azp: client_id.to_owned(),
+            scope: scopes.to_string(),
         };
         self.keys[self.signer].sign(&claims)
     }
@@ -267,7 +273,7 @@ mod tests {
         let clock = Arc::new(ManualClock::starting_now());
         let keys = records(SigningAlgorithm::Rs256);
         let service = service_with(&keys, SigningAlgorithm::Rs256, BASE, clock.clone());
-        let token = service.issue("c").unwrap();
+        let token = service.issue("c", &Scopes::all()).unwrap();
         let claims = claims_of(&token);
         assert_eq!(claims.iat, u64::try_from(clock.now().timestamp()).unwrap());
         assert_eq!(claims.exp - claims.iat, 60);
@@ -291,7 +297,7 @@ mod tests {
         let keys = records(SigningAlgorithm::Rs256);
         let ours = service_with(&keys, SigningAlgorithm::Rs256, BASE, clock.clone());
         let elsewhere = service_with(&keys, SigningAlgorithm::Rs256, "https://evil.example", clock);
-        let token = elsewhere.issue("c").unwrap();
+        let token = elsewhere.issue("c", &Scopes::all()).unwrap();
         assert_eq!(elsewhere.verify(&token), Some(ClientId::from("c")), "our key signed it");
         assert!(ours.verify(&token).is_none(), "iss and aud are ours only");
     }
@@ -301,7 +307,7 @@ mod tests {
         for algorithm in [SigningAlgorithm::Rs256, SigningAlgorithm::Es256, SigningAlgorithm::EdDsa] {
             let service = service(algorithm, Arc::new(ManualClock::starting_now()));
             assert_eq!(service.algorithm(), algorithm);
-            let token = service.issue("c").unwrap();
+            let token = service.issue("c", &Scopes::all()).unwrap();
             let header = jsonwebtoken::decode_header(&token).unwrap();
             assert_eq!(header.alg, algorithm.jwt());
             // As a third party verifies: the key from the JWKS by `kid`, the algorithm it names.
@@ -325,7 +331,7 @@ mod tests {
     #[test]
     fn a_token_altered_or_signed_elsewhere_is_refused() {
         let service = service(SigningAlgorithm::Es256, Arc::new(ManualClock::starting_now()));
-        let token = service.issue("c").unwrap();
+        let token = service.issue("c", &Scopes::all()).unwrap();
         let (head, rest) = token.split_once('.').unwrap();
         let (_, signature) = rest.split_once('.').unwrap();
         let mut claims = claims_of(&token);
@@ -337,7 +343,7 @@ mod tests {
         );
         assert!(service.verify(&format!("{head}.{forged_claims}.{signature}")).is_none());
         let stranger = self::service(SigningAlgorithm::Es256, Arc::new(ManualClock::starting_now()));
-        assert!(service.verify(&stranger.issue("c").unwrap()).is_none(), "unknown kid");
+        assert!(service.verify(&stranger.issue("c", &Scopes::all()).unwrap()).is_none(), "unknown kid");
         // A header that names another algorithm for our key is refused: the key decides.
         let mut header = jsonwebtoken::decode_header(&token).unwrap();
         header.alg = jsonwebtoken::Algorithm::HS256;
