@@ -180,7 +180,10 @@ impl KeywardBuilder {
                 let builder = reqwest::Client::builder()
                     .connect_timeout(self.connect_timeout)
                     .timeout(self.timeout)
-                    .user_agent(self.user_agent);
+                    .user_agent(self.user_agent)
+                    // Keyward never redirects, and a 307 or 308 would resend a token request's
+                    // body, client secret included, to wherever it points.
+                    .redirect(reqwest::redirect::Policy::none());
                 #[cfg(any(feature = "rustls", feature = "native-tls"))]
                 let builder = {
                     let mut certificates = Vec::new();

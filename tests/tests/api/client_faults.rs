@@ -188,3 +188,15 @@ async fn requests_name_the_client() {
         .unwrap();
     assert_eq!(stub.seen()[1].header("user-agent"), Some("deploy-bot/2"));
 }
+
+#[tokio::test]
+async fn a_redirect_never_carries_the_secret_elsewhere() {
+    let elsewhere = Scripted::start(vec![token("stolen")]).await;
+    let redirecting = Scripted::start(vec![
+        Reply::json(307, json!("moved")).with("location", format!("{}/oauth/token", elsewhere.base)),
+    ])
+    .await;
+    let client = credentials(&redirecting.base, RetryPolicy::none());
+    assert!(client.page(0, 1).await.is_err(), "a redirect is not followed");
+    assert!(elsewhere.seen().is_empty(), "the token request went nowhere else: {:?}", elsewhere.seen());
+}
