@@ -86,6 +86,20 @@ async fn bad_bodies_are_4xx_and_change_nothing() {
     let cases = [
         (put("application/json", b"{\"name\":".to_vec()), StatusCode::BAD_REQUEST),
         (put("application/json", b"[1,2]".to_vec()), StatusCode::BAD_REQUEST),
+        // serde would read `["renamed"]` as `{"name": "renamed"}`: only an object is a body.
+        (put("application/json", b"[\"renamed\"]".to_vec()), StatusCode::BAD_REQUEST),
+        (put("application/json", b"\"renamed\"".to_vec()), StatusCode::BAD_REQUEST),
+        (
+            put("application/json", format!("{}1{}", "[".repeat(10_000), "]".repeat(10_000)).into_bytes()),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            put(
+                "application/json",
+                format!("{{\"name\": {}1{}}}", "[".repeat(10_000), "]".repeat(10_000)).into_bytes(),
+            ),
+            StatusCode::BAD_REQUEST,
+        ),
         (put("application/json", b"{\"name\": {\"a\": 1}}".to_vec()), StatusCode::BAD_REQUEST),
         (put("application/json", vec![0xff, 0xfe, 0x00]), StatusCode::BAD_REQUEST),
         (put("application/x-www-form-urlencoded", b"name=".to_vec()), StatusCode::BAD_REQUEST),

@@ -82,16 +82,22 @@ async fn read<S: Send + Sync, T: DeserializeOwned + Default>(
         return Ok(T::default());
     }
     match media_type.as_deref() {
-        Some("application/json") => {
-            serde_json::from_slice(&bytes).map_err(|e| BodyError::Malformed(e.to_string()))
-        }
-        Some(json) if json.starts_with("application/") && json.ends_with("+json") => {
-            serde_json::from_slice(&bytes).map_err(|e| BodyError::Malformed(e.to_string()))
-        }
+        Some("application/json") => from_json(&bytes),
+        Some(json) if json.starts_with("application/") && json.ends_with("+json") => from_json(&bytes),
         Some("application/x-www-form-urlencoded") => {
             serde_urlencoded::from_bytes(&bytes).map_err(|e| BodyError::Malformed(e.to_string()))
         }
         Some(other) => Err(BodyError::UnsupportedMediaType(other.to_owned())),
         None => Err(BodyError::UnsupportedMediaType("none".to_owned())),
     }
+}
+
+/// A JSON object as `T`. serde reads a struct from an array too (`["name"]` as `{"name": ...}`):
+/// every body here is an object, and anything else is refused.
+fn from_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, BodyError> {
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first != Some(&b'{') {
+        return Err(BodyError::Malformed("the body must be a JSON object".to_owned()));
+    }
+    serde_json::from_slice(bytes).map_err(|e| BodyError::Malformed(e.to_string()))
 }
