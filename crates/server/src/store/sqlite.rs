@@ -22,6 +22,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
 use sqlx::{Connection, Row, Sqlite, SqliteConnection, SqlitePool, Transaction};
+use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 use uuid::Uuid;
@@ -44,7 +45,11 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     pub async fn connect(settings: &DatabaseSettings) -> Result<Self, StoreError> {
-        let options = SqliteConnectOptions::from_str(&settings.database_url)?
+        let options = SqliteConnectOptions::from_str(&settings.database_url)?;
+        if !is_in_memory(&settings.database_url) {
+            create_private(options.get_filename()).map_err(|error| StoreError::Unavailable(error.into()))?;
+        }
+        let options = options
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             // FULL syncs the WAL on every commit: an acknowledged write survives a power cut, not
@@ -70,6 +75,26 @@ impl SqliteStore {
     /// failing when a read turns into a write.
     async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
         Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
+    }
+}
+
+/// Whether the URL names an in-memory database, which has no file.
+fn is_in_memory(url: &str) -> bool {
+    url.contains(":memory:") || url.contains("mode=memory")
+}
+
+/// Creates the database file, when missing, readable and writable by its owner only: it holds
+/// secret hashes and signing keys. SQLite gives the -wal and -shm files the database file's mode.
+/// An empty file is an empty database.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(error) => Err(error),
     }
 }
 
@@ -546,6 +571,27 @@ mod tests {
             key_for: KeyType::Generic,
             client_id: ClientId::new(format!("client{n}")),
             secret_hash: "hash".to_owned(),
+        }
+    }
+
+    /// The file holds secret hashes and signing keys: nobody but its owner reads it, nor its WAL.
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn the_database_and_its_wal_are_created_for_their_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys.db");
+        let store = SqliteStore::connect(&DatabaseSettings::at(format!("sqlite://{}", path.display())))
+            .await
+            .unwrap();
+        store
+            .insert_created(&ProfileId::from("p"), KeyId::new_random(), &credentials(1), Utc::now(), 50)
+            .await
+            .unwrap();
+        for suffix in ["", "-wal", "-shm"] {
+            let file = dir.path().join(format!("keys.db{suffix}"));
+            let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{} is {mode:o}", file.display());
         }
     }
 
