@@ -88,7 +88,7 @@ impl AppState {
             clock.clone(),
         ));
         let tokens = Arc::new(
-            TokenService::load_or_create(store.as_ref(), &settings.token_settings(), clock.clone())
+            TokenService::load_or_create(store.as_ref(), &settings.token_settings()?, clock.clone())
                 .await
                 .context("loading the token signing keys")?,
         );
@@ -137,7 +137,7 @@ pub fn key_format(settings: &KeySettings) -> anyhow::Result<KeyFormat> {
 }
 
 /// Serves the API on `listener` until `shutdown` completes, following other instances' deletes
-/// and renames, and sweeping stale initialised keys and old key events hourly.
+/// and renames and the signing keys' rotations, and sweeping stale initialised keys and old key events hourly.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
@@ -149,6 +149,7 @@ pub async fn serve(
         state.views.clone(),
         state.clock.clone(),
     ));
+    let rotations = tokio::spawn(state.tokens.clone().follow_rotations(state.store.clone()));
     let (keys, auth, store) = (state.keys.clone(), state.auth.clone(), state.store.clone());
     let retention = events::retention(state.cache.ttl());
     let sweeper = tokio::spawn(async move {
@@ -179,6 +180,7 @@ pub async fn serve(
     .with_graceful_shutdown(shutdown)
     .await;
     sweeper.abort();
+    rotations.abort();
     follower.abort();
     result
 }
