@@ -226,4 +226,12 @@ impl Store for ProbedStore {
     async fn insert_first_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError> {
         self.write()?.insert_first_signing_key(key).await
     }
+
+    async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError> {
+        self.write()?.insert_signing_key(key).await
+    }
+
+    async fn seal_signing_key(&self, kid: &str, sealed: &str) -> Result<(), StoreError> {
+        self.write()?.seal_signing_key(kid, sealed).await
+    }
 }

@@ -6,7 +6,7 @@ use keyward_model::KeyType;
 use keyward_server::config::DatabaseSettings;
 use keyward_server::ids::{ClientId, KeyId, ProfileId};
 use keyward_server::store::{
-    self, Actor, KeyState, NewCredentials, SecretHash, SigningKeyRecord, Store, StoreError,
+    self, Actor, KeyState, NewCredentials, SecretHash, SigningKeyRecord, Store, StoreError, StoredPrivateKey,
 };
 use keyward_server::tokens::SigningAlgorithm::{EdDsa, Es256, Rs256};
 use std::sync::Arc;
@@ -46,6 +46,7 @@ contract!(
     pages_follow_one_order_and_positions_walk_it,
     initialised_keys_are_bounded_and_purged,
     the_first_signing_key_wins,
+    a_rotation_adds_a_key_and_sealing_replaces_a_clear_one_once,
     totals_and_limits_follow_every_change,
 );
 
@@ -234,7 +235,7 @@ async fn the_first_signing_key_wins(store: Arc<dyn Store>) {
     let key = |kid: &str, algorithm| SigningKeyRecord {
         kid: kid.to_owned(),
         algorithm,
-        private_key_pem: format!("pem of {kid}"),
+        private_key: StoredPrivateKey::Clear(format!("pem of {kid}")),
         created: Utc::now(),
     };
     let racers =
@@ -248,7 +249,9 @@ async fn the_first_signing_key_wins(store: Arc<dyn Store>) {
     let winners = store.signing_keys().await.unwrap();
     assert_eq!(winners.len(), 2, "one key of each algorithm");
     for winner in &winners {
-        assert_eq!(winner.private_key_pem, format!("pem of {}", winner.kid));
+        assert!(
+            matches!(&winner.private_key, StoredPrivateKey::Clear(pem) if *pem == format!("pem of {}", winner.kid))
+        );
     }
     let rs256 = winners.iter().find(|key| key.algorithm == Rs256).expect("an RS256 key");
     assert!(["a", "b", "d"].contains(&rs256.kid.as_str()));
@@ -257,6 +260,35 @@ async fn the_first_signing_key_wins(store: Arc<dyn Store>) {
     let now: Vec<String> = store.signing_keys().await.unwrap().into_iter().map(|key| key.kid).collect();
     assert_eq!(now.len(), 3, "{now:?}");
     assert!(now.contains(&rs256.kid) && !now.contains(&"late".to_owned()), "the first key stays");
+}
+
+async fn a_rotation_adds_a_key_and_sealing_replaces_a_clear_one_once(store: Arc<dyn Store>) {
+    let at = Utc::now();
+    let record = |kid: &str, created, private_key| SigningKeyRecord {
+        kid: kid.to_owned(),
+        algorithm: Rs256,
+        private_key,
+        created,
+    };
+    store
+        .insert_first_signing_key(&record("first", at, StoredPrivateKey::Clear("pem".into())))
+        .await
+        .unwrap();
+    let newer = at + TimeDelta::seconds(1);
+    store
+        .insert_signing_key(&record("second", newer, StoredPrivateKey::Sealed("second".into())))
+        .await
+        .unwrap();
+    store.seal_signing_key("first", "sealed").await.unwrap();
+    store.seal_signing_key("first", "sealed by another instance").await.unwrap();
+    let stored = store.signing_keys().await.unwrap();
+    assert_eq!(
+        stored.iter().map(|key| key.kid.as_str()).collect::<Vec<_>>(),
+        ["first", "second"],
+        "oldest first"
+    );
+    assert!(matches!(&stored[0].private_key, StoredPrivateKey::Sealed(sealed) if sealed == "sealed"));
+    assert!(matches!(&stored[1].private_key, StoredPrivateKey::Sealed(sealed) if sealed == "second"));
 }
 
 /// The totals and limits come from counts kept beside the keys: every kind of change moves them,

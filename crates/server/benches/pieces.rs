@@ -119,6 +119,8 @@ fn token_service(
                 ttl: Duration::from_secs(3600),
                 cache_capacity: 100_000,
                 base_url: BASE.to_owned(),
+                sealing: None,
+                reload_interval: keyward_server::tokens::RELOAD_INTERVAL,
             },
             Arc::new(SystemClock),
         ))

@@ -1,11 +1,15 @@
 //! Settings, read from flags or `KEYWARD_*` environment variables.
 
-use crate::tokens::SigningAlgorithm;
+use crate::tokens::{SealingError, SealingKey, SigningAlgorithm};
 use clap::Args;
 use ipnet::IpNet;
+use keyward_model::Secret;
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
+use zeroize::Zeroizing;
 
 /// Where the data lives.
 #[derive(Debug, Clone, Args)]
@@ -76,6 +80,70 @@ pub struct KeySettings {
     pub argon2_parallelism: u32,
 }
 
+/// The secret key that seals the token signing keys in the database.
+#[derive(Clone, Args)]
+pub struct SecretKeySettings {
+    /// The key that encrypts the token signing keys in the database: 32 random bytes in base64
+    /// (`openssl rand -base64 32`). Without it (or a file), signing keys are stored in clear;
+    /// with it, keys found in clear are sealed at start. Prefer the file or the environment to the
+    /// flag, which other users see in the process list.
+    #[arg(long, env = "KEYWARD_SECRET_KEY", hide_env_values = true, value_parser = secret)]
+    pub secret_key: Option<Secret>,
+
+    /// A file holding the secret key, as KEYWARD_SECRET_KEY would (e.g. a mounted secret).
+    #[arg(long, env = "KEYWARD_SECRET_KEY_FILE")]
+    pub secret_key_file: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SecretKeyError {
+    #[error("both KEYWARD_SECRET_KEY and KEYWARD_SECRET_KEY_FILE are set: set one")]
+    Both,
+    #[error("cannot read KEYWARD_SECRET_KEY_FILE {path}: {source}")]
+    Unreadable { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Malformed(#[from] SealingError),
+}
+
+impl SecretKeySettings {
+    /// No secret key: signing keys stored in clear.
+    pub fn none() -> Self {
+        Self { secret_key: None, secret_key_file: None }
+    }
+
+    /// The configured secret key, if any.
+    pub fn load(&self) -> Result<Option<SealingKey>, SecretKeyError> {
+        match (&self.secret_key, &self.secret_key_file) {
+            (Some(_), Some(_)) => Err(SecretKeyError::Both),
+            (Some(text), None) => Ok(Some(SealingKey::from_base64(text.expose())?)),
+            (None, Some(path)) => {
+                let text = Zeroizing::new(
+                    std::fs::read_to_string(path)
+                        .map_err(|source| SecretKeyError::Unreadable { path: path.clone(), source })?,
+                );
+                Ok(Some(SealingKey::from_base64(&text)?))
+            }
+            (None, None) => Ok(None),
+        }
+    }
+}
+
+/// Says whether a secret key is set, never what it is.
+impl std::fmt::Debug for SecretKeySettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretKeySettings")
+            .field("secret_key", &self.secret_key.as_ref().map(|_| "<redacted>"))
+            .field("secret_key_file", &self.secret_key_file)
+            .finish()
+    }
+}
+
+/// The value as given; checked by [`SecretKeySettings::load`], whose errors never repeat it
+/// (clap's would).
+fn secret(text: &str) -> Result<Secret, String> {
+    Ok(Secret::new(text.to_owned()))
+}
+
 /// Everything `serve` needs.
 #[derive(Debug, Clone, Args)]
 pub struct ServeSettings {
@@ -125,6 +193,15 @@ pub struct ServeSettings {
     /// them the address is refused with 429 before any work until the quota refills.
     #[arg(long, env = "KEYWARD_THROTTLE_PER_ADDRESS", default_value_t = NonZeroU32::new(120).expect("non-zero"))]
     pub throttle_per_address: NonZeroU32,
+
+    /// How often the token signing keys are read again, in milliseconds: a rotation reaches every
+    /// instance within this. Only tests shorten it.
+    #[arg(long, env = "KEYWARD_SIGNING_KEYS_RELOAD_MS", hide = true,
+          default_value_t = crate::tokens::RELOAD_INTERVAL.as_millis() as u64)]
+    pub signing_keys_reload_ms: u64,
+
+    #[command(flatten)]
+    pub secret_key: SecretKeySettings,
 
     #[command(flatten)]
     pub http: HttpSettings,
@@ -207,13 +284,16 @@ impl ServeSettings {
         Duration::from_secs(self.cache_ttl)
     }
 
-    pub fn token_settings(&self) -> crate::tokens::TokenSettings {
-        crate::tokens::TokenSettings {
+    /// How tokens are issued, the secret key read.
+    pub fn token_settings(&self) -> Result<crate::tokens::TokenSettings, SecretKeyError> {
+        Ok(crate::tokens::TokenSettings {
             algorithm: self.token_algorithm,
             ttl: self.token_ttl(),
             cache_capacity: self.cache_capacity,
             base_url: self.base_url(),
-        }
+            sealing: self.secret_key.load()?.map(Arc::new),
+            reload_interval: Duration::from_millis(self.signing_keys_reload_ms.max(1)),
+        })
     }
 
     /// The deployment's base URL, without a trailing slash: the public URL, or `http://` and the

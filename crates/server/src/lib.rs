@@ -93,7 +93,7 @@ impl AppState {
             clock.clone(),
         ));
         let tokens = Arc::new(
-            TokenService::load_or_create(store.as_ref(), &settings.token_settings(), clock.clone())
+            TokenService::load_or_create(store.as_ref(), &settings.token_settings()?, clock.clone())
                 .await
                 .context("loading the token signing keys")?,
         );
@@ -148,7 +148,7 @@ pub fn key_format(settings: &KeySettings) -> anyhow::Result<KeyFormat> {
 }
 
 /// Serves the API on `listener` until `shutdown` completes, following other instances' deletes
-/// and renames, and sweeping stale initialised keys and old key events hourly.
+/// and renames and the signing keys' rotations, and sweeping stale initialised keys and old key events hourly.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
@@ -160,6 +160,7 @@ pub async fn serve(
         state.views.clone(),
         state.clock.clone(),
     ));
+    let rotations = tokio::spawn(state.tokens.clone().follow_rotations(state.store.clone()));
     let (keys, store) = (state.keys.clone(), state.store.clone());
     let retention = events::retention(state.cache.ttl());
     let sweeper = tokio::spawn(async move {
@@ -185,6 +186,7 @@ pub async fn serve(
     let settings = state.http.clone();
     let result = http::serve(listener, api::router(state), &settings, shutdown).await;
     sweeper.abort();
+    rotations.abort();
     follower.abort();
     result
 }

@@ -2,8 +2,9 @@
 
 use clap::{Parser, Subcommand};
 use keyward_model::{KeyType, Scopes, Secret};
-use keyward_server::config::{DatabaseSettings, KeySettings, ServeSettings};
+use keyward_server::config::{DatabaseSettings, KeySettings, SecretKeySettings, ServeSettings};
 use keyward_server::keys::{self, KeyService, NewKey, Requester};
+use keyward_server::tokens::{self, SigningAlgorithm};
 use keyward_server::{AppState, auth::CredentialCache, store};
 use serde::Serialize;
 use std::process::ExitCode;
@@ -30,6 +31,27 @@ enum Command {
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
+    },
+    /// Manage the token signing keys.
+    SigningKeys {
+        #[command(subcommand)]
+        command: SigningKeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SigningKeysCommand {
+    /// Store a new signing key of the token algorithm and print its kid. Every running instance
+    /// signs with it within a minute; the previous key stays published and keeps verifying until
+    /// its last token has expired (the token TTL), then retires.
+    Rotate {
+        /// The algorithm of the new key: the one the servers sign with.
+        #[arg(long, env = "KEYWARD_TOKEN_ALGORITHM", value_enum, default_value_t = SigningAlgorithm::Rs256)]
+        token_algorithm: SigningAlgorithm,
+        #[command(flatten)]
+        secret_key: SecretKeySettings,
+        #[command(flatten)]
+        database: DatabaseSettings,
     },
 }
 
@@ -111,6 +133,9 @@ async fn main() -> ExitCode {
         Some(Command::Keys {
             command: KeysCommand::Create { profile, name, key_for, scopes, database, keys },
         }) => create_key(&profile, &name, key_for.into(), scopes, &database, &keys).await,
+        Some(Command::SigningKeys {
+            command: SigningKeysCommand::Rotate { token_algorithm, secret_key, database },
+        }) => rotate_signing_key(token_algorithm, &secret_key, &database).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -178,6 +203,24 @@ async fn create_key(
         created: key.created,
     };
     println!("{}", serde_json::to_string_pretty(&printed)?);
+    Ok(())
+}
+
+async fn rotate_signing_key(
+    algorithm: SigningAlgorithm,
+    secret_key: &SecretKeySettings,
+    database: &DatabaseSettings,
+) -> anyhow::Result<()> {
+    let sealing = secret_key.load()?;
+    if sealing.is_none() {
+        tracing::warn!(
+            "no secret key ({}): the new signing key is stored in clear",
+            tokens::SECRET_KEY_SETTINGS
+        );
+    }
+    let store = store::connect(database).await?;
+    let kid = tokens::rotate(store.as_ref(), algorithm, sealing.as_ref(), chrono::Utc::now()).await?;
+    println!("{}", serde_json::json!({ "kid": kid, "algorithm": algorithm.as_str() }));
     Ok(())
 }
 

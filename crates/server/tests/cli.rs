@@ -38,6 +38,13 @@ async fn bootstrap_a_key_serve_and_use_it() {
     let http = reqwest::Client::new();
     let health = http.get(format!("{}/health/live", server.base)).send().await.unwrap();
     assert_eq!(health.status(), 200);
+    // The database holds secret hashes and signing keys: nobody but its owner reads it.
+    #[cfg(unix)]
+    for file in ["keyward.db", "keyward.db-wal", "keyward.db-shm"] {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join(file)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{file} is {mode:o}");
+    }
 
     let token: serde_json::Value = http
         .post(format!("{}/oauth/token", server.base))
@@ -107,6 +114,39 @@ fn keys_create_refuses_bad_input_and_the_limit() {
 }
 
 #[test]
+fn a_server_refuses_to_start_with_a_wrong_or_malformed_secret_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let with_key = |key: &str| {
+        command(dir.path())
+            .env("KEYWARD_SECRET_KEY", key)
+            .args(["keys", "create", "--profile", "p", "--name", &uuid::Uuid::new_v4().to_string()])
+            .output()
+            .unwrap()
+    };
+    assert!(with_key("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=").status.success());
+    // `keys create` stores no signing key; a server start does, sealed with this key.
+    let rotated = command(dir.path())
+        .env("KEYWARD_SECRET_KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")
+        .args(["signing-keys", "rotate"])
+        .output()
+        .unwrap();
+    assert!(rotated.status.success(), "{}", String::from_utf8_lossy(&rotated.stderr));
+    for (key, expected) in
+        [("HxwdHh8AAQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRo=", "does not open"), ("c2hvcnQ=", "not 32 bytes")]
+    {
+        let output = command(dir.path())
+            .env("KEYWARD_SECRET_KEY", key)
+            .env("KEYWARD_BIND", "127.0.0.1:0")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "started with {key}");
+        assert!(stderr.contains(expected) && stderr.contains("KEYWARD_SECRET_KEY"), "{stderr}");
+        assert!(!stderr.contains(key) && !stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+#[test]
 fn help_documents_every_setting() {
     let output = Command::new(BINARY).args(["serve", "--help"]).output().unwrap();
     let help = String::from_utf8(output.stdout).unwrap();
@@ -123,6 +163,8 @@ fn help_documents_every_setting() {
         "KEYWARD_KEY_PREFIX",
         "KEYWARD_THROTTLE_PER_KEY",
         "KEYWARD_THROTTLE_PER_ADDRESS",
+        "KEYWARD_SECRET_KEY",
+        "KEYWARD_SECRET_KEY_FILE",
     ] {
         assert!(help.contains(variable), "{variable} is not in --help");
     }

@@ -4,22 +4,8 @@
 
 mod common;
 
-use common::{Running, command};
-use sqlx::Connection;
+use common::{Running, command, fresh_database};
 use std::time::{Duration, Instant};
-
-/// A fresh database in the test cluster.
-async fn fresh_database() -> String {
-    let admin = std::env::var("KEYWARD_TEST_POSTGRES_URL")
-        .expect("KEYWARD_TEST_POSTGRES_URL is not set: run cargo xtask test, which starts PostgreSQL");
-    let mut connection = sqlx::PgConnection::connect(&admin).await.expect("the test PostgreSQL");
-    let name = format!("keyward_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut connection)
-        .await
-        .unwrap();
-    format!("{}/{name}", admin.rsplit_once('/').unwrap().0)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "needs PostgreSQL: run cargo xtask test"]

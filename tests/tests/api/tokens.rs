@@ -201,3 +201,36 @@ async fn expired_tokens_are_refused() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(headers["www-authenticate"].to_str().unwrap().contains("invalid_token"));
 }
+
+/// After a rotation, the old key is published and verifies until its last token has expired
+/// (and the instances that had not reloaded have stopped signing with it), then retires.
+#[tokio::test]
+async fn a_rotated_out_key_retires_once_its_last_token_has_expired() {
+    let server = TestServer::start_with(|settings| settings.token_ttl = 600).await;
+    let key = server.mint("p", "k").await;
+    let before = server.token(&key.client_id, &key.secret).await;
+    let old_kid = header(&before)["kid"].as_str().unwrap().to_owned();
+    let kids = async || -> Vec<String> {
+        let jwks: JwkSet =
+            serde_json::from_value(server.send(server.get("/.well-known/jwks.json")).await.2).unwrap();
+        jwks.keys.into_iter().filter_map(|jwk| jwk.common.key_id).collect()
+    };
+
+    let new_kid = server.state.tokens.rotate(server.state.store.as_ref()).await.unwrap();
+    let after = server.token(&key.client_id, &key.secret).await;
+    assert_eq!(header(&after)["kid"], new_kid.as_str());
+    assert!(kids().await.contains(&old_kid) && kids().await.contains(&new_kid));
+    server.advance(Duration::from_secs(599));
+    let (status, _, _) = server.send(server.get("/api/apikeys").bearer_auth(&before)).await;
+    assert_eq!(status, StatusCode::OK, "the old key verifies its tokens while they live");
+
+    // The token's life, then two reloads of the other instances.
+    server.advance(Duration::from_secs(1 + 2 * 30 + 1));
+    server.state.tokens.reload(server.state.store.as_ref()).await.unwrap();
+    assert_eq!(kids().await, [new_kid], "the old key is no longer published");
+    let (status, _, _) = server.send(server.get("/api/apikeys").bearer_auth(&before)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let fresh = server.token(&key.client_id, &key.secret).await;
+    let (status, _, _) = server.send(server.get("/api/apikeys").bearer_auth(&fresh)).await;
+    assert_eq!(status, StatusCode::OK);
+}

@@ -11,8 +11,9 @@ use keyward_model::{JsonWebKeySet, OpenIdConfiguration};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-/// Both documents are the same for every request, and may be kept a short while by any cache: a
-/// new signing key is published at least this long before it signs.
+/// Both documents are the same for every request, and may be kept a short while by any cache. A
+/// rotated key signs within a minute of its rotation, so a verifier that meets an unknown `kid`
+/// fetches the keys again (as JWKS clients do) rather than waiting out this.
 const CACHE_FOR: HeaderValue = HeaderValue::from_static("public, max-age=300");
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -27,7 +28,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     responses((status = 200, description = "A JSON Web Key Set.", body = JsonWebKeySet))
 )]
 async fn jwks(State(state): State<AppState>) -> ([(axum::http::HeaderName, HeaderValue); 1], Json<JwkSet>) {
-    ([(CACHE_CONTROL, CACHE_FOR)], Json(state.tokens.jwks().clone()))
+    ([(CACHE_CONTROL, CACHE_FOR)], Json(state.tokens.jwks()))
 }
 
 /// Discovery

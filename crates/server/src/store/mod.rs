@@ -405,13 +405,36 @@ pub(crate) fn signing_algorithm(name: &str) -> Result<SigningAlgorithm, StoreErr
     SigningAlgorithm::from_name(name).ok_or_else(|| corrupt(format!("signing key algorithm {name:?}")))
 }
 
-/// A token-signing key pair: PKCS#8 PEM of the private key.
+/// A token-signing key pair as stored. Of each algorithm, the newest key signs.
 #[derive(Clone)]
 pub struct SigningKeyRecord {
     pub kid: String,
     pub algorithm: SigningAlgorithm,
-    pub private_key_pem: String,
+    pub private_key: StoredPrivateKey,
     pub created: DateTime<Utc>,
+}
+
+/// A signing key's private key as a row holds it (its `sealed` column says which).
+#[derive(Clone)]
+pub enum StoredPrivateKey {
+    /// PKCS#8 PEM, as stored while no secret key is configured.
+    Clear(String),
+    /// The PEM sealed with the deployment's secret key (`tokens::sealing`).
+    Sealed(String),
+}
+
+impl StoredPrivateKey {
+    /// The `private_key` and `sealed` columns.
+    pub(crate) fn columns(&self) -> (&str, bool) {
+        match self {
+            StoredPrivateKey::Clear(pem) => (pem, false),
+            StoredPrivateKey::Sealed(sealed) => (sealed, true),
+        }
+    }
+
+    pub(crate) fn from_columns(private_key: String, sealed: bool) -> Self {
+        if sealed { StoredPrivateKey::Sealed(private_key) } else { StoredPrivateKey::Clear(private_key) }
+    }
 }
 
 /// Where keys and signing keys are kept.
@@ -557,12 +580,19 @@ pub trait Store: Send + Sync + 'static {
     /// Whether the database answers a trivial query now.
     async fn ping(&self) -> Result<(), StoreError>;
 
-    /// Every signing key, oldest first.
+    /// Every signing key, oldest first (ties by `kid`).
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError>;
 
     /// Stores `key` only if there is no signing key of its algorithm yet, so that instances
     /// starting together on one database agree on one key of each algorithm.
     async fn insert_first_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError>;
+
+    /// Stores `key` beside the others: a rotation.
+    async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError>;
+
+    /// Replaces the private key of `kid`, if it is still stored in clear, by `sealed`; a key
+    /// already sealed (by another instance starting) is left as it is.
+    async fn seal_signing_key(&self, kid: &str, sealed: &str) -> Result<(), StoreError>;
 }
 
 /// Opens the store that the settings' URL names (SQLite or PostgreSQL, by its scheme) and brings

@@ -8,7 +8,7 @@
 
 use super::{
     Actor, AuditAction, AuditEvent, InitialisedKey, Key, KeyColumns, KeyEvent, KeyEventKind, KeyState,
-    NewCredentials, SecretHash, SigningKeyRecord, Store, StoreError, StoredCredential,
+    NewCredentials, SecretHash, SigningKeyRecord, Store, StoreError, StoredCredential, StoredPrivateKey,
 };
 use crate::config::DatabaseSettings;
 use crate::ids::{ClientId, KeyId, ProfileId};
@@ -580,7 +580,7 @@ impl Store for PostgresStore {
 
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
         let rows = sqlx::query(
-            "SELECT kid, algorithm, private_key, created FROM signing_keys ORDER BY created, kid",
+            "SELECT kid, algorithm, private_key, sealed, created FROM signing_keys ORDER BY created, kid",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -589,7 +589,10 @@ impl Store for PostgresStore {
                 Ok(SigningKeyRecord {
                     kid: row.try_get("kid")?,
                     algorithm: super::signing_algorithm(row.try_get("algorithm")?)?,
-                    private_key_pem: row.try_get("private_key")?,
+                    private_key: StoredPrivateKey::from_columns(
+                        row.try_get("private_key")?,
+                        row.try_get("sealed")?,
+                    ),
                     created: row.try_get("created")?,
                 })
             })
@@ -597,21 +600,53 @@ impl Store for PostgresStore {
     }
 
     async fn insert_first_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError> {
+        let (private_key, sealed) = key.private_key.columns();
         let mut tx = self.pool.begin().await?;
         // Instances starting together on an empty database: one key wins, the others read it.
         sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('keyward signing keys', 0))")
             .execute(&mut *tx)
             .await?;
         sqlx::query(
-            "INSERT INTO signing_keys (kid, private_key, created, algorithm)
-             SELECT $1, $2, $3, $4 WHERE NOT EXISTS (SELECT 1 FROM signing_keys WHERE algorithm = $4)",
+            "INSERT INTO signing_keys (kid, private_key, created, algorithm, sealed)
+             SELECT $1, $2, $3, $4, $5
+             WHERE NOT EXISTS (SELECT 1 FROM signing_keys WHERE algorithm = $4)",
         )
         .bind(&key.kid)
-        .bind(&key.private_key_pem)
+        .bind(private_key)
         .bind(key.created)
         .bind(key.algorithm.as_str())
+        .bind(sealed)
         .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError> {
+        let (private_key, sealed) = key.private_key.columns();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO signing_keys (kid, private_key, created, algorithm, sealed)
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&key.kid)
+        .bind(private_key)
+        .bind(key.created)
+        .bind(key.algorithm.as_str())
+        .bind(sealed)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn seal_signing_key(&self, kid: &str, sealed: &str) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE signing_keys SET private_key = $2, sealed = TRUE WHERE kid = $1 AND NOT sealed")
+            .bind(kid)
+            .bind(sealed)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(())
     }

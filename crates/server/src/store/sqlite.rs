@@ -11,7 +11,8 @@
 
 use super::{
     Actor, AuditAction, AuditEvent, InitialisedKey, Key, KeyColumns, KeyEvent, KeyEventKind, KeyState,
-    NewCredentials, SecretHash, SigningKeyRecord, Store, StoreError, StoredCredential, corrupt,
+    NewCredentials, SecretHash, SigningKeyRecord, Store, StoreError, StoredCredential, StoredPrivateKey,
+    corrupt,
 };
 use crate::config::DatabaseSettings;
 use crate::ids::{ClientId, KeyId, ProfileId};
@@ -22,6 +23,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
 use sqlx::{Connection, Row, Sqlite, SqliteConnection, SqlitePool, Transaction};
+use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 use uuid::Uuid;
@@ -44,7 +46,11 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     pub async fn connect(settings: &DatabaseSettings) -> Result<Self, StoreError> {
-        let options = SqliteConnectOptions::from_str(&settings.database_url)?
+        let options = SqliteConnectOptions::from_str(&settings.database_url)?;
+        if !is_in_memory(&settings.database_url) {
+            create_private(options.get_filename()).map_err(|error| StoreError::Unavailable(error.into()))?;
+        }
+        let options = options
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             // FULL syncs the WAL on every commit: an acknowledged write survives a power cut, not
@@ -70,6 +76,26 @@ impl SqliteStore {
     /// failing when a read turns into a write.
     async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
         Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
+    }
+}
+
+/// Whether the URL names an in-memory database, which has no file.
+fn is_in_memory(url: &str) -> bool {
+    url.contains(":memory:") || url.contains("mode=memory")
+}
+
+/// Creates the database file, when missing, readable and writable by its owner only: it holds
+/// secret hashes and signing keys. SQLite gives the -wal and -shm files the database file's mode.
+/// An empty file is an empty database.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(error) => Err(error),
     }
 }
 
@@ -601,7 +627,7 @@ impl Store for SqliteStore {
 
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
         let rows = sqlx::query(
-            "SELECT kid, algorithm, private_key, created FROM signing_keys ORDER BY created, kid",
+            "SELECT kid, algorithm, private_key, sealed, created FROM signing_keys ORDER BY created, kid",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -610,7 +636,10 @@ impl Store for SqliteStore {
                 Ok(SigningKeyRecord {
                     kid: row.try_get("kid")?,
                     algorithm: super::signing_algorithm(row.try_get("algorithm")?)?,
-                    private_key_pem: row.try_get("private_key")?,
+                    private_key: StoredPrivateKey::from_columns(
+                        row.try_get("private_key")?,
+                        row.try_get("sealed")?,
+                    ),
                     created: from_micros(row.try_get("created")?)?,
                 })
             })
@@ -618,17 +647,49 @@ impl Store for SqliteStore {
     }
 
     async fn insert_first_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError> {
+        let (private_key, sealed) = key.private_key.columns();
         let mut tx = self.begin_write().await?;
         sqlx::query(
-            "INSERT INTO signing_keys (kid, private_key, created, algorithm)
-             SELECT ?1, ?2, ?3, ?4 WHERE NOT EXISTS (SELECT 1 FROM signing_keys WHERE algorithm = ?4)",
+            "INSERT INTO signing_keys (kid, private_key, created, algorithm, sealed)
+             SELECT ?1, ?2, ?3, ?4, ?5
+             WHERE NOT EXISTS (SELECT 1 FROM signing_keys WHERE algorithm = ?4)",
         )
         .bind(&key.kid)
-        .bind(&key.private_key_pem)
+        .bind(private_key)
         .bind(to_micros(key.created))
         .bind(key.algorithm.as_str())
+        .bind(sealed)
         .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError> {
+        let (private_key, sealed) = key.private_key.columns();
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO signing_keys (kid, private_key, created, algorithm, sealed)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )
+        .bind(&key.kid)
+        .bind(private_key)
+        .bind(to_micros(key.created))
+        .bind(key.algorithm.as_str())
+        .bind(sealed)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn seal_signing_key(&self, kid: &str, sealed: &str) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("UPDATE signing_keys SET private_key = ?2, sealed = TRUE WHERE kid = ?1 AND NOT sealed")
+            .bind(kid)
+            .bind(sealed)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -645,6 +706,34 @@ mod tests {
             scopes: keyward_model::Scopes::all(),
             client_id: ClientId::new(format!("client{n}")),
             secret_hash: SecretHash::new("hash".to_owned()),
+        }
+    }
+
+    /// The file holds secret hashes and signing keys: nobody but its owner reads it, nor its WAL.
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn the_database_and_its_wal_are_created_for_their_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys.db");
+        let store = SqliteStore::connect(&DatabaseSettings::at(format!("sqlite://{}", path.display())))
+            .await
+            .unwrap();
+        store
+            .insert_created(
+                &ProfileId::from("p"),
+                KeyId::new_random(),
+                &credentials(1),
+                Utc::now(),
+                50,
+                &Actor::default(),
+            )
+            .await
+            .unwrap();
+        for suffix in ["", "-wal", "-shm"] {
+            let file = dir.path().join(format!("keys.db{suffix}"));
+            let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{} is {mode:o}", file.display());
         }
     }
 

@@ -6,26 +6,42 @@
 //! follow the documents' example token (Auth0's client-credentials shape): `sub` is
 //! `<clientId>@clients`, `azp` the client id, `gty` `client-credentials`.
 //!
+//! `signing-keys rotate` stores a newer key, which every instance picks up at its next reload
+//! ([`RELOAD_INTERVAL`]); `keyring` decides which keys sign, verify and have retired. With a
+//! secret key configured, private keys are stored sealed (`sealing`); keys found in clear are
+//! sealed at start.
+//!
 //! A token verified once is remembered (by its SHA-256, until its expiry) so that a client
 //! presenting the same token again costs a hash and a lookup, not a signature check.
 
+mod keyring;
+mod sealing;
 mod signing;
 
+pub use keyring::KeyringError;
+pub use sealing::{SECRET_KEY_SETTINGS, SealingError, SealingKey};
 pub use signing::{SigningAlgorithm, SigningError, SigningKey, SigningKeyError};
 
 use crate::clock::Clock;
 use crate::ids::ClientId;
-use crate::store::{Store, StoreError};
+use crate::store::{SigningKeyRecord, Store, StoreError, StoredPrivateKey};
+use chrono::{DateTime, Utc};
 use jsonwebtoken::Validation;
 use jsonwebtoken::jwk::JwkSet;
+use keyring::{Keyring, Reading};
 use keyward_model::Scopes;
 use moka::sync::Cache;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 pub const GRANT_TYPE_CLAIM: &str = "client-credentials";
+
+/// How often a running instance reads the signing keys again, so that a rotation reaches it
+/// within a minute without a restart; a superseded key verifies this much longer (twice, for a
+/// reload that fails once) than its tokens live.
+pub const RELOAD_INTERVAL: Duration = Duration::from_secs(30);
 
 #[derive(Debug, thiserror::Error)]
 pub enum TokenKeyError {
@@ -33,6 +49,10 @@ pub enum TokenKeyError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Key(#[from] SigningKeyError),
+    #[error(transparent)]
+    Keyring(#[from] KeyringError),
+    #[error(transparent)]
+    Sealing(#[from] SealingError),
     #[error("could not generate a signing key")]
     Generate,
 }
@@ -58,6 +78,8 @@ pub struct Claims {
 struct Verified {
     exp: u64,
     client_id: ClientId,
+    /// The key that signed it: once that key retires, the token is refused though remembered.
+    kid: Arc<str>,
 }
 
 /// How tokens are issued.
@@ -70,15 +92,19 @@ pub struct TokenSettings {
     pub cache_capacity: u64,
     /// The deployment's base URL: every token's issuer and audience, checked on every token.
     pub base_url: String,
+    /// Seals the private keys in the database; without it they are stored in clear.
+    pub sealing: Option<Arc<SealingKey>>,
+    /// How often the keys are read again ([`RELOAD_INTERVAL`] but in tests).
+    pub reload_interval: Duration,
 }
 
 /// Issues and verifies access tokens.
 pub struct TokenService {
-    /// Every stored key: any of them verifies.
-    keys: Vec<SigningKey>,
-    /// The index in `keys` of the key that signs.
-    signer: usize,
-    jwks: JwkSet,
+    /// The keys in force, swapped whole by a reload.
+    keyring: RwLock<Arc<Keyring>>,
+    algorithm: SigningAlgorithm,
+    sealing: Option<Arc<SealingKey>>,
+    reload_interval: Duration,
     ttl: Duration,
     /// `iss` and `aud` of every token issued, and required of every token verified.
     issuer: String,
@@ -89,54 +115,105 @@ pub struct TokenService {
 }
 
 impl TokenService {
-    /// Loads the database's signing keys, first making and storing an RS256 key and one for the
-    /// configured algorithm where there is none. Tokens are issued and checked at `clock`'s time.
+    /// Loads the database's signing keys, first sealing those stored in clear when a secret key
+    /// is configured, and making and storing an RS256 key and one for the configured algorithm
+    /// where there is none. Tokens are issued and checked at `clock`'s time.
     pub async fn load_or_create(
         store: &dyn Store,
         settings: &TokenSettings,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, TokenKeyError> {
         let algorithm = settings.algorithm;
+        let sealing = settings.sealing.as_deref();
+        let stored = store.signing_keys().await?;
+        match sealing {
+            Some(sealing) => seal_stored(store, &stored, sealing).await?,
+            None => tracing::warn!(
+                "no secret key ({SECRET_KEY_SETTINGS}): token signing keys are stored in clear, and \
+                 whoever reads the database can sign tokens"
+            ),
+        }
         let mut wanted = vec![SigningAlgorithm::Rs256];
         if algorithm != SigningAlgorithm::Rs256 {
             wanted.push(algorithm);
         }
-        let stored = store.signing_keys().await?;
         for wanted in wanted {
             if !stored.iter().any(|record| record.algorithm == wanted) {
-                let candidate = tokio::task::spawn_blocking(move || SigningKey::generate(wanted))
-                    .await
-                    .map_err(|_| TokenKeyError::Generate)??;
+                let candidate = new_record(wanted, sealing, clock.now()).await?;
                 store.insert_first_signing_key(&candidate).await?;
             }
         }
         // Read back: another instance may have stored its keys first.
-        let keys =
-            store.signing_keys().await?.iter().map(SigningKey::from_record).collect::<Result<Vec<_>, _>>()?;
-        Self::with_keys(keys, settings, clock)
+        let records = store.signing_keys().await?;
+        let reading = Reading {
+            algorithm,
+            overlap: overlap(settings.ttl, settings.reload_interval),
+            sealing,
+            previous: None,
+        };
+        let keyring = Keyring::read(&records, &reading, clock.now())?;
+        Ok(Self::with_keyring(keyring, settings, clock))
     }
 
-    fn with_keys(
-        keys: Vec<SigningKey>,
-        settings: &TokenSettings,
-        clock: Arc<dyn Clock>,
-    ) -> Result<Self, TokenKeyError> {
-        // The first key stored for the algorithm signs, on every instance.
-        let signer =
-            keys.iter().position(|key| key.algorithm == settings.algorithm).ok_or(TokenKeyError::Generate)?;
-        let jwks = JwkSet { keys: keys.iter().map(|key| key.jwk.clone()).collect() };
+    fn with_keyring(keyring: Keyring, settings: &TokenSettings, clock: Arc<dyn Clock>) -> Self {
         let verified =
             Cache::builder().max_capacity(settings.cache_capacity).time_to_live(settings.ttl).build();
-        Ok(Self {
-            keys,
-            signer,
-            jwks,
+        Self {
+            keyring: RwLock::new(Arc::new(keyring)),
+            algorithm: settings.algorithm,
+            sealing: settings.sealing.clone(),
+            reload_interval: settings.reload_interval,
             ttl: settings.ttl,
             issuer: issuer(&settings.base_url),
             audience: audience(&settings.base_url),
             clock,
             verified,
-        })
+        }
+    }
+
+    /// Reads the signing keys again and puts them in force: a rotation made elsewhere signs
+    /// from now on here, and keys past their retirement are dropped. On an error the keys in force
+    /// stay.
+    pub async fn reload(&self, store: &dyn Store) -> Result<(), TokenKeyError> {
+        let records = store.signing_keys().await?;
+        let current = self.keyring();
+        let reading = Reading {
+            algorithm: self.algorithm,
+            overlap: overlap(self.ttl, self.reload_interval),
+            sealing: self.sealing.as_deref(),
+            previous: Some(&current),
+        };
+        let keyring = Keyring::read(&records, &reading, self.clock.now())?;
+        if keyring.signer().kid != current.signer().kid {
+            tracing::info!(kid = %keyring.signer().kid, "a new token signing key signs from now on");
+        }
+        *self.keyring.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(keyring);
+        Ok(())
+    }
+
+    /// Reloads the signing keys every reload interval, for as long as the server runs.
+    pub async fn follow_rotations(self: Arc<Self>, store: Arc<dyn Store>) {
+        let start = tokio::time::Instant::now() + self.reload_interval;
+        let mut interval = tokio::time::interval_at(start, self.reload_interval);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            interval.tick().await;
+            if let Err(error) = self.reload(store.as_ref()).await {
+                tracing::warn!(%error, "reloading the token signing keys failed; the loaded keys stay");
+            }
+        }
+    }
+
+    /// Stores a new key of the configured algorithm, which signs from now on (here at once, on
+    /// other instances from their next reload); returns its `kid`.
+    pub async fn rotate(&self, store: &dyn Store) -> Result<String, TokenKeyError> {
+        let kid = rotate(store, self.algorithm, self.sealing.as_deref(), self.clock.now()).await?;
+        self.reload(store).await?;
+        Ok(kid)
+    }
+
+    fn keyring(&self) -> Arc<Keyring> {
+        self.keyring.read().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
     pub fn ttl(&self) -> Duration {
@@ -145,12 +222,12 @@ impl TokenService {
 
     /// The algorithm new tokens are signed with.
     pub fn algorithm(&self) -> SigningAlgorithm {
-        self.keys[self.signer].algorithm
+        self.algorithm
     }
 
-    /// The public keys, for `/.well-known/jwks.json`.
-    pub fn jwks(&self) -> &JwkSet {
-        &self.jwks
+    /// The public keys of every key that verifies now, for `/.well-known/jwks.json`.
+    pub fn jwks(&self) -> JwkSet {
+        self.keyring().jwks(self.clock.now())
     }
 
     /// A signed access token for `client_id`, whose key holds `scopes`.
@@ -166,32 +243,35 @@ impl TokenService {
             azp: client_id.to_owned(),
             scope: scopes.to_string(),
         };
-        self.keys[self.signer].sign(&claims)
+        self.keyring().signer().sign(&claims)
     }
 
     /// The client id a token this service signed was issued to, if the token is valid now: one
-    /// of our keys signed it, for our issuer and audience, and it has not expired.
+    /// of our keys that has not retired signed it, for our issuer and audience, and it has not
+    /// expired.
     pub fn verify(&self, token: &str) -> Option<ClientId> {
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        let now = self.now_secs();
+        let now = self.clock.now();
+        let now_secs = self.now_secs();
         if let Some(known) = self.verified.get(&digest) {
-            return (now < known.exp).then_some(known.client_id);
+            let in_force = self.keyring().accepting(&known.kid, now).is_some();
+            return (now_secs < known.exp && in_force).then_some(known.client_id);
         }
-        let claims = self.check(token)?;
+        let (claims, kid) = self.check(token, now)?;
         // RFC 7519: valid only before `exp`, with no leeway.
-        if now >= claims.exp {
+        if now_secs >= claims.exp {
             return None;
         }
         let client_id = ClientId::new(claims.azp);
-        self.verified.insert(digest, Verified { exp: claims.exp, client_id: client_id.clone() });
+        self.verified.insert(digest, Verified { exp: claims.exp, client_id: client_id.clone(), kid });
         Some(client_id)
     }
 
-    /// The claims of `token` if one of our keys signed it and they are consistent; the expiry is
-    /// left to the caller.
-    fn check(&self, token: &str) -> Option<Claims> {
+    /// The claims of `token`, and its key's `kid`, if one of our keys in force at `now` signed it
+    /// and they are consistent; the expiry is left to the caller.
+    fn check(&self, token: &str, now: DateTime<Utc>) -> Option<(Claims, Arc<str>)> {
         let header = jsonwebtoken::decode_header(token).ok()?;
-        let key = self.keys.iter().find(|key| header.kid.as_deref() == Some(key.kid.as_str()))?;
+        let key = self.keyring().accepting(header.kid.as_deref()?, now)?.clone();
         // The key decides the algorithm, never the token's header.
         let mut validation = Validation::new(key.algorithm.jwt());
         // jsonwebtoken would read the system time; `exp` is checked against our clock.
@@ -203,13 +283,76 @@ impl TokenService {
         let claims = jsonwebtoken::decode::<Claims>(token, &key.decoding, &validation).ok()?.claims;
         let consistent = claims.gty == GRANT_TYPE_CLAIM
             && claims.sub.strip_suffix("@clients") == Some(claims.azp.as_str());
-        consistent.then_some(claims)
+        consistent.then(|| (claims, Arc::from(key.kid.as_str())))
     }
 
     /// The clock's time in whole seconds since the epoch, as `iat` and `exp` count.
     fn now_secs(&self) -> u64 {
         u64::try_from(self.clock.now().timestamp()).unwrap_or_default()
     }
+}
+
+/// Stores a new signing key of `algorithm`, sealed with `sealing` if given, made at `now`, which
+/// every instance makes its signer at its next reload; returns its `kid`. Refused when the stored
+/// keys do not open with `sealing`, so that no instance is handed a key it cannot open.
+pub async fn rotate(
+    store: &dyn Store,
+    algorithm: SigningAlgorithm,
+    sealing: Option<&SealingKey>,
+    now: DateTime<Utc>,
+) -> Result<String, TokenKeyError> {
+    let stored = store.signing_keys().await?;
+    for record in &stored {
+        if let StoredPrivateKey::Sealed(sealed) = &record.private_key {
+            let sealing = sealing.ok_or_else(|| SealingError::NoSecretKey { kid: record.kid.clone() })?;
+            sealing.open(&record.kid, sealed)?;
+        }
+    }
+    // Newer than every stored key, so that it signs even when this machine's clock lags.
+    let newest = stored.iter().map(|record| record.created + chrono::TimeDelta::milliseconds(1)).max();
+    let record = new_record(algorithm, sealing, newest.map_or(now, |newest| newest.max(now))).await?;
+    let kid = record.kid.clone();
+    store.insert_signing_key(&record).await?;
+    Ok(kid)
+}
+
+/// How long a superseded key keeps verifying: its last tokens' lifetime, after the instances
+/// that have not reloaded yet stopped signing with it.
+fn overlap(ttl: Duration, reload_interval: Duration) -> Duration {
+    ttl.saturating_add(reload_interval.saturating_mul(2))
+}
+
+/// A new key pair of `algorithm`, made at `now`, as it is stored: sealed when `sealing` is given.
+async fn new_record(
+    algorithm: SigningAlgorithm,
+    sealing: Option<&SealingKey>,
+    now: DateTime<Utc>,
+) -> Result<SigningKeyRecord, TokenKeyError> {
+    let (kid, pem) = tokio::task::spawn_blocking(move || SigningKey::generate(algorithm))
+        .await
+        .map_err(|_| TokenKeyError::Generate)??;
+    let private_key = match sealing {
+        Some(sealing) => StoredPrivateKey::Sealed(sealing.seal(&kid, &pem)?),
+        None => StoredPrivateKey::Clear(pem.to_string()),
+    };
+    Ok(SigningKeyRecord { kid, algorithm, private_key, created: now })
+}
+
+/// Seals every key of `stored` kept in clear, after checking that each opens again.
+async fn seal_stored(
+    store: &dyn Store,
+    stored: &[SigningKeyRecord],
+    sealing: &SealingKey,
+) -> Result<(), TokenKeyError> {
+    for record in stored {
+        if let StoredPrivateKey::Clear(pem) = &record.private_key {
+            let sealed = sealing.seal(&record.kid, pem)?;
+            sealing.open(&record.kid, &sealed)?;
+            store.seal_signing_key(&record.kid, &sealed).await?;
+            tracing::info!(kid = %record.kid, "sealed a token signing key stored in clear");
+        }
+    }
+    Ok(())
 }
 
 /// The `iss` claim: the base URL with a trailing slash, as Auth0 writes it.
@@ -235,13 +378,21 @@ mod tests {
             ttl: Duration::from_secs(60),
             cache_capacity: 1000,
             base_url: base_url.into(),
+            sealing: None,
+            reload_interval: RELOAD_INTERVAL,
         }
     }
 
-    fn records(algorithm: SigningAlgorithm) -> Vec<crate::store::SigningKeyRecord> {
-        let mut records = vec![SigningKey::generate(SigningAlgorithm::Rs256).unwrap()];
+    /// A new key of `algorithm` made at `created`, stored in clear.
+    fn record(algorithm: SigningAlgorithm, created: DateTime<Utc>) -> SigningKeyRecord {
+        let (kid, pem) = SigningKey::generate(algorithm).unwrap();
+        SigningKeyRecord { kid, algorithm, private_key: StoredPrivateKey::Clear(pem.to_string()), created }
+    }
+
+    fn records(algorithm: SigningAlgorithm) -> Vec<SigningKeyRecord> {
+        let mut records = vec![record(SigningAlgorithm::Rs256, Utc::now())];
         if algorithm != SigningAlgorithm::Rs256 {
-            records.push(SigningKey::generate(algorithm).unwrap());
+            records.push(record(algorithm, Utc::now()));
         }
         records
     }
@@ -251,13 +402,20 @@ mod tests {
     }
 
     fn service_with(
-        records: &[crate::store::SigningKeyRecord],
+        records: &[SigningKeyRecord],
         algorithm: SigningAlgorithm,
         base_url: &str,
         clock: Arc<ManualClock>,
     ) -> TokenService {
-        let keys = records.iter().map(|record| SigningKey::from_record(record).unwrap()).collect();
-        TokenService::with_keys(keys, &settings(algorithm, base_url), clock).unwrap()
+        let settings = settings(algorithm, base_url);
+        let reading = Reading {
+            algorithm,
+            overlap: overlap(settings.ttl, settings.reload_interval),
+            sealing: None,
+            previous: None,
+        };
+        let keyring = Keyring::read(records, &reading, clock.now()).unwrap();
+        TokenService::with_keyring(keyring, &settings, clock)
     }
 
     fn claims_of(token: &str) -> Claims {
@@ -311,7 +469,8 @@ mod tests {
             let header = jsonwebtoken::decode_header(&token).unwrap();
             assert_eq!(header.alg, algorithm.jwt());
             // As a third party verifies: the key from the JWKS by `kid`, the algorithm it names.
-            let jwk = service.jwks().find(header.kid.as_deref().unwrap()).expect("published");
+            let jwks = service.jwks();
+            let jwk = jwks.find(header.kid.as_deref().unwrap()).expect("published");
             let key = jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap();
             let mut validation = Validation::new(algorithm.jwt());
             validation.set_audience(&[audience(BASE)]);
@@ -354,3 +513,7 @@ mod tests {
         assert!(service.verify(&format!("{relabelled}.{}", rest)).is_none());
     }
 }
+
+/// The keys as the database holds them: sealed at rest, rotated, retired.
+#[cfg(test)]
+mod stored_tests;

@@ -1,21 +1,20 @@
-//! Token signing keys: made once, stored as PKCS#8 PEM, and held parsed in memory.
+//! Token signing keys: made as PKCS#8 PEM (stored sealed, see `sealing`), held parsed in memory.
 //!
 //! Tokens are signed here with aws-lc-rs key pairs parsed once at start: `jsonwebtoken::encode`
 //! parses the private key from DER on every call, which for RSA costs more than the signature.
 //! The compact form signed is the standard one (`base64url(header).base64url(claims)`), and every
 //! token is verified by `jsonwebtoken` against the key's published JWK.
 
-use crate::store::SigningKeyRecord;
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::KeySize;
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, RsaKeyPair};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::Utc;
 use jsonwebtoken::jwk::{Jwk, KeyAlgorithm, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
 use serde::Serialize;
+use zeroize::Zeroizing;
 
 /// The algorithms tokens can be signed with. RS256 is the default, as the documents' tokens are;
 /// ES256 and EdDSA sign many times faster.
@@ -88,10 +87,10 @@ pub struct SigningKey {
 }
 
 impl SigningKey {
-    /// A new key pair for `algorithm`, as it is stored.
-    pub fn generate(algorithm: SigningAlgorithm) -> Result<SigningKeyRecord, SigningKeyError> {
+    /// A new key pair for `algorithm`: a fresh `kid` and the private key's PKCS#8 PEM.
+    pub fn generate(algorithm: SigningAlgorithm) -> Result<(String, Zeroizing<String>), SigningKeyError> {
         let rng = SystemRandom::new();
-        let der: Vec<u8> = match algorithm {
+        let der = Zeroizing::new(match algorithm {
             SigningAlgorithm::Rs256 => {
                 let pair = aws_lc_rs::rsa::KeyPair::generate(KeySize::Rsa2048)
                     .map_err(|_| SigningKeyError::Generate)?;
@@ -108,22 +107,22 @@ impl SigningKey {
                 .map_err(|_| SigningKeyError::Generate)?
                 .as_ref()
                 .to_vec(),
-        };
-        Ok(SigningKeyRecord {
-            kid: crate::secrets::random_base62(16),
-            algorithm,
-            private_key_pem: pem::encode(&pem::Pem::new("PRIVATE KEY", der)),
-            created: Utc::now(),
-        })
+        });
+        let pem = Zeroizing::new(pem::encode(&pem::Pem::new("PRIVATE KEY", der.to_vec())));
+        Ok((crate::secrets::random_base62(16), pem))
     }
 
-    /// Parses a stored key.
-    pub fn from_record(record: &SigningKeyRecord) -> Result<Self, SigningKeyError> {
-        let unusable = |reason: String| SigningKeyError::Unusable { kid: record.kid.clone(), reason };
-        let pem = pem::parse(&record.private_key_pem).map_err(|error| unusable(error.to_string()))?;
+    /// Parses the key `kid` of `algorithm` from its private key's PKCS#8 PEM.
+    pub fn from_pem(
+        kid: &str,
+        algorithm: SigningAlgorithm,
+        private_pem: &str,
+    ) -> Result<Self, SigningKeyError> {
+        let unusable = |reason: String| SigningKeyError::Unusable { kid: kid.to_owned(), reason };
+        let pem = pem::parse(private_pem).map_err(|error| unusable(error.to_string()))?;
         let der = pem.contents();
-        let pem_bytes = record.private_key_pem.as_bytes();
-        let (pair, encoding) = match record.algorithm {
+        let pem_bytes = private_pem.as_bytes();
+        let (pair, encoding) = match algorithm {
             SigningAlgorithm::Rs256 => (
                 RsaKeyPair::from_pkcs8(der).map(Pair::Rsa).map_err(|error| unusable(error.to_string()))?,
                 EncodingKey::from_rsa_pem(pem_bytes),
@@ -142,18 +141,18 @@ impl SigningKey {
             ),
         };
         let encoding = encoding.map_err(|error| unusable(error.to_string()))?;
-        let mut jwk = Jwk::from_encoding_key(&encoding, record.algorithm.jwt())
+        let mut jwk = Jwk::from_encoding_key(&encoding, algorithm.jwt())
             .map_err(|error| unusable(error.to_string()))?;
-        jwk.common.key_id = Some(record.kid.clone());
+        jwk.common.key_id = Some(kid.to_owned());
         jwk.common.public_key_use = Some(PublicKeyUse::Signature);
-        jwk.common.key_algorithm = Some(record.algorithm.key_algorithm());
+        jwk.common.key_algorithm = Some(algorithm.key_algorithm());
         let decoding = DecodingKey::from_jwk(&jwk).map_err(|error| unusable(error.to_string()))?;
-        let mut header = Header::new(record.algorithm.jwt());
-        header.kid = Some(record.kid.clone());
+        let mut header = Header::new(algorithm.jwt());
+        header.kid = Some(kid.to_owned());
         let header = serde_json::to_vec(&header).map_err(|error| unusable(error.to_string()))?;
         Ok(Self {
-            kid: record.kid.clone(),
-            algorithm: record.algorithm,
+            kid: kid.to_owned(),
+            algorithm,
             pair,
             encoded_header: URL_SAFE_NO_PAD.encode(header),
             decoding,

@@ -98,3 +98,17 @@ impl Drop for Running {
         let _ = self.child.wait();
     }
 }
+
+/// A fresh database in the PostgreSQL cluster that `cargo xtask test` starts.
+pub async fn fresh_database() -> String {
+    use sqlx::Connection;
+    let admin = std::env::var("KEYWARD_TEST_POSTGRES_URL")
+        .expect("KEYWARD_TEST_POSTGRES_URL is not set: run cargo xtask test, which starts PostgreSQL");
+    let mut connection = sqlx::PgConnection::connect(&admin).await.expect("the test PostgreSQL");
+    let name = format!("keyward_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut connection)
+        .await
+        .unwrap();
+    format!("{}/{name}", admin.rsplit_once('/').unwrap().0)
+}

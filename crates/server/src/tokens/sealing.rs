@@ -1,0 +1,110 @@
+//! Signing keys sealed at rest: AES-256-GCM under the deployment's secret key.
+//!
+//! Whoever reads the database (or a backup of it) must not be able to sign tokens. Each private
+//! key is sealed with a random 96-bit nonce and its `kid` as associated data, so that a sealed key
+//! moved to another row does not open. What is stored is `base64(nonce || ciphertext || tag)`.
+
+use aws_lc_rs::aead::{AES_256_GCM, Aad, NONCE_LEN, Nonce, RandomizedNonceKey};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use zeroize::Zeroizing;
+
+/// The settings a secret key comes from, as error messages name them.
+pub const SECRET_KEY_SETTINGS: &str = "KEYWARD_SECRET_KEY or KEYWARD_SECRET_KEY_FILE";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SealingError {
+    /// Never says what the value was: it may be most of a secret.
+    #[error("the secret key ({SECRET_KEY_SETTINGS}) is not 32 bytes in base64")]
+    MalformedSecretKey,
+    #[error("the signing key {kid} is sealed, and no secret key is configured: set {SECRET_KEY_SETTINGS}")]
+    NoSecretKey { kid: String },
+    #[error(
+        "the signing key {kid} does not open with the configured secret key ({SECRET_KEY_SETTINGS}): \
+         it was sealed with another, or the stored value is damaged"
+    )]
+    WrongSecretKey { kid: String },
+    #[error("could not seal the signing key {kid}")]
+    Seal { kid: String },
+}
+
+/// The key that seals signing keys: AES-256-GCM with a random nonce per seal.
+pub struct SealingKey(RandomizedNonceKey);
+
+impl std::fmt::Debug for SealingKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SealingKey(<redacted>)")
+    }
+}
+
+impl SealingKey {
+    /// The key that `text` (32 bytes in base64, surrounding whitespace ignored) encodes.
+    pub fn from_base64(text: &str) -> Result<Self, SealingError> {
+        let bytes =
+            Zeroizing::new(STANDARD.decode(text.trim()).map_err(|_| SealingError::MalformedSecretKey)?);
+        if bytes.len() != 32 {
+            return Err(SealingError::MalformedSecretKey);
+        }
+        RandomizedNonceKey::new(&AES_256_GCM, &bytes).map(Self).map_err(|_| SealingError::MalformedSecretKey)
+    }
+
+    /// `private_key` sealed for the key `kid`, as stored.
+    pub fn seal(&self, kid: &str, private_key: &str) -> Result<String, SealingError> {
+        let mut in_out = Zeroizing::new(private_key.as_bytes().to_vec());
+        let nonce = self
+            .0
+            .seal_in_place_append_tag(Aad::from(kid.as_bytes()), &mut *in_out)
+            .map_err(|_| SealingError::Seal { kid: kid.to_owned() })?;
+        let mut stored = nonce.as_ref().to_vec();
+        stored.extend_from_slice(&in_out);
+        Ok(STANDARD.encode(stored))
+    }
+
+    /// The private key that `sealed` holds for the key `kid`.
+    pub fn open(&self, kid: &str, sealed: &str) -> Result<Zeroizing<String>, SealingError> {
+        let wrong = || SealingError::WrongSecretKey { kid: kid.to_owned() };
+        let mut stored = Zeroizing::new(STANDARD.decode(sealed).map_err(|_| wrong())?);
+        if stored.len() < NONCE_LEN {
+            return Err(wrong());
+        }
+        let (nonce, in_out) = stored.split_at_mut(NONCE_LEN);
+        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| wrong())?;
+        let opened = self.0.open_in_place(nonce, Aad::from(kid.as_bytes()), in_out).map_err(|_| wrong())?;
+        let opened = std::str::from_utf8(opened).map_err(|_| wrong())?;
+        Ok(Zeroizing::new(opened.to_owned()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    const OTHER: &str = "HxwdHh8AAQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRo=";
+
+    #[test]
+    fn a_sealed_key_opens_only_with_its_secret_key_and_kid() {
+        let key = SealingKey::from_base64(KEY).unwrap();
+        let sealed = key.seal("kid-1", "-----BEGIN PRIVATE KEY-----").unwrap();
+        assert!(!sealed.contains("PRIVATE KEY"));
+        assert_ne!(sealed, key.seal("kid-1", "-----BEGIN PRIVATE KEY-----").unwrap(), "a fresh nonce");
+        assert_eq!(key.open("kid-1", &sealed).unwrap().as_str(), "-----BEGIN PRIVATE KEY-----");
+        assert!(matches!(key.open("kid-2", &sealed), Err(SealingError::WrongSecretKey { .. })));
+        let other = SealingKey::from_base64(OTHER).unwrap();
+        assert!(matches!(other.open("kid-1", &sealed), Err(SealingError::WrongSecretKey { .. })));
+        for damaged in ["", "AAAA", "not base64!", &sealed[..sealed.len() - 4]] {
+            assert!(key.open("kid-1", damaged).is_err(), "{damaged:?}");
+        }
+    }
+
+    #[test]
+    fn a_secret_key_is_32_bytes_in_base64_and_never_echoed() {
+        for bad in ["", "c2hvcnQ=", "not base64 at all", &format!("{KEY}AAAA")] {
+            let error = SealingKey::from_base64(bad).unwrap_err();
+            assert!(matches!(error, SealingError::MalformedSecretKey));
+            assert!(bad.is_empty() || !error.to_string().contains(bad));
+        }
+        assert!(SealingKey::from_base64(&format!("  {KEY}\n")).is_ok(), "as a file holds it");
+        assert_eq!(format!("{:?}", SealingKey::from_base64(KEY).unwrap()), "SealingKey(<redacted>)");
+    }
+}
