@@ -68,6 +68,22 @@ impl Running {
         running
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits at most `timeout` for the process to exit by itself.
+    pub fn wait_for_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().expect("the server process") {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        None
+    }
+
     pub fn logs(&self) -> String {
         self.log.try_iter().collect::<Vec<_>>().join("\n")
     }
@@ -109,6 +125,6 @@ pub async fn fresh_database() -> String {
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&mut connection)
         .await
-        .unwrap();
-    format!("{}/{name}", admin.rsplit_once('/').unwrap().0)
+        .expect("a fresh database");
+    format!("{}/{name}", admin.rsplit_once('/').expect("a database URL").0)
 }
