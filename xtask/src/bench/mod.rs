@@ -5,7 +5,9 @@
 //! benchmark still works), on SQLite, and also on PostgreSQL with `--postgres` (a throwaway
 //! cluster as `cargo xtask test` makes). wrk loads it from its own process over loopback.
 //! `--peers` runs djangorestframework-api-key and oidc-provider the same way, side by side.
+//! `--only flood` takes only the figures of a flood of made-up keys (`flood.rs`).
 
+mod flood;
 mod peers;
 mod raw;
 mod seed;
@@ -35,6 +37,15 @@ pub struct Options {
     /// Seconds of load per throughput figure.
     #[arg(long, default_value_t = 10)]
     seconds: u64,
+    /// Only these figures (on a store filled as the full run fills it).
+    #[arg(long, value_enum, conflicts_with = "peers")]
+    only: Option<Only>,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Only {
+    /// The server's memory and CPU under a flood of made-up, well-formed keys.
+    Flood,
 }
 
 /// How big the run is.
@@ -47,6 +58,9 @@ struct Scale {
     /// Keys in the profile whose first list page is timed against one of 100.
     large_profile: u64,
     cold_keys: usize,
+    /// Made-up keys sent in the flood, and the longest it may take.
+    flood_keys: u64,
+    flood_ceiling: Duration,
 }
 
 impl Scale {
@@ -59,6 +73,8 @@ impl Scale {
                 keys_large: 5_000,
                 large_profile: 2_000,
                 cold_keys: 10,
+                flood_keys: 20_000,
+                flood_ceiling: Duration::from_secs(120),
             }
         } else {
             Self {
@@ -68,6 +84,8 @@ impl Scale {
                 keys_large: 1_000_000,
                 large_profile: 100_000,
                 cold_keys: 200,
+                flood_keys: 1_000_000,
+                flood_ceiling: Duration::from_secs(900),
             }
         }
     }
@@ -137,9 +155,25 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
     let mut keyward_figures = None;
     for (name, url) in &backends {
         eprintln!("bench: Keyward on {name}");
-        let run = runtime.block_on(measure(&binary, url, &scale, &machine, &scratch))?;
-        all_met &= table(&mut report, &format!("Keyward on {name}"), &run.figures);
-        keyward_figures.get_or_insert(run);
+        let mut figures = Vec::new();
+        if options.only.is_none() {
+            let mut run = runtime.block_on(measure(&binary, url, &scale, &machine, &scratch))?;
+            figures.append(&mut run.figures);
+            keyward_figures.get_or_insert(run);
+        }
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let flood = flood::Flood {
+            binary: &binary,
+            database_url: url,
+            keys: scale.flood_keys,
+            // The full run filled the store already.
+            fill_store: options.only.is_some().then_some(scale.keys_large),
+            ceiling: scale.flood_ceiling,
+            cpu_per_hash: Duration::from_secs_f64(cores as f64 / argon2),
+            scratch: &scratch,
+        };
+        figures.extend(runtime.block_on(flood.measure())?);
+        all_met &= table(&mut report, &format!("Keyward on {name}"), &figures);
     }
     if options.peers {
         let ours = keyward_figures.as_ref().context("no Keyward figures")?;

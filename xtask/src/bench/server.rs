@@ -37,6 +37,16 @@ pub struct BenchKey {
 impl Server {
     /// Starts the server on `database_url` and waits until it answers.
     pub fn start(binary: &Path, database_url: &str, log: &Path) -> anyhow::Result<Self> {
+        Self::start_with(binary, database_url, log, &[])
+    }
+
+    /// Starts the server as [`Server::start`] does, with `settings` over the benchmark's.
+    pub fn start_with(
+        binary: &Path,
+        database_url: &str,
+        log: &Path,
+        settings: &[(&str, &str)],
+    ) -> anyhow::Result<Self> {
         let port = crate::test::free_port()?;
         let log_file = std::fs::File::create(log)?;
         let child = Command::new(binary)
@@ -44,6 +54,7 @@ impl Server {
             .env("KEYWARD_BIND", format!("127.0.0.1:{port}"))
             .env("KEYWARD_DATABASE_URL", database_url)
             .envs(ENVIRONMENT.iter().copied())
+            .envs(settings.iter().copied())
             .stdout(Stdio::null())
             .stderr(log_file)
             .spawn()
@@ -100,6 +111,34 @@ impl Server {
             .context("no VmHWM in /proc/PID/status")?;
         Ok(kib * 1024)
     }
+
+    /// The CPU time the server has used so far, user and system, over all its threads.
+    pub fn cpu_time(&self) -> anyhow::Result<Duration> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))?;
+        // The fields after the command's name, which ends with the last `)`: the state is the
+        // third field of the line, utime and stime the 14th and 15th, in clock ticks.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .context("no command name in /proc/PID/stat")?
+            .1
+            .split_whitespace()
+            .collect();
+        let ticks = |index: usize| -> anyhow::Result<u64> {
+            Ok(fields.get(index).context("a short /proc/PID/stat")?.parse()?)
+        };
+        let total = ticks(14 - 3)? + ticks(15 - 3)?;
+        Ok(Duration::from_secs_f64(total as f64 / clock_ticks_per_second()))
+    }
+}
+
+/// The kernel's clock ticks per second (`getconf CLK_TCK`), 100 on every Linux in practice.
+fn clock_ticks_per_second() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|output| String::from_utf8(output.stdout).ok()?.trim().parse().ok())
+        .unwrap_or(100.0)
 }
 
 impl Drop for Server {

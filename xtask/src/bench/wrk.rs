@@ -3,9 +3,10 @@
 
 use anyhow::{Context, bail};
 use std::fmt::Write as _;
+use std::io::{BufRead as _, BufReader};
 use std::path::Path;
-use std::process::Command;
-use std::time::Duration;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// One benchmark request. A `{n}` in the body becomes a number unique within the run, so that
 /// each request can create a key of its own name.
@@ -62,27 +63,8 @@ impl Outcome {
 /// Loads `base` with `request` and fails if any answer was not a success: a benchmark of error
 /// answers measures nothing.
 pub fn run(base: &str, request: &Request, load: Load, scratch: &Path) -> anyhow::Result<Outcome> {
-    let script = scratch.join("wrk-request.lua");
-    std::fs::write(&script, lua(request))?;
-    let output = Command::new("wrk")
-        .arg(format!("-t{}", load.threads))
-        .arg(format!("-c{}", load.connections))
-        .arg(format!("-d{}s", load.duration.as_secs().max(1)))
-        .arg("--timeout=10s")
-        .arg("-s")
-        .arg(&script)
-        .arg(format!("{base}{}", request.path))
-        .output()
-        .context("running wrk")?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    if !output.status.success() {
-        bail!(
-            "wrk failed on {} {}: {stdout}{}",
-            request.method,
-            request.path,
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
+    let stdout = run_script(&format!("{base}{}", request.path), &lua(request), load, scratch)
+        .with_context(|| format!("wrk on {} {}", request.method, request.path))?;
     let line = stdout
         .lines()
         .find_map(|line| line.strip_prefix("WRK_RESULT "))
@@ -99,6 +81,71 @@ pub fn run(base: &str, request: &Request, load: Load, scratch: &Path) -> anyhow:
         );
     }
     Ok(Outcome { requests, seconds: micros as f64 / 1e6, p50: Duration::from_micros(p50) })
+}
+
+/// Runs wrk on `url` with the Lua `script`, at most for `load.duration`; what it printed.
+pub fn run_script(url: &str, script: &str, load: Load, scratch: &Path) -> anyhow::Result<String> {
+    let output = command(url, script, load, scratch)?.output().context("running wrk")?;
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    if !output.status.success() {
+        bail!("wrk failed: {stdout}{}", String::from_utf8_lossy(&output.stderr));
+    }
+    Ok(stdout)
+}
+
+/// Runs wrk as [`run_script`] does, for a script whose threads each print a line `THREAD_DONE`
+/// when they stop of themselves: wrk's main thread would wait out the duration all the same, so it
+/// is interrupted then (on SIGINT wrk stops, joins its threads and reports). What it printed, and
+/// how long until its last thread was done.
+pub fn run_until_done(
+    url: &str,
+    script: &str,
+    load: Load,
+    scratch: &Path,
+) -> anyhow::Result<(String, Duration)> {
+    let started = Instant::now();
+    let mut child = command(url, script, load, scratch)?
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("running wrk")?;
+    let stdout = child.stdout.take().context("wrk's stdout")?;
+    let mut printed = String::new();
+    let mut done = 0;
+    let mut elapsed = None;
+    for line in BufReader::new(stdout).lines() {
+        let line = line?;
+        if line == "THREAD_DONE" {
+            done += 1;
+            if done == load.threads {
+                elapsed = Some(started.elapsed());
+                Command::new("kill").arg("-INT").arg(child.id().to_string()).status()?;
+            }
+        } else {
+            printed.push_str(&line);
+            printed.push('\n');
+        }
+    }
+    let output = child.wait_with_output()?;
+    if !output.status.success() {
+        bail!("wrk failed: {printed}{}", String::from_utf8_lossy(&output.stderr));
+    }
+    Ok((printed, elapsed.unwrap_or_else(|| started.elapsed())))
+}
+
+fn command(url: &str, script: &str, load: Load, scratch: &Path) -> anyhow::Result<Command> {
+    let path = scratch.join("wrk-request.lua");
+    std::fs::write(&path, script)?;
+    let mut command = Command::new("wrk");
+    command
+        .arg(format!("-t{}", load.threads))
+        .arg(format!("-c{}", load.connections))
+        .arg(format!("-d{}s", load.duration.as_secs().max(1)))
+        .arg("--timeout=10s")
+        .arg("-s")
+        .arg(path)
+        .arg(url);
+    Ok(command)
 }
 
 /// The Lua script that makes wrk send `request` and print one machine-readable line.
@@ -138,7 +185,7 @@ fn lua(request: &Request) -> String {
 }
 
 /// A Lua string literal of `text`.
-fn quote(text: &str) -> String {
+pub fn quote(text: &str) -> String {
     let mut quoted = String::with_capacity(text.len() + 2);
     quoted.push('"');
     for c in text.chars() {
