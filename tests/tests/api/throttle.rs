@@ -97,3 +97,28 @@ async fn a_made_up_id_costs_one_lookup_however_often_and_from_wherever_it_is_tri
     }
     assert_eq!(probe.calls() - before, 1, "one lookup, then remembered as absent");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_burst_of_first_uses_of_one_key_is_served_whole_at_the_cost_of_one() {
+    let (server, probe) = TestServer::start_probed(as_deployed).await;
+    let key = server.mint("p", "k").await;
+    probe.events_applied().await;
+    let before = probe.calls();
+    // Twenty workers starting at once with one key, from one address: more than its quota of 10.
+    // Their own profile takes authentication alone.
+    let uses = (0..20).map(|_| {
+        let request = server
+            .get("/api/profiles/p")
+            .header("Authorization", &key.api_key)
+            .header("X-Forwarded-For", "203.0.113.5");
+        server.send(request)
+    });
+    let answers = futures::future::join_all(uses).await;
+    assert!(
+        answers.iter().all(|(status, _, _)| *status == StatusCode::OK),
+        "{:?}",
+        answers.iter().map(|a| a.0).collect::<Vec<_>>()
+    );
+    // One credential lookup (and one hash) for all of them: the others waited and found it verified.
+    assert_eq!(probe.calls() - before, 1, "{} store calls", probe.calls() - before);
+}

@@ -92,6 +92,11 @@ impl CredentialCache {
         }
     }
 
+    /// Most entries of each kind held.
+    pub fn capacity(&self) -> u64 {
+        self.verified.entries.policy().max_capacity().unwrap_or(u64::MAX)
+    }
+
     /// How long a verified credential is trusted.
     pub fn ttl(&self) -> Duration {
         self.verified.ttl

@@ -51,14 +51,23 @@ pub struct AuthenticatorParts {
     pub throttle: Throttle,
 }
 
+/// How long a verification waits for its turn behind another of the same client id.
+const TURN_WAIT: Duration = Duration::from_secs(5);
+
 /// Verifies full keys, client credentials and access tokens.
 pub struct Authenticator {
     parts: AuthenticatorParts,
+    /// One uncached verification of a client id at a time: the others wait for it, then find its
+    /// result in the cache. A burst of first uses of one key costs one lookup, one hash and no
+    /// throttle cell, and concurrent guesses of one id are taken in turn.
+    turns: moka::sync::Cache<String, Arc<tokio::sync::Mutex<()>>>,
 }
 
 impl Authenticator {
     pub fn new(parts: AuthenticatorParts) -> Self {
-        Self { parts }
+        let turns =
+            moka::sync::Cache::builder().max_capacity(parts.cache.capacity()).time_to_idle(TURN_WAIT).build();
+        Self { parts, turns }
     }
 
     /// Who `presented` authenticates as, asked from `address`.
@@ -105,6 +114,13 @@ impl Authenticator {
         if parts.cache.is_revoked(client_id) {
             return Err(AuthError::Invalid);
         }
+        let turn = self.turns.get_with_by_ref(client_id, Default::default);
+        let _turn = tokio::time::timeout(TURN_WAIT, turn.lock())
+            .await
+            .map_err(|_| AuthError::Busy(crate::hashing::HasherBusy))?;
+        if let Some(principal) = parts.cache.verified(client_id, secret.expose()) {
+            return Ok(principal);
+        }
         // The owner presenting the secret that last verified needs no throttle and no hash:
         // only the store's word that the key still exists.
         if parts.cache.known_good(client_id, secret.expose()) {
@@ -124,10 +140,8 @@ impl Authenticator {
         verified
     }
 
-    /// The costly part: one lookup by client id (none for an id known not to exist) and one
-    /// argon2 verification on a hashing slot. Concurrent first uses of one key queue for the
-    /// slots, and those that get one after it verified find it in the cache: a burst costs one
-    /// hash, not one each.
+    /// The costly part, taken in turn per client id: one lookup by client id (none for an id
+    /// known not to exist) and one argon2 verification on a hashing slot.
     async fn verify_uncached(&self, client_id: &str, secret: &Secret) -> Result<Principal, AuthError> {
         let parts = &self.parts;
         if parts.cache.is_absent(client_id) {
@@ -138,9 +152,6 @@ impl Authenticator {
             return Err(AuthError::Invalid);
         };
         let slot = parts.hasher.slot().await?;
-        if let Some(principal) = parts.cache.verified(client_id, secret.expose()) {
-            return Ok(principal);
-        }
         if !slot.verify(secret.clone(), stored.secret_hash.clone()).await {
             return Err(AuthError::Invalid);
         }
