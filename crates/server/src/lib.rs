@@ -33,6 +33,21 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 
+/// How long a starting server waits for a database that is unavailable.
+pub const STARTUP_PATIENCE: Duration = Duration::from_secs(30);
+
+/// Whether `error` comes from a database that cannot do the work now (see
+/// [`store::StoreError::Unavailable`]), rather than one that refused it.
+fn is_unavailable(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        matches!(cause.downcast_ref(), Some(store::StoreError::Unavailable(_)))
+            || matches!(
+                cause.downcast_ref(),
+                Some(tokens::TokenKeyError::Store(store::StoreError::Unavailable(_)))
+            )
+    })
+}
+
 /// How often initialised-but-never-created keys are swept.
 const PURGE_INTERVAL: Duration = Duration::from_secs(3600);
 
@@ -75,9 +90,25 @@ pub struct Services {
 impl AppState {
     /// Opens the database (running migrations), loads or makes the token signing key, and wires
     /// the services together on the system clock.
+    ///
+    /// A database that is there but cannot take the work now (locked by a long write, not yet
+    /// accepting connections) is waited for, up to [`STARTUP_PATIENCE`]; anything else fails at once.
     pub async fn open(settings: &ServeSettings) -> anyhow::Result<Self> {
-        let store = store::connect(&settings.database).await.context("opening the database")?;
-        Self::with_store(store, settings, Arc::new(SystemClock)).await
+        let deadline = tokio::time::Instant::now() + STARTUP_PATIENCE;
+        loop {
+            let opened = async {
+                let store = store::connect(&settings.database).await.context("opening the database")?;
+                Self::with_store(store, settings, Arc::new(SystemClock)).await
+            }
+            .await;
+            match opened {
+                Err(error) if is_unavailable(&error) && tokio::time::Instant::now() < deadline => {
+                    tracing::warn!(error = format!("{error:#}"), "the database is unavailable; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                opened => return opened,
+            }
+        }
     }
 
     /// Wires the services around `store`, telling the time by `clock`.

@@ -312,3 +312,28 @@ async fn twenty_sigkills_under_writes_lose_nothing_answered_on_postgres() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_server_starting_while_the_database_is_locked_waits_for_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("keyward.db").display());
+    let env = [("KEYWARD_DATABASE_URL", url.as_str())];
+    let admin = mint(dir.path(), &env, "admin");
+    // Another process's long write holds the lock past the busy timeout (5 s).
+    let mut holder = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query("BEGIN EXCLUSIVE").execute(&mut holder).await.unwrap();
+    let release = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(7)).await;
+        sqlx::query("COMMIT").execute(&mut holder).await.unwrap();
+    });
+    let path = dir.path().to_owned();
+    let owned_url = url.clone();
+    let server = tokio::task::spawn_blocking(move || {
+        Running::start_with(&path, &[("KEYWARD_DATABASE_URL", owned_url.as_str())])
+    })
+    .await;
+    release.await.unwrap();
+    let server = server.expect("the server waited for the database and started");
+    let http = reqwest::Client::new();
+    assert_eq!(listed(&http, &server.base, &admin).await, BTreeSet::from(["admin".to_owned()]));
+}
