@@ -11,13 +11,23 @@ use keyward_server::store::{
     StoreError, StoredCredential,
 };
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+
+/// Why writes fail, as the operating system says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteFault {
+    /// No space left on the device (`ENOSPC`).
+    Full = 1,
+    /// The file system or the database file has become read-only (`EROFS`).
+    ReadOnly = 2,
+}
 
 /// What a test sees of, and does to, a [`ProbedStore`].
 #[derive(Default)]
 pub struct Probe {
     calls: AtomicUsize,
-    fail_writes: AtomicBool,
+    /// 0: writes work; otherwise a [`WriteFault`] as its number.
+    write_fault: AtomicU8,
     fail_reads: AtomicBool,
     event_reads: AtomicUsize,
 }
@@ -28,9 +38,14 @@ impl Probe {
         self.calls.load(Ordering::SeqCst)
     }
 
-    /// From now on every write fails as it does on a full disk (`SQLITE_FULL`), or works again.
+    /// From now on every write fails as it does on a full disk, or works again.
     pub fn fail_writes(&self, fail: bool) {
-        self.fail_writes.store(fail, Ordering::SeqCst);
+        self.fail_writes_with(fail.then_some(WriteFault::Full));
+    }
+
+    /// From now on every write fails with `fault`, or (`None`) works again.
+    pub fn fail_writes_with(&self, fault: Option<WriteFault>) {
+        self.write_fault.store(fault.map_or(0, |fault| fault as u8), Ordering::SeqCst);
     }
 
     /// From now on every read fails as it does when the database is gone, or works again.
@@ -79,9 +94,13 @@ impl ProbedStore {
     /// The store, for a write: a fault when writes are failing.
     fn write(&self) -> Result<&dyn Store, StoreError> {
         let store = self.count();
-        if self.probe.fail_writes.load(Ordering::SeqCst) {
-            let full = std::io::Error::from_raw_os_error(28); // ENOSPC
-            return Err(StoreError::Unavailable(sqlx::Error::Io(full)));
+        match self.probe.write_fault.load(Ordering::SeqCst) {
+            0 => {}
+            fault => {
+                let errno = if fault == WriteFault::Full as u8 { 28 } else { 30 };
+                let io = std::io::Error::from_raw_os_error(errno);
+                return Err(StoreError::Unavailable(sqlx::Error::Io(io)));
+            }
         }
         Ok(store)
     }

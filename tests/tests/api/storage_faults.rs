@@ -5,6 +5,7 @@
 use crate::assert_error;
 use keyward_server::keys::KeyError;
 use keyward_server::store::StoreError;
+use keyward_tests::probe::WriteFault;
 use keyward_tests::{StatusCode, TestServer, captured_logs};
 use serde_json::{Value, json};
 
@@ -16,7 +17,17 @@ fn assert_v1_unavailable(status: StatusCode, body: &Value) {
 }
 
 #[tokio::test]
-async fn failed_writes_answer_503_and_change_nothing() {
+async fn a_full_disk_answers_writes_503_and_changes_nothing() {
+    failed_writes_answer_503_and_change_nothing(WriteFault::Full, "No space left on device").await;
+}
+
+#[tokio::test]
+async fn a_read_only_database_answers_writes_503_and_changes_nothing() {
+    failed_writes_answer_503_and_change_nothing(WriteFault::ReadOnly, "Read-only file system").await;
+}
+
+/// Every write route fails with `fault` (logged with `cause`), then works again.
+async fn failed_writes_answer_503_and_change_nothing(fault: WriteFault, cause: &str) {
     let (server, probe) = TestServer::start_probed(|_| {}).await;
     let (admin, token) = server.login(PROFILE).await;
     let bearer = format!("Bearer {token}");
@@ -26,7 +37,7 @@ async fn failed_writes_answer_503_and_change_nothing() {
     let pending = initialised["id"].as_str().unwrap().to_owned();
     let (_, _, before) = server.send(get("/api/apikeys")).await;
 
-    probe.fail_writes(true);
+    probe.fail_writes_with(Some(fault));
 
     // The HAL dialect: initialise, create, rename, delete.
     let (status, _, body) = server.send(server.post("/api/apikeys").header("Authorization", &bearer)).await;
@@ -89,12 +100,12 @@ async fn failed_writes_answer_503_and_change_nothing() {
     assert!(
         logs.lines().any(|line| line.contains("ERROR")
             && line.contains("storage unavailable")
-            && line.contains("No space left on device")),
+            && line.contains(cause)),
         "no error-level log line names the cause"
     );
 
     // Writes work again by themselves.
-    probe.fail_writes(false);
+    probe.fail_writes_with(None);
     let (status, _, body) = server.send(put(&pending, "created at last")).await;
     assert_eq!(status, StatusCode::CREATED, "the initialised key survived: {body}");
     let (status, _, body) = server.send(get(&doomed_path)).await;

@@ -737,6 +737,34 @@ mod tests {
         }
     }
 
+    /// A database SQLite can only read (here opened read-only; in production a file system
+    /// remounted read-only): every write is `Unavailable` (a 503), and reads go on.
+    #[tokio::test]
+    async fn writes_to_a_read_only_database_are_unavailable_and_reads_go_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys.db");
+        let writable = SqliteStore::connect(&DatabaseSettings::at(format!("sqlite://{}", path.display())))
+            .await
+            .unwrap();
+        let p = ProfileId::from("p");
+        let key = writable
+            .insert_created(&p, KeyId::new_random(), &credentials(1), Utc::now(), 50, &Actor::default())
+            .await
+            .unwrap();
+        let read_only =
+            SqliteStore::connect(&DatabaseSettings::at(format!("sqlite://{}?mode=ro", path.display())))
+                .await
+                .expect("a migrated database opens read-only");
+        let refused = read_only
+            .insert_created(&p, KeyId::new_random(), &credentials(2), Utc::now(), 50, &Actor::default())
+            .await;
+        assert!(matches!(refused, Err(StoreError::Unavailable(_))), "{refused:?}");
+        let refused = read_only.delete(&p, key.id, &Actor::default()).await;
+        assert!(matches!(refused, Err(StoreError::Unavailable(_))), "{refused:?}");
+        let (keys, total) = read_only.page(&p, 0, 10).await.unwrap();
+        assert_eq!((keys, total), (vec![key], 1), "nothing changed, and reads work");
+    }
+
     /// Keys made in one microsecond are walked past by their id exactly as the listing orders them.
     #[tokio::test]
     async fn a_walk_after_positions_follows_the_listing_order_through_ties() {
