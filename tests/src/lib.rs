@@ -36,6 +36,10 @@ pub struct TestServer {
     /// The server's clock: it starts at the real time and moves only through [`Self::advance`].
     pub clock: Arc<ManualClock>,
     shutdown: Option<oneshot::Sender<()>>,
+    /// Every secret, full key and access token this server issued to the test, and where the
+    /// captured logs stood when it started: on drop, none of them may appear in what it logged.
+    issued: Mutex<Vec<String>>,
+    logs_from: usize,
     _dir: TempDir,
 }
 
@@ -112,6 +116,7 @@ impl TestServer {
         dir: TempDir,
     ) -> Self {
         let base = format!("http://{}", listener.local_addr().expect("address"));
+        let logs_from = log_buffer().lock().expect("log buffer").len();
         let (shutdown, stopped) = oneshot::channel::<()>();
         let served = state.clone();
         tokio::spawn(async move {
@@ -122,7 +127,17 @@ impl TestServer {
             .expect("server");
         });
         let http = reqwest::Client::builder().build().expect("client");
-        Self { base, http, state, settings, clock, shutdown: Some(shutdown), _dir: dir }
+        Self {
+            base,
+            http,
+            state,
+            settings,
+            clock,
+            shutdown: Some(shutdown),
+            issued: Mutex::new(Vec::new()),
+            logs_from,
+            _dir: dir,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -192,13 +207,15 @@ impl TestServer {
             .await
             .expect("minting a key");
         let client_id = created.key.client_id.to_string();
-        Minted {
+        let minted = Minted {
             id: created.key.id,
             profile_id: profile_id.to_owned(),
             api_key: self.state.format.encode(&client_id, &created.secret).expose().to_owned(),
             client_id,
             secret: created.secret.expose().to_owned(),
-        }
+        };
+        self.issued.lock().expect("issued").extend([minted.api_key.clone(), minted.secret.clone()]);
+        minted
     }
 
     /// Exchanges client credentials for an access token (form-encoded, as OAuth clients do).
@@ -246,6 +263,9 @@ impl TestServer {
             serde_json::from_slice(&bytes)
                 .unwrap_or_else(|_| panic!("body is not JSON: {}", String::from_utf8_lossy(&bytes)))
         };
+        let secrets =
+            ["clientSecret", "apiKey", "access_token"].iter().filter_map(|field| body[field].as_str());
+        self.issued.lock().expect("issued").extend(secrets.map(str::to_owned));
         (status, headers, body)
     }
 }
@@ -254,6 +274,19 @@ impl Drop for TestServer {
     fn drop(&mut self) {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
+        }
+        if std::thread::panicking() {
+            return;
+        }
+        // Everything logged since this server started, at TRACE: no secret it issued is in it.
+        let leaked = {
+            let buffer = log_buffer().lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let logged = String::from_utf8_lossy(buffer.get(self.logs_from..).unwrap_or_default());
+            let issued = self.issued.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            issued.iter().find(|secret| logged.contains(secret.as_str())).cloned()
+        };
+        if let Some(secret) = leaked {
+            panic!("an issued secret was logged: {}…", &secret[..8.min(secret.len())]);
         }
     }
 }
