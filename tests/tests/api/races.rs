@@ -7,6 +7,31 @@ use std::sync::Arc;
 use std::time::Instant;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_hundred_concurrent_creates_at_a_limit_of_fifty_make_fifty() {
+    let server = TestServer::start_with(|settings| settings.keys.max_keys_per_profile = 50).await;
+    let admin = server.mint("p", "admin").await;
+    let creates = (0..200).map(|n| {
+        server.send(
+            server
+                .http
+                .post(server.url("/api/v1/keys/create"))
+                .header("Authorization", &admin.api_key)
+                .json(&json!({ "name": format!("racer {n}") })),
+        )
+    });
+    let answers = futures::future::join_all(creates).await;
+    let made = answers.iter().filter(|(status, _, _)| *status == StatusCode::OK).count();
+    assert_eq!(made, 49, "the admin key is the fiftieth");
+    for (status, _, body) in answers.iter().filter(|(status, _, _)| *status != StatusCode::OK) {
+        assert_eq!(*status, StatusCode::BAD_REQUEST, "{body}");
+        assert!(body.as_str().unwrap().starts_with("Maximum API Key Limit Reached: 50"), "{body}");
+    }
+    let (_, _, list) =
+        server.send(server.get("/api/v1/keys/list").header("Authorization", &admin.api_key)).await;
+    assert_eq!(list.as_array().map(Vec::len), Some(50));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fifty_concurrent_creates_of_one_name_make_one_key() {
     let server = TestServer::start().await;
     let admin = server.mint("p", "admin").await;
