@@ -84,9 +84,7 @@ async fn read<S: Send + Sync, T: DeserializeOwned + Default>(
     match media_type.as_deref() {
         Some("application/json") => from_json(&bytes),
         Some(json) if json.starts_with("application/") && json.ends_with("+json") => from_json(&bytes),
-        Some("application/x-www-form-urlencoded") => {
-            serde_urlencoded::from_bytes(&bytes).map_err(|e| BodyError::Malformed(e.to_string()))
-        }
+        Some("application/x-www-form-urlencoded") => from_form(&bytes),
         Some(other) => Err(BodyError::UnsupportedMediaType(other.to_owned())),
         None => Err(BodyError::UnsupportedMediaType("none".to_owned())),
     }
@@ -100,4 +98,19 @@ fn from_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, BodyError> {
         return Err(BodyError::Malformed("the body must be a JSON object".to_owned()));
     }
     serde_json::from_slice(bytes).map_err(|e| BodyError::Malformed(e.to_string()))
+}
+
+/// A form as `T`. serde_urlencoded replaces percent-encoded bytes that are not UTF-8 with U+FFFD,
+/// which would store a name nobody sent: such a form is refused instead.
+fn from_form<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, BodyError> {
+    let text =
+        std::str::from_utf8(bytes).map_err(|_| BodyError::Malformed("the form is not UTF-8".to_owned()))?;
+    let every_part_is_utf8 = text
+        .split('&')
+        .flat_map(|pair| pair.split('='))
+        .all(|part| percent_encoding::percent_decode_str(part).decode_utf8().is_ok());
+    if !every_part_is_utf8 {
+        return Err(BodyError::Malformed("form values must be UTF-8 once percent-decoded".to_owned()));
+    }
+    serde_urlencoded::from_bytes(bytes).map_err(|e| BodyError::Malformed(e.to_string()))
 }
