@@ -337,3 +337,12 @@ async fn a_server_starting_while_the_database_is_locked_waits_for_it() {
     let http = reqwest::Client::new();
     assert_eq!(listed(&http, &server.base, &admin).await, BTreeSet::from(["admin".to_owned()]));
 }
+
+#[tokio::test]
+async fn logs_written_to_a_pipe_carry_no_colour_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Running::start_with(dir.path(), &[("KEYWARD_DATABASE_URL", "sqlite://keyward.db")]);
+    reqwest::get(format!("{}/health/live", server.base)).await.unwrap();
+    let logs = server.logs_until(|line| line.contains("/health/live"), Duration::from_secs(10));
+    assert!(!logs.contains('\u{1b}'), "ANSI escapes in a log collector's input:\n{logs}");
+}
