@@ -7,8 +7,8 @@ use std::fmt;
 use std::str::FromStr;
 use utoipa::ToSchema;
 
-/// One right over the keys of the key's own profile.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+/// One right over the keys of the key's own profile. Read from its name only (`FromStr`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, ToSchema)]
 pub enum Scope {
     /// List and view keys (and the profile).
     #[serde(rename = "keys:read")]
@@ -52,6 +52,14 @@ impl FromStr for Scope {
             .into_iter()
             .find(|scope| scope.as_str() == text)
             .ok_or_else(|| UnknownScope(text.to_owned()))
+    }
+}
+
+/// serde's derive would also read a variant spelled as an object (`{"keys:read": null}`), which
+/// the documents do not allow.
+impl<'de> Deserialize<'de> for Scope {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer)?.parse().map_err(de::Error::custom)
     }
 }
 
@@ -128,13 +136,15 @@ impl<'de> Deserialize<'de> for Scopes {
             }
 
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Scopes, A::Error> {
-                // At most one of each: a longer array is refused rather than read at length.
+                // At most one of each: a longer array is refused rather than read at length. The
+                // elements are counted, not the set, which repeats never grow.
                 let mut scopes = BTreeSet::new();
-                while let Some(scope) = seq.next_element::<Scope>()? {
-                    scopes.insert(scope);
-                    if scopes.len() > Scope::ALL.len() {
+                for read in 1.. {
+                    let Some(scope) = seq.next_element::<Scope>()? else { break };
+                    if read > Scope::ALL.len() {
                         return Err(de::Error::custom("too many scopes"));
                     }
+                    scopes.insert(scope);
                 }
                 Ok(Scopes(scopes))
             }
@@ -143,6 +153,9 @@ impl<'de> Deserialize<'de> for Scopes {
         deserializer.deserialize_any(ScopesVisitor)
     }
 }
+
+#[cfg(test)]
+mod fuzz;
 
 #[cfg(test)]
 mod tests {
@@ -157,6 +170,9 @@ mod tests {
         assert_eq!(from_array.to_string(), "keys:read keys:write");
         assert!(serde_json::from_str::<Scopes>(r#"["keys:admin"]"#).is_err());
         assert!(serde_json::from_str::<Scopes>(r#"{"keys:read": true}"#).is_err());
+        assert!(serde_json::from_str::<Scopes>(r#"[{"keys:read": null}]"#).is_err(), "a name only");
+        let repeated = r#"["keys:read", "keys:read", "keys:read", "keys:read"]"#;
+        assert!(serde_json::from_str::<Scopes>(repeated).is_err(), "at most three");
         assert!(from_array.is_subset(&Scopes::all()));
         assert!(!Scopes::all().is_subset(&from_array));
     }

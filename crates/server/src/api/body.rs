@@ -8,8 +8,8 @@
 use crate::api::limits::BodyTimeout;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
-use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::IntoResponse;
 use serde::de::DeserializeOwned;
 use std::marker::PhantomData;
@@ -58,15 +58,12 @@ where
     }
 }
 
-/// The body as JSON, as a form, or empty.
+/// The body, read within the request's body timeout, then decoded.
 async fn read<S: Send + Sync, T: DeserializeOwned + Default>(
     request: Request,
     state: &S,
 ) -> Result<T, BodyError> {
-    let media_type = request.headers().get(CONTENT_TYPE).map(|value| {
-        let value = value.to_str().unwrap_or_default();
-        value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase()
-    });
+    let content_type = request.headers().get(CONTENT_TYPE).cloned();
     let timeout = request.extensions().get::<BodyTimeout>().map_or(Duration::MAX, |BodyTimeout(t)| *t);
     let bytes = tokio::time::timeout(timeout, Bytes::from_request(request, state))
         .await
@@ -78,13 +75,25 @@ async fn read<S: Send + Sync, T: DeserializeOwned + Default>(
                 BodyError::Malformed(rejection.body_text())
             }
         })?;
+    decode(content_type.as_ref(), &bytes)
+}
+
+/// A body that arrived with `content_type`, as JSON, as a form, or empty.
+pub fn decode<T: DeserializeOwned + Default>(
+    content_type: Option<&HeaderValue>,
+    bytes: &[u8],
+) -> Result<T, BodyError> {
+    let media_type = content_type.map(|value| {
+        let value = value.to_str().unwrap_or_default();
+        value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase()
+    });
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
     match media_type.as_deref() {
-        Some("application/json") => from_json(&bytes),
-        Some(json) if json.starts_with("application/") && json.ends_with("+json") => from_json(&bytes),
-        Some("application/x-www-form-urlencoded") => from_form(&bytes),
+        Some("application/json") => from_json(bytes),
+        Some(json) if json.starts_with("application/") && json.ends_with("+json") => from_json(bytes),
+        Some("application/x-www-form-urlencoded") => from_form(bytes),
         Some(other) => Err(BodyError::UnsupportedMediaType(other.to_owned())),
         None => Err(BodyError::UnsupportedMediaType("none".to_owned())),
     }
@@ -114,3 +123,6 @@ fn from_form<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, BodyError> {
     }
     serde_urlencoded::from_bytes(bytes).map_err(|e| BodyError::Malformed(e.to_string()))
 }
+
+#[cfg(test)]
+mod fuzz;

@@ -45,6 +45,9 @@ pub fn parse_basic(encoded: &str) -> Option<Presented> {
 }
 
 #[cfg(test)]
+mod fuzz;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

@@ -370,7 +370,7 @@ mod tests {
     use super::*;
     use crate::clock::ManualClock;
 
-    const BASE: &str = "https://keys.example.com";
+    pub(super) const BASE: &str = "https://keys.example.com";
 
     fn settings(algorithm: SigningAlgorithm, base_url: &str) -> TokenSettings {
         TokenSettings {
@@ -389,7 +389,7 @@ mod tests {
         SigningKeyRecord { kid, algorithm, private_key: StoredPrivateKey::Clear(pem.to_string()), created }
     }
 
-    fn records(algorithm: SigningAlgorithm) -> Vec<SigningKeyRecord> {
+    pub(super) fn records(algorithm: SigningAlgorithm) -> Vec<SigningKeyRecord> {
         let mut records = vec![record(SigningAlgorithm::Rs256, Utc::now())];
         if algorithm != SigningAlgorithm::Rs256 {
             records.push(record(algorithm, Utc::now()));
@@ -401,7 +401,7 @@ mod tests {
         service_with(&records(algorithm), algorithm, BASE, clock)
     }
 
-    fn service_with(
+    pub(super) fn service_with(
         records: &[SigningKeyRecord],
         algorithm: SigningAlgorithm,
         base_url: &str,
@@ -517,3 +517,6 @@ mod tests {
 /// The keys as the database holds them: sealed at rest, rotated, retired.
 #[cfg(test)]
 mod stored_tests;
+
+#[cfg(test)]
+mod fuzz;
