@@ -4,6 +4,7 @@
 
 mod bench;
 mod codegen;
+mod fuzz;
 mod openapi;
 mod test;
 
@@ -43,6 +44,8 @@ enum Task {
     },
     /// Load the release server and print the figures of BENCHMARKS.md against their targets.
     Bench(bench::Options),
+    /// Fuzz the decoders with libFuzzer (needs a nightly toolchain; installs cargo-fuzz).
+    Fuzz(fuzz::Options),
 }
 
 fn main() -> ExitCode {
@@ -52,6 +55,7 @@ fn main() -> ExitCode {
         Task::Codegen { check } => codegen::generate().and_then(|files| update(&files, check, "codegen")),
         Task::Test { cargo_args } => test::run(&cargo_args),
         Task::Bench(options) => bench::run(&options),
+        Task::Fuzz(options) => fuzz::run(&options),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
