@@ -515,7 +515,10 @@ fn build_server(root: &Path, smoke: bool) -> anyhow::Result<PathBuf> {
         command.arg("--release");
     }
     crate::test::run_checked(&mut command)?;
-    Ok(root.join("target").join(if smoke { "debug" } else { "release" }).join("keyward-server"))
+    // Where cargo put it: `CARGO_TARGET_DIR` when set (relative to the workspace), else `target`.
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), |dir| root.join(dir));
+    Ok(target.join(if smoke { "debug" } else { "release" }).join("keyward-server"))
 }
 
 /// wrk, from Debian's packages.

@@ -1,5 +1,5 @@
 //! The server under load: the built binary as a child process, its bootstrap key, and what it
-//! reports of itself (its peak memory).
+//! reports of itself (its memory and CPU time).
 
 use anyhow::{Context, bail};
 use serde_json::Value;
@@ -65,10 +65,12 @@ impl Server {
             binary: binary.to_owned(),
             database_url: database_url.to_owned(),
         };
+        // The server listens before it opens the database (and migrates it): it is up once it
+        // answers, not once it accepts connections.
         let deadline = Instant::now() + Duration::from_secs(60);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        while !answers_live(port) {
             if Instant::now() > deadline {
-                bail!("the server did not listen within 60 s; see {}", log.display());
+                bail!("the server did not answer within 60 s; see {}", log.display());
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -103,12 +105,22 @@ impl Server {
 
     /// The most resident memory the server has used, from Linux's `VmHWM`.
     pub fn peak_rss_bytes(&self) -> anyhow::Result<u64> {
+        self.status_bytes("VmHWM")
+    }
+
+    /// The resident memory the server uses now, from Linux's `VmRSS`.
+    pub fn rss_bytes(&self) -> anyhow::Result<u64> {
+        self.status_bytes("VmRSS")
+    }
+
+    /// A field of `/proc/PID/status` given in kB, in bytes.
+    fn status_bytes(&self, field: &str) -> anyhow::Result<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
         let kib = status
             .lines()
-            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
             .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-            .context("no VmHWM in /proc/PID/status")?;
+            .with_context(|| format!("no {field} in /proc/PID/status"))?;
         Ok(kib * 1024)
     }
 
@@ -129,6 +141,17 @@ impl Server {
         let total = ticks(14 - 3)? + ticks(15 - 3)?;
         Ok(Duration::from_secs_f64(total as f64 / clock_ticks_per_second()))
     }
+}
+
+/// Whether a server on loopback `port` answers `GET /health/live` with a 200.
+fn answers_live(port: u16) -> bool {
+    use std::io::{Read as _, Write as _};
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return false };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
+    let mut head = [0; 12];
+    stream.write_all(b"GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").is_ok()
+        && stream.read_exact(&mut head).is_ok()
+        && head.ends_with(b" 200")
 }
 
 /// The kernel's clock ticks per second (`getconf CLK_TCK`), 100 on every Linux in practice.
