@@ -5,13 +5,15 @@
 //! benchmark still works), on SQLite, and also on PostgreSQL with `--postgres` (a throwaway
 //! cluster as `cargo xtask test` makes). wrk loads it from its own process over loopback.
 //! `--peers` runs djangorestframework-api-key and oidc-provider the same way, side by side.
-//! `--only flood` takes only the figures of a flood of made-up keys (`flood.rs`).
+//! `--only flood` takes only the figures of a flood of made-up keys (`flood.rs`). `--soak` runs
+//! only a long mixed load and holds memory, errors and latency over it flat (`soak.rs`).
 
 mod flood;
 mod peers;
 mod raw;
 mod seed;
 mod server;
+mod soak;
 mod wrk;
 
 use anyhow::{Context, bail};
@@ -34,12 +36,16 @@ pub struct Options {
     /// Also load djangorestframework-api-key and oidc-provider, side by side.
     #[arg(long)]
     peers: bool,
-    /// Seconds of load per throughput figure.
-    #[arg(long, default_value_t = 10)]
-    seconds: u64,
+    /// Seconds of load per throughput figure (10 by default), or of the whole soak (600).
+    #[arg(long)]
+    seconds: Option<u64>,
     /// Only these figures (on a store filled as the full run fills it).
     #[arg(long, value_enum, conflicts_with = "peers")]
     only: Option<Only>,
+    /// Only the soak: a mixed load of verifications, grants, creates and deletes for `--seconds`
+    /// (30 with `--smoke`), with memory, errors and latency held flat over it.
+    #[arg(long, conflicts_with_all = ["peers", "only"])]
+    soak: bool,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -78,7 +84,7 @@ impl Scale {
             }
         } else {
             Self {
-                load: Duration::from_secs(options.seconds),
+                load: Duration::from_secs(options.seconds.unwrap_or(10)),
                 raw: Duration::from_secs(3),
                 keys_small: 1_000,
                 keys_large: 1_000_000,
@@ -133,6 +139,9 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
     provide_wrk()?;
     let scale = Scale::of(options);
     let binary = build_server(&root, options.smoke)?;
+    if options.soak {
+        return soak(&root, &binary, options);
+    }
     let scratch = root.join("target").join("xtask-bench");
     if scratch.exists() {
         std::fs::remove_dir_all(&scratch)?;
@@ -200,6 +209,23 @@ pub fn run(options: &Options) -> anyhow::Result<()> {
         bail!("some figures miss their targets");
     }
     Ok(())
+}
+
+/// `--soak`: the soak alone, on SQLite and with `--postgres` on PostgreSQL too.
+fn soak(root: &Path, binary: &Path, options: &Options) -> anyhow::Result<()> {
+    // A scratch directory of its own, so that a soak and another run do not clear each other's.
+    let scratch = root.join("target").join("xtask-bench-soak");
+    if scratch.exists() {
+        std::fs::remove_dir_all(&scratch)?;
+    }
+    std::fs::create_dir_all(&scratch)?;
+    let mut backends = vec![("SQLite", format!("sqlite://{}", scratch.join("soak.db").display()))];
+    let postgres = options.postgres.then(|| crate::test::Postgres::start(root)).transpose()?;
+    if let Some(postgres) = &postgres {
+        backends.push(("PostgreSQL", postgres.url.clone()));
+    }
+    let seconds = if options.smoke { 30 } else { options.seconds.unwrap_or(600) };
+    soak::run(binary, &backends, seconds, options.smoke, &scratch)
 }
 
 struct Machine {

@@ -5,7 +5,7 @@ use anyhow::{Context, bail};
 use std::fmt::Write as _;
 use std::io::{BufRead as _, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// One benchmark request. A `{n}` in the body becomes a number unique within the run, so that
@@ -133,9 +133,22 @@ pub fn run_until_done(
     Ok((printed, elapsed.unwrap_or_else(|| started.elapsed())))
 }
 
+/// Starts wrk as [`run_script`] does without waiting for it, its script written to `script_file`
+/// (so that several can run at once) and what it prints piped.
+pub fn spawn(url: &str, script: &str, load: Load, script_file: &Path) -> anyhow::Result<Child> {
+    command_with(url, script, load, script_file)?
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("running wrk")
+}
+
 fn command(url: &str, script: &str, load: Load, scratch: &Path) -> anyhow::Result<Command> {
-    let path = scratch.join("wrk-request.lua");
-    std::fs::write(&path, script)?;
+    command_with(url, script, load, &scratch.join("wrk-request.lua"))
+}
+
+fn command_with(url: &str, script: &str, load: Load, path: &Path) -> anyhow::Result<Command> {
+    std::fs::write(path, script)?;
     let mut command = Command::new("wrk");
     command
         .arg(format!("-t{}", load.threads))
