@@ -123,6 +123,10 @@ async fn sigterm_lets_requests_in_flight_finish_refuses_new_ones_and_exits_in_ti
     eprintln!("SIGTERM under load: {} creates answered, none lost", answered.len() + 1);
 }
 
+/// Profiles whose kept key count differs from their keys: a half-applied change.
+const COUNTS_DRIFT: &str = "SELECT count(*) FROM profile_key_counts c
+     WHERE created_keys != (SELECT count(*) FROM api_keys k WHERE k.profile_id = c.profile_id AND k.name IS NOT NULL)";
+
 /// What a write load answered before the process died.
 #[derive(Default)]
 struct Answered {
@@ -280,15 +284,10 @@ async fn twenty_sigkills_under_writes_lose_nothing_answered_on_sqlite() {
     let env = [("KEYWARD_DATABASE_URL", url.as_str())];
     survive_twenty_kills(&env, async || {
         let mut connection = sqlx::SqliteConnection::connect(&url).await.unwrap();
-        let integrity: String = sqlx::query_scalar("PRAGMA integrity_check").fetch_one(&mut connection).await.unwrap();
+        let integrity: String =
+            sqlx::query_scalar("PRAGMA integrity_check").fetch_one(&mut connection).await.unwrap();
         assert_eq!(integrity, "ok");
-        let drift: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM profile_key_counts c
-             WHERE created_keys != (SELECT count(*) FROM api_keys k WHERE k.profile_id = c.profile_id AND k.name IS NOT NULL)",
-        )
-        .fetch_one(&mut connection)
-        .await
-        .unwrap();
+        let drift: i64 = sqlx::query_scalar(COUNTS_DRIFT).fetch_one(&mut connection).await.unwrap();
         assert_eq!(drift, 0, "the kept counts agree with the keys");
     })
     .await;
@@ -301,13 +300,7 @@ async fn twenty_sigkills_under_writes_lose_nothing_answered_on_postgres() {
     let env = [("KEYWARD_DATABASE_URL", url.as_str())];
     survive_twenty_kills(&env, async || {
         let mut connection = sqlx::PgConnection::connect(&url).await.unwrap();
-        let drift: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM profile_key_counts c
-             WHERE created_keys != (SELECT count(*) FROM api_keys k WHERE k.profile_id = c.profile_id AND k.name IS NOT NULL)",
-        )
-        .fetch_one(&mut connection)
-        .await
-        .unwrap();
+        let drift: i64 = sqlx::query_scalar(COUNTS_DRIFT).fetch_one(&mut connection).await.unwrap();
         assert_eq!(drift, 0, "the kept counts agree with the keys");
     })
     .await;
