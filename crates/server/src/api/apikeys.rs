@@ -48,8 +48,8 @@ struct PageParams {
     /// Zero-based page number, at most 9007199254740991 (2^53 - 1); a higher one is a 400.
     #[param(minimum = 0, maximum = 9007199254740991_u64, default = 0)]
     page: Option<u64>,
-    /// Page size: 1 to 100, 20 by default; larger sizes are capped at 100.
-    #[param(minimum = 1, default = 20)]
+    /// Page size: 1 to 100, 20 by default; any other is a 400.
+    #[param(minimum = 1, maximum = 100, default = 20)]
     size: Option<u32>,
     /// Keyset paging, which neither skips nor repeats a key when keys are created or deleted
     /// between pages. Empty (`cursor=`): the first page, from the newest key. Otherwise an opaque
@@ -96,8 +96,8 @@ async fn list(
     let number = params.page.unwrap_or(0);
     let size = match params.size {
         None => DEFAULT_PAGE_SIZE,
-        Some(0) => return Err(HalError::BadRequest("size must be at least 1".into())),
-        Some(size) => size.min(MAX_PAGE_SIZE),
+        Some(size @ 1..=MAX_PAGE_SIZE) => size,
+        Some(_) => return Err(HalError::BadRequest(format!("size must be 1 to {MAX_PAGE_SIZE}"))),
     };
     if let Some(cursor) = params.cursor {
         if params.page.is_some() {
