@@ -20,8 +20,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use keyward_model::{
-    ApiKey, ApiKeyLinks, ApiKeyPage, ApiKeyRequest, EmbeddedApiKeys, ErrorBody, KeyType, Link, PageLinks,
-    PageMetadata, Scope, Secret,
+    ApiKey, ApiKeyForm, ApiKeyLinks, ApiKeyPage, ApiKeyRequest, EmbeddedApiKeys, ErrorBody, KeyType, Link,
+    PageLinks, PageMetadata, Scope, Secret,
 };
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -201,7 +201,8 @@ async fn keyset_page(
         (status = 200, description = "API key with HAL links.", body = ApiKey),
         (status = 401, description = "Missing or invalid credentials.", body = ErrorBody),
         (status = 429, description = "Too many failed attempts; see `Retry-After`.", body = ErrorBody),
-        (status = 404, description = "No such key among the caller's.", body = ErrorBody),
+        (status = 404, description = "No such key among the caller's; an initialised key is not one until \
+            `PUT` creates it.", body = ErrorBody),
         (status = 403, description = "The key does not hold `keys:read`.", body = ErrorBody),
     )
 )]
@@ -249,7 +250,7 @@ async fn initialise(
     params(("id" = Uuid, Path, description = "The API key ID.")),
     request_body(
         description = "API key resource.",
-        content((ApiKeyRequest = "application/json"), (ApiKeyRequest = "application/x-www-form-urlencoded"))
+        content((ApiKeyRequest = "application/json"), (ApiKeyForm = "application/x-www-form-urlencoded"))
     ),
     responses(
         (status = 200, description = "Updated: API key with HAL links.", body = ApiKey),
