@@ -11,6 +11,7 @@ mod logs;
 mod ownership;
 mod pagination;
 mod revocation;
+mod schemathesis;
 mod scopes;
 mod slow_clients;
 mod snippets;
