@@ -12,10 +12,12 @@ use std::path::PathBuf;
 /// Schemas of the document that are `keyward-model` types.
 const MODEL_TYPES: &[&str] = &[
     "ApiKey",
+    "ApiKeyForm",
     "ApiKeyLinks",
     "ApiKeyPage",
     "ApiKeyRequest",
     "AuditEntry",
+    "CreateKeyForm",
     "CreateKeyRequest",
     "CreatedKey",
     "DeleteKeyResponse",
@@ -38,6 +40,7 @@ const MODEL_TYPES: &[&str] = &[
     "TokenRequest",
     "TokenResponse",
     "VerifyFailure",
+    "VerifyKeyForm",
     "VerifyKeyRequest",
     "VerifyKeyResponse",
 ];

@@ -14,8 +14,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-/// Python packages the documented snippets and the document validator use.
-const PYTHON_PACKAGES: &[&str] = &["requests>=2.31,<3", "openapi-spec-validator>=0.7,<0.10"];
+/// Python packages the documented snippets, the document validator and the run of schemathesis
+/// against the served document use.
+const PYTHON_PACKAGES: &[&str] =
+    &["requests>=2.31,<3", "openapi-spec-validator>=0.7,<0.10", "schemathesis==4.32.5"];
 
 pub fn run(cargo_args: &[String]) -> anyhow::Result<()> {
     let root = crate::root();
@@ -243,7 +245,7 @@ fn provide_python(root: &Path) -> anyhow::Result<PathBuf> {
         run_checked(Command::new("python3").arg("-m").arg("venv").arg(&venv))?;
     }
     let ready = Command::new(&python)
-        .args(["-c", "import requests, openapi_spec_validator"])
+        .args(["-c", "import requests, openapi_spec_validator, schemathesis"])
         .output()
         .is_ok_and(|out| out.status.success());
     if !ready {

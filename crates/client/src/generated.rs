@@ -149,7 +149,7 @@ cursor taken from a `next` link: the page after the key it names, even once that
 deleted. Not combined with `page`; such pages have `number` 0 and no `prev` or `last`
 link. A cursor this API did not return is a 400.
 - `page`: Zero-based page number, at most 9007199254740991 (2^53 - 1); a higher one is a 400.
-- `size`: Page size: 1 to 100, 20 by default; larger sizes are capped at 100.
+- `size`: Page size: 1 to 100, 20 by default; any other is a 400.
 ```ignore
 let response = client.list_api_keys()
     .cursor(cursor)

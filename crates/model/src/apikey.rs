@@ -53,21 +53,24 @@ pub struct ApiKeyLinks {
     pub create: Option<Link>,
 }
 
-/// The body of `PUT /api/apikeys/{id}`, as JSON or as a form.
+/// The body of `PUT /api/apikeys/{id}` as JSON; as a form, see `ApiKeyForm`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ApiKeyRequest {
-    /// Required: 1 to 255 characters after trimming, unique within the profile.
+    /// 1 to 255 characters after trimming, no control characters, unique within the profile.
     #[serde(default)]
     #[schema(
+        value_type = String,
+        required = true,
         min_length = 1,
         max_length = 255,
+        pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$",
         example = "SIT-generated api key (2026-01-11T18:58:35.918500330)"
     )]
     pub name: Option<String>,
     /// The key's type when it is created: `GENERIC` (the default), `ONBOARDING`, `GCP` or `AWS`.
     /// A created key keeps its type.
     #[serde(default, rename = "keyFor", skip_serializing_if = "Option::is_none")]
-    #[schema(example = "GENERIC")]
+    #[schema(value_type = Option<crate::KeyType>, example = "GENERIC")]
     pub key_for: Option<String>,
     /// What the key may do: some of the caller's own scopes. When it is created, the default is
     /// all of the caller's; on a created key, the key's scopes are replaced (or kept, without it).

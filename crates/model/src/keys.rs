@@ -58,12 +58,12 @@ impl FromStr for KeyType {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateKeyRequest {
-    /// Unique name for the key.
-    #[schema(example = "my-api-key")]
+    /// Unique name for the key: 1 to 255 characters after trimming, no control characters.
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 255, pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$", example = "my-api-key")]
     #[serde(default)]
     pub name: Option<String>,
     /// `GENERIC` (the default), `ONBOARDING`, `GCP` or `AWS`.
-    #[schema(example = "GENERIC")]
+    #[schema(value_type = Option<KeyType>, example = "GENERIC")]
     #[serde(default)]
     pub key_for: Option<String>,
     /// What the new key may do: some of the caller's own scopes (the default: all of them).
@@ -115,7 +115,7 @@ pub struct DeleteKeyResponse {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct VerifyKeyRequest {
     /// A full key.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, required = true)]
     #[serde(default)]
     pub key: Option<Secret>,
     /// When given, the key is valid only if it holds this scope (`MISSING_SCOPE` otherwise).

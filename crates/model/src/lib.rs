@@ -6,6 +6,7 @@
 
 pub mod apikey;
 pub mod error;
+pub mod forms;
 pub mod hal;
 pub mod health;
 pub mod key_format;
@@ -18,6 +19,7 @@ pub mod token;
 
 pub use apikey::{ApiKey, ApiKeyLinks, ApiKeyPage, ApiKeyRequest, EmbeddedApiKeys};
 pub use error::ErrorBody;
+pub use forms::{ApiKeyForm, CreateKeyForm, VerifyKeyForm};
 pub use hal::{Link, PageLinks, PageMetadata};
 pub use health::Health;
 pub use key_format::KeyFormat;

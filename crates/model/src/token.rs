@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 pub struct TokenRequest {
     /// Must be `client_credentials`.
     #[serde(default)]
-    #[schema(example = "client_credentials")]
+    #[schema(value_type = String, required = true, example = "client_credentials")]
     pub grant_type: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,

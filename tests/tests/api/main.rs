@@ -14,6 +14,7 @@ mod ownership;
 mod pagination;
 mod races;
 mod revocation;
+mod schemathesis;
 mod scopes;
 mod slow_clients;
 mod snippets;

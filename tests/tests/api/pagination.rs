@@ -66,15 +66,23 @@ async fn pages_cover_every_key_once_in_a_stable_order() {
 }
 
 #[tokio::test]
-async fn page_size_defaults_to_20_and_is_capped() {
+async fn page_size_defaults_to_20_and_is_at_most_100() {
     let server = TestServer::start().await;
     let (_, token) = server.login("p").await;
     let (_, _, body) = server.send(server.get("/api/apikeys").bearer_auth(&token)).await;
     assert_eq!(body["page"]["size"], 20);
-    let (_, _, body) = server.send(server.get("/api/apikeys?size=100000").bearer_auth(&token)).await;
+    let (_, _, body) = server.send(server.get("/api/apikeys?size=100").bearer_auth(&token)).await;
     assert_eq!(body["page"]["size"], 100);
     assert!(body["_links"].get("next").is_none(), "a single page has no navigation links");
     assert!(body["_links"].get("first").is_none());
+    // Beyond the documented maximum, a refusal rather than a silently smaller page.
+    for size in ["101", "100000", "2147483648", "4294967295"] {
+        for query in [format!("size={size}"), format!("size={size}&cursor=")] {
+            let request = server.get(&format!("/api/apikeys?{query}")).bearer_auth(&token);
+            let (status, _, body) = server.send(request).await;
+            assert_error(status, &body, StatusCode::BAD_REQUEST, "/api/apikeys");
+        }
+    }
 }
 
 fn link(body: &Value, relation: &str) -> Option<String> {

@@ -20,8 +20,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use keyward_model::{
-    ApiKey, ApiKeyLinks, ApiKeyPage, ApiKeyRequest, EmbeddedApiKeys, ErrorBody, KeyType, Link, PageLinks,
-    PageMetadata, Scope, Secret,
+    ApiKey, ApiKeyForm, ApiKeyLinks, ApiKeyPage, ApiKeyRequest, EmbeddedApiKeys, ErrorBody, KeyType, Link,
+    PageLinks, PageMetadata, Scope, Secret,
 };
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -48,8 +48,8 @@ struct PageParams {
     /// Zero-based page number, at most 9007199254740991 (2^53 - 1); a higher one is a 400.
     #[param(minimum = 0, maximum = 9007199254740991_u64, default = 0)]
     page: Option<u64>,
-    /// Page size: 1 to 100, 20 by default; larger sizes are capped at 100.
-    #[param(minimum = 1, default = 20)]
+    /// Page size: 1 to 100, 20 by default; any other is a 400.
+    #[param(minimum = 1, maximum = 100, default = 20)]
     size: Option<u32>,
     /// Keyset paging, which neither skips nor repeats a key when keys are created or deleted
     /// between pages. Empty (`cursor=`): the first page, from the newest key. Otherwise an opaque
@@ -96,8 +96,8 @@ async fn list(
     let number = params.page.unwrap_or(0);
     let size = match params.size {
         None => DEFAULT_PAGE_SIZE,
-        Some(0) => return Err(HalError::BadRequest("size must be at least 1".into())),
-        Some(size) => size.min(MAX_PAGE_SIZE),
+        Some(size @ 1..=MAX_PAGE_SIZE) => size,
+        Some(_) => return Err(HalError::BadRequest(format!("size must be 1 to {MAX_PAGE_SIZE}"))),
     };
     if let Some(cursor) = params.cursor {
         if params.page.is_some() {
@@ -201,7 +201,8 @@ async fn keyset_page(
         (status = 200, description = "API key with HAL links.", body = ApiKey),
         (status = 401, description = "Missing or invalid credentials.", body = ErrorBody),
         (status = 429, description = "Too many failed attempts; see `Retry-After`.", body = ErrorBody),
-        (status = 404, description = "No such key among the caller's.", body = ErrorBody),
+        (status = 404, description = "No such key among the caller's; an initialised key is not one until \
+            `PUT` creates it.", body = ErrorBody),
         (status = 403, description = "The key does not hold `keys:read`.", body = ErrorBody),
     )
 )]
@@ -249,7 +250,7 @@ async fn initialise(
     params(("id" = Uuid, Path, description = "The API key ID.")),
     request_body(
         description = "API key resource.",
-        content((ApiKeyRequest = "application/json"), (ApiKeyRequest = "application/x-www-form-urlencoded"))
+        content((ApiKeyRequest = "application/json"), (ApiKeyForm = "application/x-www-form-urlencoded"))
     ),
     responses(
         (status = 200, description = "Updated: API key with HAL links.", body = ApiKey),

@@ -18,8 +18,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use keyward_model::{
-    AuditEntry, CreateKeyRequest, CreatedKey, DeleteKeyResponse, KeySummary, KeyType, VerifyFailure,
-    VerifyKeyRequest, VerifyKeyResponse,
+    AuditEntry, CreateKeyForm, CreateKeyRequest, CreatedKey, DeleteKeyResponse, KeySummary, KeyType,
+    VerifyFailure, VerifyKeyForm, VerifyKeyRequest, VerifyKeyResponse,
 };
 use keyward_model::{KeyApiError, Scope};
 use std::time::Duration;
@@ -148,7 +148,7 @@ impl<S: Send + Sync> FromRequestParts<S> for KeyName {
 /// again.
 #[utoipa::path(
     post, path = "/api/v1/keys/create", tag = "keys", operation_id = "createKey",
-    request_body(content((CreateKeyRequest = "application/json"), (CreateKeyRequest = "application/x-www-form-urlencoded"))),
+    request_body(content((CreateKeyRequest = "application/json"), (CreateKeyForm = "application/x-www-form-urlencoded"))),
     responses(
         (status = 200, description = "The new key, in full this once.", body = CreatedKey),
         (status = 400, description = "A duplicate, missing or invalid name, an invalid type, the key limit, or a \
@@ -290,7 +290,7 @@ async fn delete(
 /// of the caller's own profile; any other key is `NOT_FOUND`.
 #[utoipa::path(
     post, path = "/api/v1/keys/verify", tag = "keys", operation_id = "verifyKey",
-    request_body(content((VerifyKeyRequest = "application/json"), (VerifyKeyRequest = "application/x-www-form-urlencoded"))),
+    request_body(content((VerifyKeyRequest = "application/json"), (VerifyKeyForm = "application/x-www-form-urlencoded"))),
     responses(
         (status = 200, description = "The verdict: the key's metadata when valid, a code when not.", body = VerifyKeyResponse),
         (status = 400, description = "No key in the body, or a malformed body.", body = KeyApiError),
