@@ -76,7 +76,7 @@ pub struct ApiKeyRequest {
     /// all of the caller's; on a created key, the key's scopes are replaced (or kept, without it).
     /// In a form, space-separated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Vec<crate::Scope>>, example = json!(["keys:read", "keys:verify"]))]
+    #[schema(value_type = Option<std::collections::BTreeSet<crate::Scope>>, max_items = 3, example = json!(["keys:read", "keys:verify"]))]
     pub scopes: Option<crate::Scopes>,
 }
 

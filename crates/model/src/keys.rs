@@ -68,7 +68,7 @@ pub struct CreateKeyRequest {
     pub key_for: Option<String>,
     /// What the new key may do: some of the caller's own scopes (the default: all of them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Vec<Scope>>, example = json!(["keys:verify"]))]
+    #[schema(value_type = Option<std::collections::BTreeSet<Scope>>, max_items = 3, example = json!(["keys:verify"]))]
     pub scopes: Option<Scopes>,
 }
 

@@ -7,7 +7,8 @@ use std::fmt;
 use std::str::FromStr;
 use utoipa::ToSchema;
 
-/// One right over the keys of the key's own profile. Read from its name only (`FromStr`).
+/// One right over the keys of the key's own profile.
+// Deserialised from its name alone (through `FromStr`): serde's derive would also read a map.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, ToSchema)]
 pub enum Scope {
     /// List and view keys (and the profile).
@@ -136,15 +137,13 @@ impl<'de> Deserialize<'de> for Scopes {
             }
 
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Scopes, A::Error> {
-                // At most one of each: a longer array is refused rather than read at length. The
-                // elements are counted, not the set, which repeats never grow.
+                // Each scope at most once, as the document's `uniqueItems` says: a repeat is refused
+                // at once, so no array is read past three names.
                 let mut scopes = BTreeSet::new();
-                for read in 1.. {
-                    let Some(scope) = seq.next_element::<Scope>()? else { break };
-                    if read > Scope::ALL.len() {
-                        return Err(de::Error::custom("too many scopes"));
+                while let Some(scope) = seq.next_element::<Scope>()? {
+                    if !scopes.insert(scope) {
+                        return Err(de::Error::custom(format!("{scope} is named twice")));
                     }
-                    scopes.insert(scope);
                 }
                 Ok(Scopes(scopes))
             }
@@ -173,6 +172,7 @@ mod tests {
         assert!(serde_json::from_str::<Scopes>(r#"[{"keys:read": null}]"#).is_err(), "a name only");
         let repeated = r#"["keys:read", "keys:read", "keys:read", "keys:read"]"#;
         assert!(serde_json::from_str::<Scopes>(repeated).is_err(), "at most three");
+        assert!(serde_json::from_str::<Scopes>(r#"["keys:write", "keys:write"]"#).is_err(), "each once");
         assert!(from_array.is_subset(&Scopes::all()));
         assert!(!Scopes::all().is_subset(&from_array));
     }

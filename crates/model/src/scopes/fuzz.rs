@@ -49,13 +49,16 @@ fn json() -> impl Strategy<Value = Value> {
     })
 }
 
-/// What the wire format promises: a string of space-separated names, or an array of at most one
-/// of each name.
+/// What the wire format promises: a string of space-separated names, or an array naming each
+/// scope at most once (`uniqueItems` in the document).
 fn expected(value: &Value) -> Option<Scopes> {
     match value {
         Value::String(text) => text.parse().ok(),
-        Value::Array(items) if items.len() <= Scope::ALL.len() => {
-            items.iter().map(|item| item.as_str()?.parse().ok()).collect()
+        Value::Array(items) => {
+            let names: Vec<Scope> =
+                items.iter().map(|item| item.as_str()?.parse().ok()).collect::<Option<_>>()?;
+            let scopes = Scopes::from_iter(names.iter().copied());
+            (scopes.iter().count() == names.len()).then_some(scopes)
         }
         _ => None,
     }
