@@ -318,6 +318,11 @@ impl KeyService {
         name: &str,
         by: &Requester,
     ) -> Result<Key, KeyError> {
+        // No key is named with a control character (names are validated), and PostgreSQL cannot
+        // even compare a text holding NUL: such a name is simply not found.
+        if name.chars().any(char::is_control) {
+            return Err(KeyError::NotFound);
+        }
         let deleted = self.store.delete_by_name(profile_id, name, &by.actor).await;
         self.views.invalidate(profile_id);
         let deleted = deleted?.ok_or(KeyError::NotFound)?;

@@ -491,7 +491,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Key, StoreError>;
 
     /// Renames a created key of the profile and, when `scopes` are given, sets its scopes; logs a
-    /// [`KeyEventKind::Changed`] event for it in the same transaction.
+    /// [`KeyEventKind::Changed`] event for it in the same transaction. `lastModified` only moves
+    /// forward: a change that commits after another has the later time, whatever clock `now` read
+    /// before it waited for its turn.
     async fn rename(
         &self,
         profile_id: &ProfileId,

@@ -327,7 +327,9 @@ impl Store for PostgresStore {
         let Some(before) = before else { return Err(StoreError::NotFound) };
         let before = key_state(&before)?.into_created()?;
         let row = sqlx::query(concat!(
-            "UPDATE api_keys SET name = $3, last_modified = $4, scopes = coalesce($5, scopes)
+            "UPDATE api_keys
+             SET name = $3, last_modified = greatest($4, last_modified + interval '1 microsecond'),
+                 scopes = coalesce($5, scopes)
              WHERE id = $1 AND profile_id = $2 AND name IS NOT NULL
              RETURNING ",
             key_columns!()

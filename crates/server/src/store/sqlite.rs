@@ -348,7 +348,7 @@ impl Store for SqliteStore {
         let Some(before) = before else { return Err(StoreError::NotFound) };
         let before = key_state(&before)?.into_created()?;
         let row = sqlx::query(concat!(
-            "UPDATE api_keys SET name = ?3, last_modified = ?4, scopes = coalesce(?5, scopes)
+            "UPDATE api_keys SET name = ?3, last_modified = max(?4, last_modified + 1), scopes = coalesce(?5, scopes)
              WHERE id = ?1 AND profile_id = ?2 AND name IS NOT NULL
              RETURNING ",
             key_columns!()
