@@ -37,6 +37,15 @@ enum Command {
         #[command(subcommand)]
         command: SigningKeysCommand,
     },
+    /// Copy the SQLite database, consistently and while servers run on it, to a new file
+    /// (readable by its owner only). For PostgreSQL, use `pg_dump`.
+    Backup {
+        /// The file to write; it must not exist.
+        #[arg(long)]
+        to: std::path::PathBuf,
+        #[command(flatten)]
+        database: DatabaseSettings,
+    },
 }
 
 #[derive(Subcommand)]
@@ -135,6 +144,7 @@ async fn main() -> ExitCode {
         Some(Command::Keys {
             command: KeysCommand::Create { profile, name, key_for, scopes, database, keys },
         }) => create_key(&profile, &name, key_for.into(), scopes, &database, &keys).await,
+        Some(Command::Backup { to, database }) => back_up(&to, &database).await,
         Some(Command::SigningKeys {
             command: SigningKeysCommand::Rotate { token_algorithm, secret_key, database },
         }) => rotate_signing_key(token_algorithm, &secret_key, &database).await,
@@ -223,6 +233,18 @@ async fn rotate_signing_key(
     let store = store::connect(database).await?;
     let kid = tokens::rotate(store.as_ref(), algorithm, sealing.as_ref(), chrono::Utc::now()).await?;
     println!("{}", serde_json::json!({ "kid": kid, "algorithm": algorithm.as_str() }));
+    Ok(())
+}
+
+async fn back_up(to: &std::path::Path, database: &DatabaseSettings) -> anyhow::Result<()> {
+    if !database.database_url.starts_with("sqlite:") {
+        anyhow::bail!(
+            "backup copies SQLite databases; for PostgreSQL use pg_dump (pg_dump --format=custom --file=keyward.dump \"$KEYWARD_DATABASE_URL\")"
+        );
+    }
+    let store = store::SqliteStore::connect(database).await?;
+    store.back_up(to).await?;
+    eprintln!("keyward-server: backed up to {}", to.display());
     Ok(())
 }
 

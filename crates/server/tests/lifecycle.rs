@@ -361,3 +361,59 @@ async fn logs_written_to_a_pipe_carry_no_colour_codes() {
     let logs = server.logs_until(|line| line.contains("/health/live"), Duration::from_secs(10));
     assert!(!logs.contains('\u{1b}'), "ANSI escapes in a log collector's input:\n{logs}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_backup_taken_while_serving_restores_into_a_new_server_whose_keys_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("KEYWARD_DATABASE_URL", "sqlite://keyward.db")];
+    let admin = mint(dir.path(), &env, "admin");
+    let server = Running::start_with(dir.path(), &env);
+    let http = reqwest::Client::new();
+    // Writes go on while the copy is taken.
+    let writes = {
+        let (http, base, admin) = (http.clone(), server.base.clone(), admin.clone());
+        tokio::spawn(async move {
+            for n in 0..20 {
+                let created = http
+                    .post(v1(&base, "create"))
+                    .header("Authorization", &admin)
+                    .json(&json!({ "name": format!("during {n}") }))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(created.status(), 200);
+            }
+        })
+    };
+    let backup = dir.path().join("backup.db");
+    let output = command(dir.path()).envs(env).args(["backup", "--to"]).arg(&backup).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    writes.await.unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&backup).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "the backup holds secret hashes and signing keys");
+    }
+    let again = command(dir.path()).envs(env).args(["backup", "--to"]).arg(&backup).output().unwrap();
+    assert!(!again.status.success(), "a backup never overwrites a file");
+
+    // A new server on the copy: the key from before authenticates, and what the copy holds is a
+    // consistent moment (the admin key and some prefix of the writes).
+    let restored_dir = tempfile::tempdir().unwrap();
+    std::fs::copy(&backup, restored_dir.path().join("keyward.db")).unwrap();
+    let restored = Running::start_with(restored_dir.path(), &env);
+    let names = listed(&http, &restored.base, &admin).await;
+    assert!(names.contains("admin"), "{names:?}");
+    let during = names.iter().filter(|name| name.starts_with("during ")).count();
+    let expected: BTreeSet<String> =
+        std::iter::once("admin".to_owned()).chain((0..during).map(|n| format!("during {n}"))).collect();
+    assert_eq!(names, expected, "a prefix of the writes, as of one moment");
+    let postgres = command(dir.path())
+        .env("KEYWARD_DATABASE_URL", "postgres://nobody@127.0.0.1:1/none")
+        .args(["backup", "--to"])
+        .arg(dir.path().join("pg.db"))
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&postgres.stderr).contains("pg_dump"), "PostgreSQL points at pg_dump");
+}

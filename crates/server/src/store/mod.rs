@@ -4,7 +4,7 @@ mod postgres;
 mod sqlite;
 
 pub use postgres::PostgresStore;
-pub use sqlite::SqliteStore;
+pub use sqlite::{BackupError, SqliteStore};
 
 use crate::config::DatabaseSettings;
 pub use crate::hashing::SecretHash;

@@ -71,6 +71,24 @@ impl SqliteStore {
         Ok(Self { pool, writer })
     }
 
+    /// Writes a consistent copy of the database, as of one moment, to `to`, a new file readable by
+    /// its owner only (it holds secret hashes and signing keys): SQLite's `VACUUM INTO`, which
+    /// reads in one transaction while the server goes on serving and writing.
+    pub async fn back_up(&self, to: &Path) -> Result<(), BackupError> {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        options.open(to).map_err(|source| BackupError::Destination { path: to.to_owned(), source })?;
+        let copied =
+            sqlx::query("VACUUM INTO ?1").bind(to.to_string_lossy().into_owned()).execute(&self.pool).await;
+        if let Err(error) = copied {
+            let _ = std::fs::remove_file(to);
+            return Err(BackupError::Store(error.into()));
+        }
+        Ok(())
+    }
+
     /// A write transaction on the writer connection. `IMMEDIATE` takes the write lock at once, so
     /// that waiting for another process's writer is bounded by the busy timeout instead of
     /// failing when a read turns into a write.
@@ -97,6 +115,15 @@ fn create_private(path: &Path) -> std::io::Result<()> {
         Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
         Err(error) => Err(error),
     }
+}
+
+/// Why a backup was not made.
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    #[error("cannot create {}: {source} (a backup never overwrites a file)", path.display())]
+    Destination { path: std::path::PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// Whether a connection handed back to the pool may serve again: only outside any transaction.
