@@ -417,3 +417,21 @@ async fn a_backup_taken_while_serving_restores_into_a_new_server_whose_keys_work
         .unwrap();
     assert!(String::from_utf8_lossy(&postgres.stderr).contains("pg_dump"), "PostgreSQL points at pg_dump");
 }
+
+#[tokio::test]
+async fn json_logs_are_one_object_a_line_with_the_request_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Running::start_with(
+        dir.path(),
+        &[("KEYWARD_DATABASE_URL", "sqlite://keyward.db"), ("KEYWARD_LOG_FORMAT", "json")],
+    );
+    let answer = reqwest::get(format!("{}/health/live", server.base)).await.unwrap();
+    let id = answer.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let logs = server.logs_until(|line| line.contains(&id), Duration::from_secs(10));
+    let lines: Vec<Value> = logs
+        .lines()
+        .filter(|line| line.contains(&id))
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}")))
+        .collect();
+    assert!(lines.iter().any(|line| line["span"]["request_id"] == id.as_str()), "{lines:#?}");
+}

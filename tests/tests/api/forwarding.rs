@@ -107,3 +107,34 @@ async fn forwarded_addresses_count_only_from_a_trusted_proxy() {
     );
     assert_eq!(guess(&proxied, "203.0.113.2").await, StatusCode::UNAUTHORIZED, "another client");
 }
+
+#[tokio::test]
+async fn every_answer_carries_a_request_id_and_only_a_trusted_proxy_chooses_it() {
+    let direct = TestServer::start().await;
+    let (_, headers, _) = direct.send(direct.get("/health/live")).await;
+    let id = headers["x-request-id"].to_str().unwrap().to_owned();
+    assert!(uuid::Uuid::parse_str(&id).is_ok(), "{id}");
+    let (_, headers, _) =
+        direct.send(direct.get("/health/live").header("X-Request-Id", "client-chosen")).await;
+    assert_ne!(headers["x-request-id"], "client-chosen", "a client does not write the logs' ids");
+    // The request's log lines carry its id.
+    let (_, headers, _) = direct.send(direct.get("/api/apikeys")).await;
+    let id = headers["x-request-id"].to_str().unwrap().to_owned();
+    assert!(
+        keyward_tests::captured_logs()
+            .lines()
+            .any(|line| line.contains(&id) && line.contains("/api/apikeys"))
+    );
+
+    let proxied = TestServer::start_with(|settings| {
+        settings.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    })
+    .await;
+    let (_, headers, _) =
+        proxied.send(proxied.get("/health/live").header("X-Request-Id", "proxy-7f3a")).await;
+    assert_eq!(headers["x-request-id"], "proxy-7f3a", "the proxy's id is kept");
+    for hostile in ["has spaces", &"x".repeat(200)] {
+        let (_, headers, _) = proxied.send(proxied.get("/health/live").header("X-Request-Id", hostile)).await;
+        assert_ne!(headers["x-request-id"], hostile);
+    }
+}

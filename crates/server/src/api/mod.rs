@@ -15,6 +15,7 @@ pub mod links;
 pub mod openapi;
 pub mod profiles;
 pub mod rendered;
+pub mod request_id;
 pub mod tokens;
 pub mod well_known;
 
@@ -57,6 +58,7 @@ pub fn router(state: AppState) -> Router {
     let (routes, mut document) = documented().split_for_parts();
     openapi::finish(&mut document);
     let limits = state.limits.clone();
+    let ids = state.clone();
     routes
         .fallback(hal::no_such_resource)
         .layer(DefaultBodyLimit::max(body::MAX_BODY_BYTES))
@@ -69,8 +71,16 @@ pub fn router(state: AppState) -> Router {
             // Spans name the method and path only: query strings and headers may carry secrets.
             TraceLayer::new_for_http()
                 .make_span_with(|request: &Request| {
-                    tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
+                    let id = request.headers().get(request_id::HEADER).and_then(|id| id.to_str().ok());
+                    tracing::info_span!(
+                        "request",
+                        method = %request.method(),
+                        path = %request.uri().path(),
+                        request_id = id.unwrap_or_default(),
+                    )
                 })
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
+        // Outside the trace layer: the span is made with the id already assigned.
+        .layer(middleware::from_fn_with_state(ids, request_id::assign))
 }
