@@ -112,7 +112,10 @@ impl HashSlot {
     ) -> Option<T> {
         let (answer, answered) = oneshot::channel();
         let job: Job = Box::new(move |memory| {
-            let _ = answer.send(work(memory));
+            let started = std::time::Instant::now();
+            let done = work(memory);
+            metrics::histogram!("keyward_hashing_seconds").record(started.elapsed().as_secs_f64());
+            let _ = answer.send(done);
         });
         self.hasher.jobs.send(job).ok()?;
         // The slot is held until the answer: the threads never have more work than slots.

@@ -13,6 +13,7 @@ pub mod hashing;
 pub mod http;
 pub mod ids;
 pub mod keys;
+pub mod metrics;
 pub mod secrets;
 pub mod store;
 pub mod tokens;
@@ -214,6 +215,7 @@ pub async fn serve(
             }
         }
     });
+    metrics::install();
     let settings = state.http.clone();
     let result = http::serve(listener, api::router(state), &settings, shutdown).await;
     sweeper.abort();

@@ -10,6 +10,7 @@ mod isolation;
 mod keys_v1;
 mod limits;
 mod logs;
+mod metrics;
 mod ownership;
 mod pagination;
 mod races;

@@ -60,6 +60,8 @@ pub fn router(state: AppState) -> Router {
     let limits = state.limits.clone();
     let ids = state.clone();
     routes
+        .route("/metrics", axum::routing::get(crate::metrics::render))
+        .route_layer(middleware::from_fn(crate::metrics::track))
         .fallback(hal::no_such_resource)
         .layer(DefaultBodyLimit::max(body::MAX_BODY_BYTES))
         .with_state(state)

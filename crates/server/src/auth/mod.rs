@@ -76,15 +76,24 @@ impl Authenticator {
         presented: &Presented,
         address: Option<IpAddr>,
     ) -> Result<Principal, AuthError> {
-        match presented {
+        let (kind, result) = match presented {
             Presented::Token(token) if self.parts.format.is_prefixed(token) => {
-                self.full_key(token, address).await
+                ("full_key", self.full_key(token, address).await)
             }
-            Presented::Token(token) => self.access_token(token).await,
+            Presented::Token(token) => ("bearer", self.access_token(token).await),
             Presented::ClientCredentials { client_id, secret } => {
-                self.client_credentials(client_id, secret, address).await
+                ("basic", self.client_credentials(client_id, secret, address).await)
             }
-        }
+        };
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(AuthError::Invalid | AuthError::Malformed) => "invalid",
+            Err(AuthError::Throttled(_)) => "throttled",
+            Err(AuthError::Busy(_)) => "busy",
+            Err(AuthError::Store(_)) => "unavailable",
+        };
+        metrics::counter!("keyward_authentications_total", "kind" => kind, "outcome" => outcome).increment(1);
+        result
     }
 
     /// Verifies a full key: its checksum first (no store, no hash), then as client credentials.
@@ -109,8 +118,10 @@ impl Authenticator {
         // A revocation removes the verified entry and keeps it from coming back: a hit needs no
         // other check.
         if let Some(principal) = parts.cache.verified(client_id, secret.expose()) {
+            metrics::counter!("keyward_credential_cache_total", "result" => "hit").increment(1);
             return Ok(principal);
         }
+        metrics::counter!("keyward_credential_cache_total", "result" => "miss").increment(1);
         if parts.cache.is_revoked(client_id) {
             return Err(AuthError::Invalid);
         }
@@ -130,7 +141,10 @@ impl Authenticator {
             parts.cache.remember_verified(secret.expose(), &principal);
             return Ok(principal);
         }
-        parts.throttle.admit(client_id, address).map_err(AuthError::Throttled)?;
+        parts.throttle.admit(client_id, address).map_err(|wait| {
+            metrics::counter!("keyward_throttled_total").increment(1);
+            AuthError::Throttled(wait)
+        })?;
         let verified = self.verify_uncached(client_id, secret).await;
         match &verified {
             Ok(_) => parts.throttle.succeeded(client_id, address),
