@@ -164,6 +164,25 @@ async fn audit(connection: &mut PgConnection, event: AuditEvent) -> Result<(), S
     Ok(())
 }
 
+/// Runs `insert`, whose parameters are a signing key's columns in order: kid, private key,
+/// created, algorithm, sealed.
+async fn write_signing_key(
+    connection: &mut PgConnection,
+    insert: &'static str,
+    key: &SigningKeyRecord,
+) -> Result<(), StoreError> {
+    let (private_key, sealed) = key.private_key.columns();
+    sqlx::query(insert)
+        .bind(&key.kid)
+        .bind(private_key)
+        .bind(key.created)
+        .bind(key.algorithm.as_str())
+        .bind(sealed)
+        .execute(connection)
+        .await?;
+    Ok(())
+}
+
 async fn count_created(connection: &mut PgConnection, profile_id: &ProfileId) -> Result<u64, StoreError> {
     let total: i64 = sqlx::query_scalar(
         "SELECT coalesce((SELECT created_keys FROM profile_key_counts WHERE profile_id = $1), 0)",
@@ -602,41 +621,31 @@ impl Store for PostgresStore {
     }
 
     async fn insert_first_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError> {
-        let (private_key, sealed) = key.private_key.columns();
         let mut tx = self.pool.begin().await?;
         // Instances starting together on an empty database: one key wins, the others read it.
         sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('keyward signing keys', 0))")
             .execute(&mut *tx)
             .await?;
-        sqlx::query(
+        write_signing_key(
+            &mut tx,
             "INSERT INTO signing_keys (kid, private_key, created, algorithm, sealed)
              SELECT $1, $2, $3, $4, $5
              WHERE NOT EXISTS (SELECT 1 FROM signing_keys WHERE algorithm = $4)",
+            key,
         )
-        .bind(&key.kid)
-        .bind(private_key)
-        .bind(key.created)
-        .bind(key.algorithm.as_str())
-        .bind(sealed)
-        .execute(&mut *tx)
         .await?;
         tx.commit().await?;
         Ok(())
     }
 
     async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError> {
-        let (private_key, sealed) = key.private_key.columns();
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
+        write_signing_key(
+            &mut tx,
             "INSERT INTO signing_keys (kid, private_key, created, algorithm, sealed)
              VALUES ($1, $2, $3, $4, $5)",
+            key,
         )
-        .bind(&key.kid)
-        .bind(private_key)
-        .bind(key.created)
-        .bind(key.algorithm.as_str())
-        .bind(sealed)
-        .execute(&mut *tx)
         .await?;
         tx.commit().await?;
         Ok(())

@@ -201,6 +201,25 @@ async fn audit(connection: &mut SqliteConnection, event: AuditEvent) -> Result<(
     Ok(())
 }
 
+/// Runs `insert`, whose parameters are a signing key's columns in order: kid, private key,
+/// created, algorithm, sealed.
+async fn write_signing_key(
+    connection: &mut SqliteConnection,
+    insert: &'static str,
+    key: &SigningKeyRecord,
+) -> Result<(), StoreError> {
+    let (private_key, sealed) = key.private_key.columns();
+    sqlx::query(insert)
+        .bind(&key.kid)
+        .bind(private_key)
+        .bind(to_micros(key.created))
+        .bind(key.algorithm.as_str())
+        .bind(sealed)
+        .execute(connection)
+        .await?;
+    Ok(())
+}
+
 /// How many created keys the profile has.
 async fn count_created(connection: &mut SqliteConnection, profile_id: &ProfileId) -> Result<u64, StoreError> {
     let total: i64 = sqlx::query_scalar(
@@ -674,37 +693,27 @@ impl Store for SqliteStore {
     }
 
     async fn insert_first_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError> {
-        let (private_key, sealed) = key.private_key.columns();
         let mut tx = self.begin_write().await?;
-        sqlx::query(
+        write_signing_key(
+            &mut tx,
             "INSERT INTO signing_keys (kid, private_key, created, algorithm, sealed)
              SELECT ?1, ?2, ?3, ?4, ?5
              WHERE NOT EXISTS (SELECT 1 FROM signing_keys WHERE algorithm = ?4)",
+            key,
         )
-        .bind(&key.kid)
-        .bind(private_key)
-        .bind(to_micros(key.created))
-        .bind(key.algorithm.as_str())
-        .bind(sealed)
-        .execute(&mut *tx)
         .await?;
         tx.commit().await?;
         Ok(())
     }
 
     async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError> {
-        let (private_key, sealed) = key.private_key.columns();
         let mut tx = self.begin_write().await?;
-        sqlx::query(
+        write_signing_key(
+            &mut tx,
             "INSERT INTO signing_keys (kid, private_key, created, algorithm, sealed)
              VALUES (?1, ?2, ?3, ?4, ?5)",
+            key,
         )
-        .bind(&key.kid)
-        .bind(private_key)
-        .bind(to_micros(key.created))
-        .bind(key.algorithm.as_str())
-        .bind(sealed)
-        .execute(&mut *tx)
         .await?;
         tx.commit().await?;
         Ok(())
