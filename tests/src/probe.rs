@@ -29,7 +29,8 @@ pub struct Probe {
     /// 0: writes work; otherwise a [`WriteFault`] as its number.
     write_fault: AtomicU8,
     fail_reads: AtomicBool,
-    event_reads: AtomicUsize,
+    /// Reads of the key events log so far, watched by [`Probe::events_applied`].
+    event_reads: tokio::sync::watch::Sender<usize>,
 }
 
 impl Probe {
@@ -57,12 +58,11 @@ impl Probe {
     /// applies what one read of the log returns before it starts the next, so the second read
     /// from now starts after the first has been applied. Panics after ten seconds.
     pub async fn events_applied(&self) {
-        let target = self.event_reads.load(Ordering::SeqCst) + 2;
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while self.event_reads.load(Ordering::SeqCst) < target {
-            assert!(std::time::Instant::now() < deadline, "the key events follower stopped reading");
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
+        let mut reads = self.event_reads.subscribe();
+        let target = *reads.borrow() + 2;
+        let applied =
+            tokio::time::timeout(std::time::Duration::from_secs(10), reads.wait_for(|n| *n >= target));
+        assert!(applied.await.is_ok_and(|read| read.is_ok()), "the key events follower stopped reading");
     }
 }
 
@@ -222,7 +222,7 @@ impl Store for ProbedStore {
     // The key events log is read by every server in the background: not counted, never failed, so
     // that counts and faults stay those of the requests under test.
     async fn events_since(&self, since: DateTime<Utc>, after_seq: i64) -> Result<Vec<KeyEvent>, StoreError> {
-        self.probe.event_reads.fetch_add(1, Ordering::SeqCst);
+        self.probe.event_reads.send_modify(|reads| *reads += 1);
         self.inner.events_since(since, after_seq).await
     }
 
