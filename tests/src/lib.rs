@@ -321,6 +321,7 @@ async fn fresh_settings(configure: impl FnOnce(&mut ServeSettings)) -> (ServeSet
         throttle_per_address: NonZeroU32::new(1000).expect("non-zero"),
         signing_keys_reload_ms: keyward_server::tokens::RELOAD_INTERVAL.as_millis() as u64,
         secret_key: keyward_server::config::SecretKeySettings::none(),
+        oidc: keyward_server::config::OidcSettings::default(),
         database: DatabaseSettings::at(database::fresh_url(dir.path()).await),
         keys: KeySettings {
             max_keys_per_profile: 50,

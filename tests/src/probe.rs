@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use keyward_model::{KeyType, Scopes};
 use keyward_server::ids::{ClientId, KeyId, ProfileId};
 use keyward_server::store::{
-    Actor, AuditEvent, InitialisedKey, Key, KeyEvent, KeyState, NewCredentials, SigningKeyRecord, Store,
-    StoreError, StoredCredential,
+    Actor, AuditEvent, InitialisedKey, Key, KeyEvent, KeyState, NewCredentials, ProfileRecord,
+    SigningKeyRecord, Store, StoreError, StoredCredential,
 };
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
@@ -232,6 +232,30 @@ impl Store for ProbedStore {
 
     async fn purge_events(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
         self.inner.purge_events(before).await
+    }
+
+    async fn record_sign_in(
+        &self,
+        profile_id: &ProfileId,
+        now: DateTime<Utc>,
+    ) -> Result<ProfileRecord, StoreError> {
+        self.write()?.record_sign_in(profile_id, now).await
+    }
+
+    async fn provision_default_key(
+        &self,
+        profile_id: &ProfileId,
+        id: KeyId,
+        credentials: &NewCredentials,
+        now: DateTime<Utc>,
+        limit: u32,
+        by: &Actor,
+    ) -> Result<Key, StoreError> {
+        self.write()?.provision_default_key(profile_id, id, credentials, now, limit, by).await
+    }
+
+    async fn profile(&self, profile_id: &ProfileId) -> Result<ProfileRecord, StoreError> {
+        self.read()?.profile(profile_id).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

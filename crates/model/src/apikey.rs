@@ -34,6 +34,13 @@ pub struct ApiKey {
     #[schema(value_type = Option<String>)]
     pub client_secret: Option<Secret>,
     pub profile_id: String,
+    /// A current access token of the profile's `default` key (the key provisioned when its person
+    /// first signed in through the identity provider): in the list only, on that key only, and
+    /// only to the person signed in. It is renewed before it expires; use it as
+    /// `Authorization: Bearer <accessToken>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub access_token: Option<Secret>,
     #[serde(rename = "_links")]
     pub links: ApiKeyLinks,
 }

@@ -10,7 +10,7 @@ use criterion::{
     BenchmarkGroup, BenchmarkId, Criterion, criterion_group, criterion_main, measurement::WallTime,
 };
 use keyward_model::{KeyFormat, KeyType, Scopes, Secret};
-use keyward_server::auth::{CredentialCache, Principal};
+use keyward_server::auth::CredentialCache;
 use keyward_server::clock::SystemClock;
 use keyward_server::config::DatabaseSettings;
 use keyward_server::hashing::{DEFAULT_ITERATIONS, DEFAULT_MEMORY_KIB, DEFAULT_PARALLELISM, SecretHasher};
@@ -76,8 +76,7 @@ fn credential_cache(c: &mut Criterion) {
     let secret = random_base62(SECRET_LEN);
     let wrong_secret = random_base62(SECRET_LEN);
     let unknown_client = random_base62(CLIENT_ID_LEN);
-    // Principal::from works whether the principal is the key itself or a shared pointer to it.
-    let principal = Principal::from(Key {
+    let principal = std::sync::Arc::new(Key {
         id: KeyId::new_random(),
         profile_id: ProfileId::from("profile"),
         name: "bench".into(),

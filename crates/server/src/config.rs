@@ -204,6 +204,9 @@ pub struct ServeSettings {
     pub secret_key: SecretKeySettings,
 
     #[command(flatten)]
+    pub oidc: OidcSettings,
+
+    #[command(flatten)]
     pub http: HttpSettings,
 
     #[command(flatten)]
@@ -211,6 +214,66 @@ pub struct ServeSettings {
 
     #[command(flatten)]
     pub keys: KeySettings,
+}
+
+/// The identity providers whose users sign in: a person's access token from one of them
+/// authenticates as the profile its `sub` names.
+#[derive(Debug, Clone, Args)]
+pub struct OidcSettings {
+    /// Issuers whose access tokens sign people in, comma-separated (e.g.
+    /// `https://example.eu.auth0.com/`), each exactly as its tokens' `iss` spell it. Their keys
+    /// come from each issuer's discovery document and JWKS. Only `https` issuers, or `http` on a
+    /// loopback address. None by default: no sign-in.
+    #[arg(long, env = "KEYWARD_OIDC_ISSUER", value_delimiter = ',', num_args = 0.., value_parser = issuer)]
+    pub oidc_issuer: Vec<String>,
+
+    /// Audiences a sign-in token must carry one of (its `aud`), comma-separated: the API
+    /// identifier configured at the identity provider. Required with an issuer.
+    #[arg(long, env = "KEYWARD_OIDC_AUDIENCE", value_delimiter = ',', num_args = 0..)]
+    pub oidc_audience: Vec<String>,
+
+    /// The least time between two fetches of one issuer's keys, in milliseconds: a token naming an
+    /// unknown key fetches them again at most this often. Only tests shorten it.
+    #[arg(long, env = "KEYWARD_OIDC_REFRESH_FLOOR_MS", hide = true, default_value_t = 30_000)]
+    pub oidc_refresh_floor_ms: u64,
+}
+
+/// No sign-in.
+impl Default for OidcSettings {
+    fn default() -> Self {
+        Self { oidc_issuer: Vec::new(), oidc_audience: Vec::new(), oidc_refresh_floor_ms: 30_000 }
+    }
+}
+
+impl OidcSettings {
+    pub fn refresh_floor(&self) -> Duration {
+        Duration::from_millis(self.oidc_refresh_floor_ms)
+    }
+}
+
+/// An issuer URL (see [`secure_url`]), as its tokens spell it.
+fn issuer(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    secure_url(text)?;
+    Ok(text.to_owned())
+}
+
+/// Checks that `text` is an `https` URL, or `http` on a loopback host, with no query or fragment:
+/// where keys that sign people in may come from.
+pub fn secure_url(text: &str) -> Result<(), String> {
+    let uri: axum::http::Uri = text.parse().map_err(|error| format!("not a URL: {error}"))?;
+    let host = uri.host().unwrap_or_default();
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let loopback = host == "localhost" || bare.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    let secure = match uri.scheme_str() {
+        Some("https") => true,
+        Some("http") => loopback,
+        _ => false,
+    };
+    if !secure || host.is_empty() || uri.query().is_some() || text.contains('#') {
+        return Err("expected https://HOST[/PATH] (http only on a loopback host)".to_owned());
+    }
+    Ok(())
 }
 
 /// How long a client may take and how many may be served at once: what a slow or greedy client

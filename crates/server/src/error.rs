@@ -26,6 +26,9 @@ pub enum Fault {
     /// Every hashing slot stayed busy: 503, retry in a second.
     #[error("Service Unavailable: the server is at capacity; retry later")]
     Busy,
+    /// A sign-in token arrived while no identity provider's keys could be fetched: 503.
+    #[error("Service Unavailable: the identity provider's keys cannot be fetched; retry later")]
+    IdentityProvider,
     #[error("Internal Server Error")]
     Internal(#[source] anyhow::Error),
 }
@@ -33,7 +36,7 @@ pub enum Fault {
 impl Fault {
     pub fn status(&self) -> StatusCode {
         match self {
-            Fault::Unavailable(_) | Fault::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            Fault::Unavailable(_) | Fault::Busy | Fault::IdentityProvider => StatusCode::SERVICE_UNAVAILABLE,
             Fault::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -48,6 +51,7 @@ impl Fault {
                 tracing::error!(error = %cause, "request refused: storage unavailable")
             }
             Fault::Busy => tracing::warn!("request refused: every hashing slot stayed busy"),
+            Fault::IdentityProvider => tracing::warn!("sign-in refused: no identity provider's keys"),
             Fault::Internal(cause) => tracing::error!(error = format!("{cause:#}"), "request failed"),
         }
     }

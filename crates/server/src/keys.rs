@@ -13,6 +13,8 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 pub const MAX_NAME_CHARS: usize = 255;
+/// The name of the key provisioned on a profile's first sign-in, as the documented list shows it.
+pub const DEFAULT_KEY_NAME: &str = "default";
 /// Initialised keys that were never created are deleted after this long.
 pub const INITIALISED_KEY_LIFETIME: chrono::TimeDelta = chrono::TimeDelta::days(1);
 
@@ -211,6 +213,29 @@ impl KeyService {
         let key = key.map_err(|e| name_error(e, &name))?;
         self.cache.created(key.client_id.as_str());
         Ok(NewKey { key, secret })
+    }
+
+    /// The profile's `default` key, made on its first sign-in (see [`Store::provision_default_key`]).
+    /// Its secret is shown to no one: the person reaches it through the access token that the
+    /// key list shows them.
+    pub async fn provision_default(&self, profile_id: &ProfileId, by: &Actor) -> Result<Key, KeyError> {
+        let (credentials, _secret) =
+            self.new_credentials(DEFAULT_KEY_NAME.to_owned(), KeyType::Generic, Scopes::all()).await?;
+        let key = self
+            .store
+            .provision_default_key(
+                profile_id,
+                KeyId::new_random(),
+                &credentials,
+                Utc::now(),
+                self.max_keys,
+                by,
+            )
+            .await;
+        self.views.invalidate(profile_id);
+        let key = key?;
+        self.cache.created(key.client_id.as_str());
+        Ok(key)
     }
 
     /// What is held of the profile's created keys, loaded first if need be.

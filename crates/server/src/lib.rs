@@ -15,6 +15,7 @@ pub mod ids;
 pub mod keys;
 pub mod metrics;
 pub mod secrets;
+pub mod signin;
 pub mod store;
 pub mod tokens;
 pub mod views;
@@ -25,6 +26,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{KeySettings, ServeSettings};
 use crate::hashing::SecretHasher;
 use crate::keys::KeyService;
+use crate::signin::{IdentityProviders, SignIn, SignInParts};
 use crate::store::Store;
 use crate::tokens::TokenService;
 use crate::views::ProfileViews;
@@ -69,6 +71,8 @@ impl std::ops::Deref for AppState {
 pub struct Services {
     pub keys: Arc<KeyService>,
     pub auth: Arc<Authenticator>,
+    /// People's sign-in through identity providers, when configured.
+    pub sign_in: Option<Arc<SignIn>>,
     pub tokens: Arc<TokenService>,
     pub format: KeyFormat,
     /// The deployment's base URL: of every absolute link, and the tokens' issuer.
@@ -138,6 +142,20 @@ impl AppState {
             settings.keys.max_keys_per_profile,
         ));
         let format = key_format(&settings.keys)?;
+        let oidc = &settings.oidc;
+        let sign_in = IdentityProviders::new(&oidc.oidc_issuer, &oidc.oidc_audience, oidc.refresh_floor())?
+            .map(|providers| {
+                Arc::new(SignIn::new(
+                    providers,
+                    SignInParts {
+                        store: store.clone(),
+                        keys: keys.clone(),
+                        tokens: tokens.clone(),
+                        clock: clock.clone(),
+                        cache_capacity: settings.cache_capacity,
+                    },
+                ))
+            });
         let auth = Arc::new(Authenticator::new(AuthenticatorParts {
             store: store.clone(),
             hasher,
@@ -149,10 +167,12 @@ impl AppState {
                 settings.throttle_per_address,
                 settings.cache_capacity,
             ),
+            sign_in: sign_in.clone(),
         }));
         Ok(Self(Arc::new(Services {
             keys,
             auth,
+            sign_in,
             tokens,
             format,
             base_url: settings.base_url(),

@@ -7,6 +7,7 @@ use crate::api::client_address::ClientAddress;
 use crate::api::hal::{HalError, PathKey};
 use crate::api::rendered::PageKey;
 use crate::api::{cursor, links};
+use crate::auth::{Principal, Via};
 use crate::error::Fault;
 use crate::ids::ProfileId;
 use crate::keys::PutOutcome;
@@ -103,7 +104,8 @@ async fn list(
         if params.page.is_some() {
             return Err(HalError::BadRequest("page and cursor cannot be combined".into()));
         }
-        let page = keyset_page(&state, &caller.profile_id, base, uri.path(), &cursor, size).await?;
+        let mut page = keyset_page(&state, &caller.profile_id, base, uri.path(), &cursor, size).await?;
+        show_access_token(&state, &caller, &mut page)?;
         return Ok(Json(page).into_response());
     }
     let offset = Some(number)
@@ -118,7 +120,10 @@ async fn list(
         page: number,
         size,
     };
-    if let Some(body) = state.rendered.get(&kept, &view) {
+    // A page shown to a person signed in carries their default key's token: it is made for them
+    // alone, never kept.
+    let personal = caller.via == Via::SignIn;
+    if !personal && let Some(body) = state.rendered.get(&kept, &view) {
         return Ok(json(body));
     }
     let (keys, total) = state.keys.page(&caller.profile_id, offset, size).await?;
@@ -133,11 +138,15 @@ async fn list(
         next: number.checked_add(1).filter(|next| last.is_some_and(|last| *next <= last)).map(page_href),
         last: last.map(page_href),
     };
-    let page = ApiKeyPage {
+    let mut page = ApiKeyPage {
         embedded: EmbeddedApiKeys { apikeys: keys.iter().map(|key| resource(key, base, None)).collect() },
         links,
         page: PageMetadata { size, total_elements: total, total_pages, number },
     };
+    if personal {
+        show_access_token(&state, &caller, &mut page)?;
+        return Ok(Json(page).into_response());
+    }
     let body =
         Bytes::from(serde_json::to_vec(&page).map_err(|error| HalError::Fault(Fault::internal(error)))?);
     // Made from the view read above, or from a newer state: kept under the older view, it
@@ -152,6 +161,19 @@ fn json(body: Bytes) -> Response {
 }
 
 /// The page after the position `cursor` names (empty: from the newest key).
+/// Adds the current access token to the caller's own default key on the page, when the caller is
+/// the person who signed in through it: no other caller and no other key ever gets one.
+fn show_access_token(state: &AppState, caller: &Principal, page: &mut ApiKeyPage) -> Result<(), HalError> {
+    let Some(sign_in) = state.sign_in.as_ref().filter(|_| caller.via == Via::SignIn) else { return Ok(()) };
+    let own = page.embedded.apikeys.iter_mut().find(|key| key.id == caller.id.as_uuid());
+    if let Some(key) = own {
+        let token =
+            sign_in.access_token(&caller.key).map_err(|error| HalError::Fault(Fault::internal(error)))?;
+        key.access_token = Some(Secret::new(token.to_string()));
+    }
+    Ok(())
+}
+
 async fn keyset_page(
     state: &AppState,
     profile_id: &ProfileId,
@@ -335,6 +357,7 @@ fn resource(key: &Key, base: &str, secret: Option<Secret>) -> ApiKey {
         name: Some(key.name.clone()),
         client_id: Some(key.client_id.to_string()),
         client_secret: secret,
+        access_token: None,
         profile_id: key.profile_id.to_string(),
         links: ApiKeyLinks {
             self_: Some(Link::new(&href)),
@@ -356,6 +379,7 @@ fn initialised_resource(key: &InitialisedKey, base: &str) -> ApiKey {
         name: None,
         client_id: None,
         client_secret: None,
+        access_token: None,
         profile_id: key.profile_id.to_string(),
         links: ApiKeyLinks { create: Some(Link::new(&href)), ..ApiKeyLinks::default() },
     }

@@ -32,6 +32,7 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Principal, Call
         AuthError::Throttled(wait) => CallerError::Throttled(wait),
         AuthError::Store(error) => CallerError::Fault(error.into()),
         AuthError::Busy(_) => CallerError::Fault(crate::error::Fault::Busy),
+        AuthError::Fault(fault) => CallerError::Fault(fault),
     })
 }
 

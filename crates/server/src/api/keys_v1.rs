@@ -324,6 +324,7 @@ async fn verify(
         }
         Err(AuthError::Store(error)) => return Err(V1Error::Fault(error.into())),
         Err(AuthError::Busy(_)) => return Err(V1Error::Fault(Fault::Busy)),
+        Err(AuthError::Fault(fault)) => return Err(V1Error::Fault(fault)),
     };
     if request.scope.is_some_and(|scope| !principal.scopes.contains(scope)) {
         return Ok(Json(VerifyKeyResponse::invalid(VerifyFailure::MissingScope)));

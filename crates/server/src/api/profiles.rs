@@ -16,7 +16,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// View a profile
 ///
-/// Returns the caller's own profile; any other id is a 404.
+/// Returns the caller's own profile (when its person signed in through the identity provider, and
+/// how many keys it holds); any other id is a 404.
 #[utoipa::path(
     get, path = "/api/profiles/{id}", tag = "profiles", operation_id = "getProfile",
     params(("id" = String, Path, description = "The profile ID, percent-encoded (`auth0%7C5eb0...`).")),
@@ -41,7 +42,12 @@ async fn view(
         Some(id) if id == caller.profile_id.as_str() => id,
         _ => return Err(HalError::NotFound("Profile not found".into())),
     };
+    let record =
+        state.store.profile(&caller.profile_id).await.map_err(|error| HalError::Fault(error.into()))?;
     Ok(Json(Profile {
+        first_sign_in: record.first_sign_in,
+        last_sign_in: record.last_sign_in,
+        key_count: record.created_keys,
         links: ProfileLinks {
             self_: Link::new(links::profile(base, &id)),
             apikeys: Link::new(links::apikeys(base)),

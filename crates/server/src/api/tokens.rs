@@ -70,7 +70,8 @@ impl Refusal for TokenError {
             TokenError::InvalidRequest(_) | TokenError::Body(_) => "invalid_request",
             TokenError::InvalidClient => "invalid_client",
             TokenError::UnsupportedGrantType => "unsupported_grant_type",
-            TokenError::Throttled(_) | TokenError::Fault(Fault::Unavailable(_) | Fault::Busy) => {
+            TokenError::Throttled(_)
+            | TokenError::Fault(Fault::Unavailable(_) | Fault::Busy | Fault::IdentityProvider) => {
                 "temporarily_unavailable"
             }
             TokenError::Fault(Fault::Internal(_)) => "server_error",
@@ -141,6 +142,7 @@ async fn token(
             AuthError::Throttled(wait) => TokenError::Throttled(wait),
             AuthError::Store(error) => TokenError::Fault(error.into()),
             AuthError::Busy(_) => TokenError::Fault(crate::error::Fault::Busy),
+            AuthError::Fault(fault) => TokenError::Fault(fault),
         })?;
     let access_token = state
         .tokens

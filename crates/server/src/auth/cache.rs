@@ -8,8 +8,8 @@
 //! Lifetimes are measured on the injected [`Clock`]: each entry carries the time it was stored and
 //! is absent once its TTL has passed. moka's own TTL and capacity only bound the memory.
 
-use super::Principal;
 use crate::clock::{Clock, SystemClock};
+use crate::store::Key;
 use moka::sync::Cache;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
@@ -20,7 +20,7 @@ use subtle::ConstantTimeEq;
 struct Verified {
     /// SHA-256 of the secret: enough to recognise it again, useless to recover it.
     secret_digest: [u8; 32],
-    principal: Principal,
+    principal: Arc<Key>,
 }
 
 /// A moka cache by client id whose entries expire by the clock after `ttl`.
@@ -58,7 +58,7 @@ pub struct CredentialCache {
     /// Client id -> the secret that verified and who it is.
     verified: Timed<Verified>,
     /// Client id -> its live key, for access tokens (which carry only the client id).
-    live: Timed<Principal>,
+    live: Timed<Arc<Key>>,
     /// Client id -> digest of the secret that last verified, kept long after `verified` expires,
     /// so that its owner skips the throttle (the store is still asked whether the key lives).
     known_good: Timed<[u8; 32]>,
@@ -103,13 +103,13 @@ impl CredentialCache {
     }
 
     /// The principal for a client id and secret verified before, if the secret is the same.
-    pub fn verified(&self, client_id: &str, secret: &str) -> Option<Principal> {
+    pub fn verified(&self, client_id: &str, secret: &str) -> Option<Arc<Key>> {
         let entry = self.verified.get(client_id, self.clock.instant())?;
         let digest = Sha256::digest(secret.as_bytes());
         bool::from(entry.secret_digest.ct_eq(&digest[..])).then_some(entry.principal)
     }
 
-    pub fn remember_verified(&self, secret: &str, principal: &Principal) {
+    pub fn remember_verified(&self, secret: &str, principal: &Arc<Key>) {
         let now = self.clock.instant();
         if self.revoked.contains(principal.client_id.as_str(), now) {
             return;
@@ -133,11 +133,11 @@ impl CredentialCache {
     }
 
     /// The live key behind a client id, if known.
-    pub fn live(&self, client_id: &str) -> Option<Principal> {
+    pub fn live(&self, client_id: &str) -> Option<Arc<Key>> {
         self.live.get(client_id, self.clock.instant())
     }
 
-    pub fn remember_live(&self, principal: &Principal) {
+    pub fn remember_live(&self, principal: &Arc<Key>) {
         let now = self.clock.instant();
         if !self.revoked.contains(principal.client_id.as_str(), now) {
             self.live.insert(principal.client_id.as_str(), principal.clone(), now);
@@ -184,7 +184,7 @@ mod tests {
     use super::*;
     use crate::clock::ManualClock;
 
-    fn principal() -> Principal {
+    fn principal() -> Arc<Key> {
         Arc::new(crate::store::Key::sample("p"))
     }
 

@@ -11,7 +11,8 @@ pub use throttle::Throttle;
 use crate::hashing::SecretHasher;
 use crate::ids::ClientId;
 use crate::secrets::{CLIENT_ID_LEN, SECRET_LEN};
-use crate::store::{Store, StoreError};
+use crate::signin::SignIn;
+use crate::store::{Key, Store, StoreError};
 use crate::tokens::TokenService;
 use keyward_model::KeyFormat;
 use keyward_model::Secret;
@@ -35,11 +36,37 @@ pub enum AuthError {
     Busy(#[from] crate::hashing::HasherBusy),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A sign-in could not be judged or completed: no identity provider's keys could be fetched,
+    /// or provisioning the profile's default key failed.
+    #[error(transparent)]
+    Fault(crate::error::Fault),
 }
 
 /// Who a request authenticates as: the created key whose credential it presented (directly, or
-/// through a token issued for it), shared with the caches that hold it.
-pub type Principal = Arc<crate::store::Key>;
+/// through a token issued for it), or the default key of the person who signed in.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    /// Shared with the caches that hold it.
+    pub key: Arc<Key>,
+    pub via: Via,
+}
+
+/// How a request authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// A key's credentials, or an access token issued for them.
+    Credentials,
+    /// A person's access token from an identity provider.
+    SignIn,
+}
+
+impl std::ops::Deref for Principal {
+    type Target = Key;
+
+    fn deref(&self) -> &Key {
+        &self.key
+    }
+}
 
 /// What an [`Authenticator`] is made of.
 pub struct AuthenticatorParts {
@@ -49,6 +76,8 @@ pub struct AuthenticatorParts {
     pub tokens: Arc<TokenService>,
     pub format: KeyFormat,
     pub throttle: Throttle,
+    /// People's sign-in through identity providers, when configured.
+    pub sign_in: Option<Arc<SignIn>>,
 }
 
 /// How long a verification waits for its turn behind another of the same client id.
@@ -78,26 +107,33 @@ impl Authenticator {
     ) -> Result<Principal, AuthError> {
         let (kind, result) = match presented {
             Presented::Token(token) if self.parts.format.is_prefixed(token) => {
-                ("full_key", self.full_key(token, address).await)
+                ("full_key", self.full_key(token, address).await.map(|key| (key, Via::Credentials)))
             }
-            Presented::Token(token) => ("bearer", self.access_token(token).await),
-            Presented::ClientCredentials { client_id, secret } => {
-                ("basic", self.client_credentials(client_id, secret, address).await)
-            }
+            Presented::Token(token) => match (self.access_token(token).await, &self.parts.sign_in) {
+                (Err(AuthError::Invalid), Some(sign_in)) => {
+                    ("sign_in", self.signed_in(sign_in, token, address).await.map(|key| (key, Via::SignIn)))
+                }
+                (result, _) => ("bearer", result.map(|key| (key, Via::Credentials))),
+            },
+            Presented::ClientCredentials { client_id, secret } => (
+                "basic",
+                self.client_credentials(client_id, secret, address).await.map(|key| (key, Via::Credentials)),
+            ),
         };
+        let result = result.map(|(key, via)| Principal { key, via });
         let outcome = match &result {
             Ok(_) => "ok",
             Err(AuthError::Invalid | AuthError::Malformed) => "invalid",
             Err(AuthError::Throttled(_)) => "throttled",
             Err(AuthError::Busy(_)) => "busy",
-            Err(AuthError::Store(_)) => "unavailable",
+            Err(AuthError::Store(_) | AuthError::Fault(_)) => "unavailable",
         };
         metrics::counter!("keyward_authentications_total", "kind" => kind, "outcome" => outcome).increment(1);
         result
     }
 
     /// Verifies a full key: its checksum first (no store, no hash), then as client credentials.
-    pub async fn full_key(&self, key: &str, address: Option<IpAddr>) -> Result<Principal, AuthError> {
+    pub async fn full_key(&self, key: &str, address: Option<IpAddr>) -> Result<Arc<Key>, AuthError> {
         let (client_id, secret) = self.parts.format.decode(key).map_err(|_| AuthError::Malformed)?;
         self.client_credentials(&client_id, &secret, address).await
     }
@@ -109,7 +145,7 @@ impl Authenticator {
         client_id: &str,
         secret: &Secret,
         address: Option<IpAddr>,
-    ) -> Result<Principal, AuthError> {
+    ) -> Result<Arc<Key>, AuthError> {
         let parts = &self.parts;
         // Anything not shaped like our credentials is refused before any query or hash.
         if !is_base62(client_id, CLIENT_ID_LEN) || !is_base62(secret.expose(), SECRET_LEN) {
@@ -156,7 +192,7 @@ impl Authenticator {
 
     /// The costly part, taken in turn per client id: one lookup by client id (none for an id
     /// known not to exist) and one argon2 verification on a hashing slot.
-    async fn verify_uncached(&self, client_id: &str, secret: &Secret) -> Result<Principal, AuthError> {
+    async fn verify_uncached(&self, client_id: &str, secret: &Secret) -> Result<Arc<Key>, AuthError> {
         let parts = &self.parts;
         if parts.cache.is_absent(client_id) {
             return Err(AuthError::Invalid);
@@ -175,12 +211,31 @@ impl Authenticator {
     }
 
     /// Verifies an access token and that the key it was issued for still exists.
-    pub async fn access_token(&self, token: &str) -> Result<Principal, AuthError> {
+    pub async fn access_token(&self, token: &str) -> Result<Arc<Key>, AuthError> {
         let client_id = self.parts.tokens.verify(token).ok_or(AuthError::Invalid)?;
         self.live_key(client_id.as_str()).await
     }
 
-    async fn live_key(&self, client_id: &str) -> Result<Principal, AuthError> {
+    /// The default key that a person's sign-in token signs in as. A key deleted since the token
+    /// signed in is provisioned anew: the person is signed in, and acts through it.
+    async fn signed_in(
+        &self,
+        sign_in: &SignIn,
+        token: &str,
+        address: Option<IpAddr>,
+    ) -> Result<Arc<Key>, AuthError> {
+        let client_id = sign_in.client_id(token, address).await?;
+        match self.live_key(client_id.as_str()).await {
+            Err(AuthError::Invalid) => {
+                sign_in.forget(token);
+                let client_id = sign_in.client_id(token, address).await?;
+                self.live_key(client_id.as_str()).await
+            }
+            found => found,
+        }
+    }
+
+    async fn live_key(&self, client_id: &str) -> Result<Arc<Key>, AuthError> {
         let parts = &self.parts;
         if let Some(principal) = parts.cache.live(client_id) {
             return Ok(principal);

@@ -121,6 +121,18 @@ impl Key {
     }
 }
 
+/// What is known of a profile: when its person signed in through an identity provider (never, for
+/// a profile whose keys an operator made), the key provisioned at the first sign-in, and how many
+/// created keys it holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileRecord {
+    pub first_sign_in: Option<DateTime<Utc>>,
+    pub last_sign_in: Option<DateTime<Utc>>,
+    /// The profile's `default` key, while it exists.
+    pub default_key: Option<Key>,
+    pub created_keys: u64,
+}
+
 /// A stored key in either state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyState {
@@ -578,6 +590,31 @@ pub trait Store: Send + Sync + 'static {
 
     /// Deletes key events logged before `before`; returns how many.
     async fn purge_events(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
+
+    /// Records a sign-in of the profile at `now` (its first, when the profile is new) and returns
+    /// the profile as it is after it.
+    async fn record_sign_in(
+        &self,
+        profile_id: &ProfileId,
+        now: DateTime<Utc>,
+    ) -> Result<ProfileRecord, StoreError>;
+
+    /// The profile's default key: the one it has, else its created key named `default`, else a
+    /// new key made of `credentials` (whose name is `default`) under the id `id`, which may be
+    /// one beyond `limit`. The choice and the create are one transaction: concurrent sign-ins
+    /// agree on one key.
+    async fn provision_default_key(
+        &self,
+        profile_id: &ProfileId,
+        id: KeyId,
+        credentials: &NewCredentials,
+        now: DateTime<Utc>,
+        limit: u32,
+        by: &Actor,
+    ) -> Result<Key, StoreError>;
+
+    /// What is known of the profile; a profile never seen has no sign-ins and no keys.
+    async fn profile(&self, profile_id: &ProfileId) -> Result<ProfileRecord, StoreError>;
 
     /// Whether the database answers a trivial query now.
     async fn ping(&self) -> Result<(), StoreError>;

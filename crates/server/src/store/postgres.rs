@@ -8,7 +8,8 @@
 
 use super::{
     Actor, AuditAction, AuditEvent, InitialisedKey, Key, KeyColumns, KeyEvent, KeyEventKind, KeyState,
-    NewCredentials, SecretHash, SigningKeyRecord, Store, StoreError, StoredCredential, StoredPrivateKey,
+    NewCredentials, ProfileRecord, SecretHash, SigningKeyRecord, Store, StoreError, StoredCredential,
+    StoredPrivateKey,
 };
 use crate::config::DatabaseSettings;
 use crate::ids::{ClientId, KeyId, ProfileId};
@@ -143,6 +144,44 @@ fn key_state(row: &PgRow) -> Result<KeyState, StoreError> {
     .into_state()
 }
 
+/// Inserts a created key unless the profile already has `limit`, with its audit record and key
+/// event, in the caller's transaction.
+async fn insert_created(
+    connection: &mut PgConnection,
+    profile_id: &ProfileId,
+    id: KeyId,
+    credentials: &NewCredentials,
+    now: DateTime<Utc>,
+    limit: u32,
+    by: &Actor,
+) -> Result<Key, StoreError> {
+    let row = sqlx::query(concat!(
+        "INSERT INTO api_keys (id, profile_id, name, client_id, secret_hash, key_for, created, last_modified, scopes)
+         SELECT $1, $2, $3, $4, $5, $6, $7, $7, $9
+         WHERE coalesce((SELECT created_keys FROM profile_key_counts WHERE profile_id = $2), 0) < $8
+         RETURNING ",
+        key_columns!()
+    ))
+    .bind(id.as_uuid())
+    .bind(profile_id.as_str())
+    .bind(&credentials.name)
+    .bind(credentials.client_id.as_str())
+    .bind(credentials.secret_hash.expose())
+    .bind(credentials.key_for.as_str())
+    .bind(now)
+    .bind(i64::from(limit))
+    .bind(credentials.scopes.to_string())
+    .fetch_optional(&mut *connection)
+    .await
+    .map_err(StoreError::from_write)?;
+    let Some(row) = row else { return Err(StoreError::LimitReached(limit)) };
+    let state = key_state(&row)?;
+    audit(connection, AuditEvent::of(AuditAction::Created, &state, now, by)).await?;
+    let key = state.into_created()?;
+    log_event(connection, &key, KeyEventKind::Created).await?;
+    Ok(key)
+}
+
 /// Records a change in the audit log, in the transaction of the change.
 async fn audit(connection: &mut PgConnection, event: AuditEvent) -> Result<(), StoreError> {
     sqlx::query(
@@ -183,6 +222,34 @@ async fn write_signing_key(
     Ok(())
 }
 
+/// What is known of the profile, read on `connection`.
+async fn profile(connection: &mut PgConnection, profile_id: &ProfileId) -> Result<ProfileRecord, StoreError> {
+    let row = sqlx::query("SELECT first_sign_in, last_sign_in, default_key_id FROM profiles WHERE id = $1")
+        .bind(profile_id.as_str())
+        .fetch_optional(&mut *connection)
+        .await?;
+    let (mut first_sign_in, mut last_sign_in, mut default_key) = (None, None, None);
+    if let Some(row) = row {
+        first_sign_in = Some(row.try_get("first_sign_in")?);
+        last_sign_in = Some(row.try_get("last_sign_in")?);
+        if let Some(id) = row.try_get::<Option<Uuid>, _>("default_key_id")? {
+            let key = sqlx::query(concat!(
+                "SELECT ",
+                key_columns!(),
+                " FROM api_keys WHERE id = $1 AND profile_id = $2 AND name IS NOT NULL"
+            ))
+            .bind(id)
+            .bind(profile_id.as_str())
+            .fetch_optional(&mut *connection)
+            .await?;
+            default_key = key.map(|row| key_state(&row)?.into_created()).transpose()?;
+        }
+    }
+    let created_keys = count_created(connection, profile_id).await?;
+    Ok(ProfileRecord { first_sign_in, last_sign_in, default_key, created_keys })
+}
+
+/// How many created keys the profile has.
 async fn count_created(connection: &mut PgConnection, profile_id: &ProfileId) -> Result<u64, StoreError> {
     let total: i64 = sqlx::query_scalar(
         "SELECT coalesce((SELECT created_keys FROM profile_key_counts WHERE profile_id = $1), 0)",
@@ -295,30 +362,7 @@ impl Store for PostgresStore {
         by: &Actor,
     ) -> Result<Key, StoreError> {
         let mut tx = self.begin_for(profile_id).await?;
-        let row = sqlx::query(concat!(
-            "INSERT INTO api_keys (id, profile_id, name, client_id, secret_hash, key_for, created, last_modified, scopes)
-             SELECT $1, $2, $3, $4, $5, $6, $7, $7, $9
-             WHERE coalesce((SELECT created_keys FROM profile_key_counts WHERE profile_id = $2), 0) < $8
-             RETURNING ",
-            key_columns!()
-        ))
-        .bind(id.as_uuid())
-        .bind(profile_id.as_str())
-        .bind(&credentials.name)
-        .bind(credentials.client_id.as_str())
-        .bind(credentials.secret_hash.expose())
-        .bind(credentials.key_for.as_str())
-        .bind(now)
-        .bind(i64::from(limit))
-        .bind(credentials.scopes.to_string())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(StoreError::from_write)?;
-        let Some(row) = row else { return Err(StoreError::LimitReached(limit)) };
-        let state = key_state(&row)?;
-        audit(&mut tx, AuditEvent::of(AuditAction::Created, &state, now, by)).await?;
-        let key = state.into_created()?;
-        log_event(&mut tx, &key, KeyEventKind::Created).await?;
+        let key = insert_created(&mut tx, profile_id, id, credentials, now, limit, by).await?;
         tx.commit().await?;
         Ok(key)
     }
@@ -592,6 +636,72 @@ impl Store for PostgresStore {
         let result =
             sqlx::query("DELETE FROM key_events WHERE at < $1").bind(before).execute(&self.pool).await?;
         Ok(result.rows_affected())
+    }
+
+    async fn record_sign_in(
+        &self,
+        profile_id: &ProfileId,
+        now: DateTime<Utc>,
+    ) -> Result<ProfileRecord, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO profiles AS p (id, first_sign_in, last_sign_in) VALUES ($1, $2, $2)
+             ON CONFLICT (id) DO UPDATE SET last_sign_in = greatest(p.last_sign_in, excluded.last_sign_in)",
+        )
+        .bind(profile_id.as_str())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        let profile = profile(&mut tx, profile_id).await?;
+        tx.commit().await?;
+        Ok(profile)
+    }
+
+    async fn provision_default_key(
+        &self,
+        profile_id: &ProfileId,
+        id: KeyId,
+        credentials: &NewCredentials,
+        now: DateTime<Utc>,
+        limit: u32,
+        by: &Actor,
+    ) -> Result<Key, StoreError> {
+        // The profile's lock orders concurrent provisions: the second finds the first's key.
+        let mut tx = self.begin_for(profile_id).await?;
+        if let Some(key) = profile(&mut tx, profile_id).await?.default_key {
+            return Ok(key);
+        }
+        let named = sqlx::query(concat!(
+            "SELECT ",
+            key_columns!(),
+            " FROM api_keys WHERE profile_id = $1 AND name = $2"
+        ))
+        .bind(profile_id.as_str())
+        .bind(&credentials.name)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let key = match named {
+            Some(row) => key_state(&row)?.into_created()?,
+            None => {
+                insert_created(&mut tx, profile_id, id, credentials, now, limit.saturating_add(1), by).await?
+            }
+        };
+        sqlx::query(
+            "INSERT INTO profiles (id, first_sign_in, last_sign_in, default_key_id) VALUES ($1, $2, $2, $3)
+             ON CONFLICT (id) DO UPDATE SET default_key_id = excluded.default_key_id",
+        )
+        .bind(profile_id.as_str())
+        .bind(now)
+        .bind(key.id.as_uuid())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(key)
+    }
+
+    async fn profile(&self, profile_id: &ProfileId) -> Result<ProfileRecord, StoreError> {
+        let mut connection = self.pool.acquire().await?;
+        profile(&mut connection, profile_id).await
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
