@@ -2,6 +2,7 @@
 //! Every response that goes through [`TestServer::send`] is checked against the OpenAPI document.
 
 pub mod database;
+pub mod idp;
 pub mod outage;
 pub mod probe;
 pub mod scripted;
@@ -216,6 +217,11 @@ impl TestServer {
         };
         self.issued.lock().expect("issued").extend([minted.api_key.clone(), minted.secret.clone()]);
         minted
+    }
+
+    /// Adds `secret` to those that must never appear in this server's logs.
+    pub fn watch_for_leaks(&self, secret: &str) {
+        self.issued.lock().expect("issued").push(secret.to_owned());
     }
 
     /// Exchanges client credentials for an access token (form-encoded, as OAuth clients do).

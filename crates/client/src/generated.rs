@@ -232,7 +232,8 @@ let response = client.delete_api_key()
     }
     /**View a profile
 
-Returns the caller's own profile; any other id is a 404.
+Returns the caller's own profile (when its person signed in through the identity provider, and
+how many keys it holds); any other id is a 404.
 
 Sends a `GET` request to `/api/profiles/{id}`
 

@@ -17,6 +17,7 @@ mod races;
 mod revocation;
 mod schemathesis;
 mod scopes;
+mod signin;
 mod slow_clients;
 mod snippets;
 mod spec;
