@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use keyward_model::{KeyType, Scopes};
 use keyward_server::ids::{ClientId, KeyId, ProfileId};
 use keyward_server::store::{
-    Actor, AuditEvent, InitialisedKey, Key, KeyEvent, KeyState, NewCredentials, ProfileRecord,
+    Actor, AuditEvent, InitialisedKey, Key, KeyEvent, KeyState, NewCredentials, PoolUsage, ProfileRecord,
     SigningKeyRecord, Store, StoreError, StoredCredential,
 };
 use std::sync::Arc;
@@ -256,6 +256,10 @@ impl Store for ProbedStore {
 
     async fn profile(&self, profile_id: &ProfileId) -> Result<ProfileRecord, StoreError> {
         self.read()?.profile(profile_id).await
+    }
+
+    fn pool_usage(&self) -> Vec<PoolUsage> {
+        self.inner.pool_usage()
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

@@ -49,12 +49,16 @@ pub async fn follow(
     loop {
         match store.events_since(newest - OVERLAP, highest).await {
             Ok(events) => {
+                let read_at = clock.now();
+                metrics::gauge!("keyward_key_events_read_timestamp_seconds").set(read_at.timestamp() as f64);
                 for event in events {
                     newest = newest.max(event.at);
                     highest = highest.max(event.seq);
                     if applied.insert(event.seq, event.at).is_some() {
                         continue;
                     }
+                    let lag = (read_at - event.at).to_std().unwrap_or_default();
+                    metrics::histogram!("keyward_key_events_lag_seconds").record(lag.as_secs_f64());
                     match event.kind {
                         KeyEventKind::Revoked => cache.revoke(event.client_id.as_str()),
                         KeyEventKind::Changed => cache.forget(event.client_id.as_str()),

@@ -3,12 +3,19 @@
 //!
 //! - `keyward_http_requests_total{method, route, status}` and
 //!   `keyward_http_request_duration_seconds{route}`: every routed request;
-//! - `keyward_authentications_total{kind, outcome}`: credentials presented to the API;
+//! - `keyward_authentications_total{kind, outcome}`: credentials presented to the API (`kind`:
+//!   `full_key`, `basic`, `bearer`, or `sign_in` for a person's identity-provider token);
 //! - `keyward_credential_cache_total{result}`: verified-credential cache hits and misses;
 //! - `keyward_throttled_total`: verifications refused by the throttle;
-//! - `keyward_hashing_seconds`: argon2 work on the hashing threads.
+//! - `keyward_hashing_seconds`: argon2 work on the hashing threads;
+//! - `keyward_database_connections{pool, state}` and `keyward_database_connections_max{pool}`:
+//!   the connection pools, read at each scrape;
+//! - `keyward_key_events_lag_seconds`: from a key event's commit to its application here (how
+//!   long another instance's revocation took to reach this one), and
+//!   `keyward_key_events_read_timestamp_seconds`: when the log was last read.
 
-use axum::extract::{MatchedPath, Request};
+use crate::AppState;
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -34,7 +41,13 @@ pub fn install() {
 }
 
 /// `GET /metrics`.
-pub async fn render() -> Response {
+pub async fn render(State(state): State<AppState>) -> Response {
+    for usage in state.store.pool_usage() {
+        let gauge = |state: &'static str| metrics::gauge!("keyward_database_connections", "pool" => usage.pool, "state" => state);
+        gauge("idle").set(usage.idle);
+        gauge("in_use").set(usage.open.saturating_sub(usage.idle));
+        metrics::gauge!("keyward_database_connections_max", "pool" => usage.pool).set(usage.max);
+    }
     ([(CONTENT_TYPE, "text/plain; version=0.0.4")], handle().render()).into_response()
 }
 

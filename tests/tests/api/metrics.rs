@@ -9,8 +9,10 @@ fn sample(text: &str, series: &str) -> Option<f64> {
 
 #[tokio::test]
 async fn metrics_count_the_requests_served_and_how_callers_authenticated() {
-    let server = TestServer::start().await;
+    let (server, probe) = TestServer::start_probed(|_| {}).await;
     let key = server.mint("p", "k").await;
+    // The key's creation, read back from the key events log.
+    probe.events_applied().await;
     let (status, _, _) = server
         .send(server.get(&format!("/api/apikeys/{}", key.id)).header("Authorization", &key.api_key))
         .await;
@@ -36,4 +38,11 @@ async fn metrics_count_the_requests_served_and_how_callers_authenticated() {
     );
     assert!(text.contains("keyward_http_request_duration_seconds"), "{text}");
     assert!(text.contains("keyward_hashing_seconds"), "a key was hashed: {text}");
+    assert!(sample(&text, "keyward_database_connections_max{pool=").is_some_and(|max| max >= 1.0), "{text}");
+    assert!(sample(&text, "keyward_database_connections{pool=").is_some(), "{text}");
+    assert!(
+        sample(&text, "keyward_key_events_lag_seconds_count").is_some_and(|count| count >= 1.0),
+        "{text}"
+    );
+    assert!(sample(&text, "keyward_key_events_read_timestamp_seconds").is_some_and(|at| at > 0.0), "{text}");
 }

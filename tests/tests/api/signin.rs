@@ -221,3 +221,28 @@ async fn unknown_kids_fetch_the_providers_keys_at_most_once_per_floor() {
     assert!(answers.iter().all(|(status, _)| *status == StatusCode::UNAUTHORIZED));
     assert_eq!(provider.jwks_fetches(), fetched, "within the floor, no guess fetches the keys again");
 }
+
+#[tokio::test]
+async fn first_sign_ins_on_two_instances_at_once_make_one_default_key() {
+    let signing = SigningKey::new("idp-1");
+    let provider = IdentityProvider::start(&[&signing]).await;
+    let first = server_trusting(&provider, 30_000).await;
+    let second = first.start_beside().await;
+    let tokens: Vec<String> = (0..8)
+        .map(|i| {
+            format!(
+                "Bearer {}",
+                signing.sign(&with(provider.claims(PROFILE), json!({ "jti": i.to_string() })))
+            )
+        })
+        .collect();
+    let answers = futures::future::join_all(
+        tokens.iter().enumerate().map(|(i, token)| list(if i % 2 == 0 { &first } else { &second }, token)),
+    )
+    .await;
+    for (status, page) in &answers {
+        assert_eq!(*status, StatusCode::OK, "{page}");
+    }
+    let (_, page) = list(&second, &tokens[0]).await;
+    assert_eq!(keys(&page).len(), 1, "{page}");
+}

@@ -133,6 +133,23 @@ pub struct ProfileRecord {
     pub created_keys: u64,
 }
 
+/// One connection pool's use at a moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolUsage {
+    /// What the pool serves: `read`, `write`, or `all` where one pool serves both.
+    pub pool: &'static str,
+    pub open: u32,
+    pub idle: u32,
+    pub max: u32,
+}
+
+impl PoolUsage {
+    pub(crate) fn of<DB: sqlx::Database>(pool: &'static str, connections: &sqlx::Pool<DB>) -> Self {
+        let idle = u32::try_from(connections.num_idle()).unwrap_or(u32::MAX);
+        Self { pool, open: connections.size(), idle, max: connections.options().get_max_connections() }
+    }
+}
+
 /// A stored key in either state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyState {
@@ -615,6 +632,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// What is known of the profile; a profile never seen has no sign-ins and no keys.
     async fn profile(&self, profile_id: &ProfileId) -> Result<ProfileRecord, StoreError>;
+
+    /// How full each connection pool is now, for the metrics.
+    fn pool_usage(&self) -> Vec<PoolUsage>;
 
     /// Whether the database answers a trivial query now.
     async fn ping(&self) -> Result<(), StoreError>;

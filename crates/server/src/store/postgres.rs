@@ -8,8 +8,8 @@
 
 use super::{
     Actor, AuditAction, AuditEvent, InitialisedKey, Key, KeyColumns, KeyEvent, KeyEventKind, KeyState,
-    NewCredentials, ProfileRecord, SecretHash, SigningKeyRecord, Store, StoreError, StoredCredential,
-    StoredPrivateKey,
+    NewCredentials, PoolUsage, ProfileRecord, SecretHash, SigningKeyRecord, Store, StoreError,
+    StoredCredential, StoredPrivateKey,
 };
 use crate::config::DatabaseSettings;
 use crate::ids::{ClientId, KeyId, ProfileId};
@@ -702,6 +702,10 @@ impl Store for PostgresStore {
     async fn profile(&self, profile_id: &ProfileId) -> Result<ProfileRecord, StoreError> {
         let mut connection = self.pool.acquire().await?;
         profile(&mut connection, profile_id).await
+    }
+
+    fn pool_usage(&self) -> Vec<PoolUsage> {
+        vec![PoolUsage::of("all", &self.pool)]
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

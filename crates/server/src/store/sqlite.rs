@@ -11,8 +11,8 @@
 
 use super::{
     Actor, AuditAction, AuditEvent, InitialisedKey, Key, KeyColumns, KeyEvent, KeyEventKind, KeyState,
-    NewCredentials, ProfileRecord, SecretHash, SigningKeyRecord, Store, StoreError, StoredCredential,
-    StoredPrivateKey, corrupt,
+    NewCredentials, PoolUsage, ProfileRecord, SecretHash, SigningKeyRecord, Store, StoreError,
+    StoredCredential, StoredPrivateKey, corrupt,
 };
 use crate::config::DatabaseSettings;
 use crate::ids::{ClientId, KeyId, ProfileId};
@@ -774,6 +774,10 @@ impl Store for SqliteStore {
     async fn profile(&self, profile_id: &ProfileId) -> Result<ProfileRecord, StoreError> {
         let mut connection = self.pool.acquire().await?;
         profile(&mut connection, profile_id).await
+    }
+
+    fn pool_usage(&self) -> Vec<PoolUsage> {
+        vec![PoolUsage::of("read", &self.pool), PoolUsage::of("write", &self.writer)]
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
