@@ -7,6 +7,7 @@ pub mod api;
 pub mod auth;
 pub mod clock;
 pub mod config;
+pub mod config_file;
 pub mod error;
 pub mod events;
 pub mod hashing;
@@ -186,6 +187,17 @@ impl AppState {
             http: settings.http.clone(),
         })))
     }
+}
+
+/// Checks what of the settings clap cannot: the secret key, the hashing parameters, the key
+/// prefix, and sign-in's issuers and audiences together. Opens and connects nothing.
+pub fn check_settings(settings: &ServeSettings) -> anyhow::Result<()> {
+    settings.secret_key.load()?;
+    hasher(&settings.keys)?;
+    key_format(&settings.keys)?;
+    let oidc = &settings.oidc;
+    IdentityProviders::new(&oidc.oidc_issuer, &oidc.oidc_audience, oidc.refresh_floor())?;
+    Ok(())
 }
 
 /// The argon2id hasher the settings ask for.

@@ -1,11 +1,11 @@
 //! The `keyward-server` command line.
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use keyward_model::{KeyType, Scopes, Secret};
 use keyward_server::config::{DatabaseSettings, KeySettings, SecretKeySettings, ServeSettings};
 use keyward_server::keys::{self, KeyService, NewKey, Requester};
 use keyward_server::tokens::{self, SigningAlgorithm};
-use keyward_server::{AppState, auth::CredentialCache, store};
+use keyward_server::{AppState, auth::CredentialCache, config_file, store};
 use serde::Serialize;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -21,6 +21,12 @@ struct Cli {
     /// With no subcommand, the server runs (`serve`).
     #[command(flatten)]
     serve: ServeSettings,
+
+    /// A TOML file of settings, named as the environment names them without `KEYWARD_` and
+    /// lowercased (`database_url = "sqlite://keyward.db"`). Flags and `KEYWARD_*` variables
+    /// override it.
+    #[arg(long, env = "KEYWARD_CONFIG", global = true)]
+    config: Option<std::path::PathBuf>,
 
     /// How log lines are written to standard error: `text` for people (coloured on a terminal),
     /// `json` for a log collector (one object per line).
@@ -38,6 +44,11 @@ enum LogFormat {
 enum Command {
     /// Run the HTTP API (the default).
     Serve(ServeSettings),
+    /// Check the configuration.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
     /// Manage keys directly in the database.
     Keys {
         #[command(subcommand)]
@@ -57,6 +68,13 @@ enum Command {
         #[command(flatten)]
         database: DatabaseSettings,
     },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Check the settings `serve` would run with (flags, environment, configuration file) and
+    /// print them, each with where it came from, secrets masked. Nothing is opened or connected.
+    Check(ServeSettings),
 }
 
 #[derive(Subcommand)]
@@ -142,7 +160,14 @@ struct PrintedKey {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let parsed = match config_file::parse::<Cli>(std::env::args_os().collect()) {
+        Ok(parsed) => parsed,
+        Err(error) => {
+            eprintln!("keyward-server: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let cli = parsed.cli;
     let logs = tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
         .with_writer(std::io::stderr);
@@ -155,6 +180,11 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         None => serve(cli.serve).await,
         Some(Command::Serve(settings)) => serve(settings).await,
+        Some(Command::Config { command: ConfigCommand::Check(settings) }) => {
+            keyward_server::check_settings(&settings).map(|()| {
+                print!("{}", config_file::effective(&Cli::command(), &parsed.matches, &parsed.from_file));
+            })
+        }
         Some(Command::Keys {
             command: KeysCommand::Create { profile, name, key_for, scopes, database, keys },
         }) => create_key(&profile, &name, key_for.into(), scopes, &database, &keys).await,
