@@ -23,11 +23,16 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;
 use std::time::Instant;
 
+/// Upper bounds of the histograms' buckets, in seconds: from a cached verification to a timeout.
+const BUCKETS: &[f64] =
+    &[0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+
 /// The process's recorder: one per process, however many servers a test runs in it.
 fn handle() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE.get_or_init(|| {
-        let builder = PrometheusBuilder::new();
+        // Histograms with buckets, not summaries: buckets add up across instances.
+        let builder = PrometheusBuilder::new().set_buckets(BUCKETS).expect("buckets are not empty");
         builder.install_recorder().unwrap_or_else(|error| {
             tracing::warn!(%error, "another metrics recorder is installed; /metrics stays empty");
             PrometheusBuilder::new().build_recorder().handle()
