@@ -48,6 +48,7 @@ contract!(
     the_first_signing_key_wins,
     a_rotation_adds_a_key_and_sealing_replaces_a_clear_one_once,
     totals_and_limits_follow_every_change,
+    sign_ins_record_the_profile_and_provision_one_default_key,
 );
 
 async fn open(url: String) -> Arc<dyn Store> {
@@ -334,4 +335,51 @@ async fn totals_and_limits_follow_every_change(store: Arc<dyn Store>) {
     assert!(store.initialise(&p, KeyId::new_random(), now, 3).await.is_err());
     assert_eq!(total(&store).await, 3);
     assert_eq!(store.page(&profile("other"), 0, 1).await.unwrap().1, 0);
+}
+
+async fn sign_ins_record_the_profile_and_provision_one_default_key(store: Arc<dyn Store>) {
+    let p = profile("auth0|person");
+    let never = store.profile(&p).await.unwrap();
+    assert_eq!((never.first_sign_in, never.default_key.as_ref(), never.created_keys), (None, None, 0));
+
+    // Stores keep microseconds.
+    let at = chrono::SubsecRound::trunc_subsecs(Utc::now(), 6);
+    let first = store.record_sign_in(&p, at).await.unwrap();
+    assert_eq!((first.first_sign_in, first.last_sign_in), (Some(at), Some(at)));
+    assert!(first.default_key.is_none());
+    let later = store.record_sign_in(&p, at + TimeDelta::seconds(5)).await.unwrap();
+    assert_eq!((later.first_sign_in, later.last_sign_in), (Some(at), Some(at + TimeDelta::seconds(5))));
+    // A sign-in recorded late does not move the last one back.
+    let late = store.record_sign_in(&p, at + TimeDelta::seconds(1)).await.unwrap();
+    assert_eq!(late.last_sign_in, Some(at + TimeDelta::seconds(5)));
+
+    // Concurrent provisions agree on one key, even at the limit (the default key may be one more).
+    store.insert_created(&p, KeyId::new_random(), &credentials("mine"), Utc::now(), 50, &by()).await.unwrap();
+    let attempts = (0..10).map(|_| {
+        let (store, p) = (store.clone(), p.clone());
+        tokio::spawn(async move {
+            store
+                .provision_default_key(&p, KeyId::new_random(), &credentials("default"), Utc::now(), 1, &by())
+                .await
+        })
+    });
+    let provisioned: Vec<_> =
+        futures::future::join_all(attempts).await.into_iter().map(|r| r.unwrap().unwrap().id).collect();
+    assert!(provisioned.iter().all(|id| *id == provisioned[0]), "{provisioned:?}");
+    let known = store.profile(&p).await.unwrap();
+    assert_eq!(known.default_key.map(|key| key.id), Some(provisioned[0]));
+    assert_eq!(known.created_keys, 2);
+
+    // Deleted, it is no longer the default; a key named `default` made by hand is adopted.
+    store.delete(&p, provisioned[0], &by()).await.unwrap();
+    assert!(store.profile(&p).await.unwrap().default_key.is_none());
+    let by_hand = store
+        .insert_created(&p, KeyId::new_random(), &credentials("default"), Utc::now(), 50, &by())
+        .await
+        .unwrap();
+    let adopted = store
+        .provision_default_key(&p, KeyId::new_random(), &credentials("default"), Utc::now(), 50, &by())
+        .await
+        .unwrap();
+    assert_eq!(adopted.id, by_hand.id);
 }
