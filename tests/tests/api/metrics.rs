@@ -36,7 +36,10 @@ async fn metrics_count_the_requests_served_and_how_callers_authenticated() {
         sample(&text, r#"keyward_authentications_total{kind="bearer",outcome="invalid"}"#).is_some(),
         "{text}"
     );
-    assert!(text.contains("keyward_http_request_duration_seconds_bucket{"), "histograms, with buckets: {text}");
+    assert!(
+        text.contains("keyward_http_request_duration_seconds_bucket{"),
+        "histograms, with buckets: {text}"
+    );
     assert!(text.contains("keyward_hashing_seconds"), "a key was hashed: {text}");
     assert!(sample(&text, "keyward_database_connections_max{pool=").is_some_and(|max| max >= 1.0), "{text}");
     assert!(sample(&text, "keyward_database_connections{pool=").is_some(), "{text}");

@@ -155,31 +155,46 @@ async fn insert_created(
     limit: u32,
     by: &Actor,
 ) -> Result<Key, StoreError> {
-    let row = sqlx::query(concat!(
+    let row = write_key(connection, concat!(
         "INSERT INTO api_keys (id, profile_id, name, client_id, secret_hash, key_for, created, last_modified, scopes)
          SELECT $1, $2, $3, $4, $5, $6, $7, $7, $9
          WHERE coalesce((SELECT created_keys FROM profile_key_counts WHERE profile_id = $2), 0) < $8
          RETURNING ",
         key_columns!()
-    ))
-    .bind(id.as_uuid())
-    .bind(profile_id.as_str())
-    .bind(&credentials.name)
-    .bind(credentials.client_id.as_str())
-    .bind(credentials.secret_hash.expose())
-    .bind(credentials.key_for.as_str())
-    .bind(now)
-    .bind(i64::from(limit))
-    .bind(credentials.scopes.to_string())
-    .fetch_optional(&mut *connection)
-    .await
-    .map_err(StoreError::from_write)?;
+    ), id, profile_id, credentials, now, limit).await?;
     let Some(row) = row else { return Err(StoreError::LimitReached(limit)) };
     let state = key_state(&row)?;
     audit(connection, AuditEvent::of(AuditAction::Created, &state, now, by)).await?;
     let key = state.into_created()?;
     log_event(connection, &key, KeyEventKind::Created).await?;
     Ok(key)
+}
+
+/// Runs `statement`, a write of a created key whose parameters are, in order, its id, profile,
+/// name, client id, secret hash, type, creation time, the profile's limit and its scopes; returns
+/// the row it returns.
+async fn write_key(
+    connection: &mut PgConnection,
+    statement: &'static str,
+    id: KeyId,
+    profile_id: &ProfileId,
+    credentials: &NewCredentials,
+    now: DateTime<Utc>,
+    limit: u32,
+) -> Result<Option<PgRow>, StoreError> {
+    sqlx::query(statement)
+        .bind(id.as_uuid())
+        .bind(profile_id.as_str())
+        .bind(&credentials.name)
+        .bind(credentials.client_id.as_str())
+        .bind(credentials.secret_hash.expose())
+        .bind(credentials.key_for.as_str())
+        .bind(now)
+        .bind(i64::from(limit))
+        .bind(credentials.scopes.to_string())
+        .fetch_optional(connection)
+        .await
+        .map_err(StoreError::from_write)
 }
 
 /// Records a change in the audit log, in the transaction of the change.
@@ -317,27 +332,24 @@ impl Store for PostgresStore {
         by: &Actor,
     ) -> Result<Key, StoreError> {
         let mut tx = self.begin_for(profile_id).await?;
-        let row = sqlx::query(concat!(
-            "UPDATE api_keys
+        let row = write_key(
+            &mut tx,
+            concat!(
+                "UPDATE api_keys
              SET name = $3, client_id = $4, secret_hash = $5, key_for = $6, created = $7, last_modified = $7,
                  scopes = $9
              WHERE id = $1 AND profile_id = $2 AND name IS NULL
                AND coalesce((SELECT created_keys FROM profile_key_counts WHERE profile_id = $2), 0) < $8
              RETURNING ",
-            key_columns!()
-        ))
-        .bind(id.as_uuid())
-        .bind(profile_id.as_str())
-        .bind(&credentials.name)
-        .bind(credentials.client_id.as_str())
-        .bind(credentials.secret_hash.expose())
-        .bind(credentials.key_for.as_str())
-        .bind(now)
-        .bind(i64::from(limit))
-        .bind(credentials.scopes.to_string())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(StoreError::from_write)?;
+                key_columns!()
+            ),
+            id,
+            profile_id,
+            credentials,
+            now,
+            limit,
+        )
+        .await?;
         let outcome = match row {
             Some(row) => {
                 let state = key_state(&row)?;
