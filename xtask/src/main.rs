@@ -21,8 +21,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Task {
-    /// Write the OpenAPI documents (`openapi/keyward.json`, 3.1, and `openapi/keyward-3.0.json`)
-    /// from the code.
+    /// Write the OpenAPI documents from the code: `openapi/keyward.json` (3.1),
+    /// `openapi/keyward-3.0.json` and `openapi/keyward-client.json` (for generating clients).
     Openapi {
         /// Fail if the committed documents differ from the code instead of writing them.
         #[arg(long)]

@@ -1,11 +1,13 @@
 //! `cargo xtask openapi`: the OpenAPI documents, from the code, without starting a server.
 //!
 //! `keyward.json` is the document the server serves (OpenAPI 3.1, what utoipa emits).
-//! `keyward-3.0.json` says the same in OpenAPI 3.0.3 for tools that read only 3.0, progenitor
-//! (which generates the client) among them.
+//! `keyward-3.0.json` says the same in OpenAPI 3.0.3 for tools that read only 3.0.
+//! `keyward-client.json` is the 3.1 document for generating clients: each request body in the
+//! one media type a client sends (see [`for_clients`]). Generators take a body of two media
+//! types badly or not at all (openapi-python-client's operations then fail to import).
 
 use serde_json::{Map, Value, json};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 pub fn generate() -> Vec<(PathBuf, String)> {
@@ -13,7 +15,8 @@ pub fn generate() -> Vec<(PathBuf, String)> {
     let dir = crate::root().join("openapi");
     vec![
         (dir.join("keyward.json"), pretty(&document)),
-        (dir.join("keyward-3.0.json"), pretty(&downgrade(document))),
+        (dir.join("keyward-3.0.json"), pretty(&downgrade(document.clone()))),
+        (dir.join("keyward-client.json"), pretty(&for_clients(document))),
     ]
 }
 
@@ -21,6 +24,75 @@ fn pretty(document: &Value) -> String {
     let mut text = serde_json::to_string_pretty(document).expect("JSON serialises");
     text.push('\n');
     text
+}
+
+/// The document for generated clients: every request body in the media type clients send, JSON,
+/// except the token endpoint's, a form as RFC 6749 asks. The server takes both for each (the
+/// full document says so); a client needs one.
+pub fn for_clients(mut document: Value) -> Value {
+    one_media_type_per_body(&mut document);
+    drop_unreferenced_schemas(&mut document);
+    if let Some(Value::String(description)) = document.pointer_mut("/info/description") {
+        description.push_str(
+            "\n\nThis document is for generating clients: each request body is in the one media type \
+             a client sends. The server also takes forms where the full document says so.",
+        );
+    }
+    document
+}
+
+/// Keeps each request body's JSON, or the token endpoint's form.
+pub fn one_media_type_per_body(document: &mut Value) {
+    let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) else { return };
+    for (path, item) in paths.iter_mut() {
+        let keep =
+            if path == "/oauth/token" { "application/x-www-form-urlencoded" } else { "application/json" };
+        for operation in item.as_object_mut().into_iter().flat_map(|item| item.values_mut()) {
+            if let Some(content) =
+                operation.pointer_mut("/requestBody/content").and_then(Value::as_object_mut)
+            {
+                content.retain(|media_type, _| media_type == keep);
+            }
+        }
+    }
+}
+
+/// Drops the schemas that nothing refers to, so that no generator makes a type no operation uses.
+fn drop_unreferenced_schemas(document: &mut Value) {
+    const PREFIX: &str = "#/components/schemas/";
+    let Some(schemas) = document.pointer_mut("/components/schemas").map(Value::take) else {
+        return;
+    };
+    let mut pending = Vec::new();
+    references(document, &mut pending);
+    let mut used = BTreeSet::new();
+    while let Some(reference) = pending.pop() {
+        if let Some(name) = reference.strip_prefix(PREFIX)
+            && used.insert(name.to_owned())
+            && let Some(schema) = schemas.get(name)
+        {
+            references(schema, &mut pending);
+        }
+    }
+    let mut schemas = schemas;
+    if let Some(schemas) = schemas.as_object_mut() {
+        schemas.retain(|name, _| used.contains(name));
+    }
+    document["components"]["schemas"] = schemas;
+}
+
+/// Every `$ref` below `value`.
+fn references(value: &Value, found: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::String(reference)) = map.get("$ref") {
+                found.push(reference.clone());
+            }
+            map.values().for_each(|child| references(child, found));
+        }
+        Value::Array(items) => items.iter().for_each(|item| references(item, found)),
+        _ => {}
+    }
 }
 
 /// Rewrites a 3.1 document as 3.0.3: null unions become `nullable` (beside the `type` that 3.0
@@ -249,5 +321,38 @@ mod tests {
         let mut problems = Vec::new();
         check(&serde_json::from_str(&text).unwrap(), "", &mut problems);
         assert!(problems.is_empty(), "{problems:#?}");
+    }
+
+    #[test]
+    fn the_client_document_has_one_media_type_per_body() {
+        let schema = |name: &str| json!({ "schema": { "$ref": format!("#/components/schemas/{name}") } });
+        let body = json!({ "requestBody": { "content": {
+            "application/json": schema("Request"), "application/x-www-form-urlencoded": schema("Form")
+        } } });
+        let document = for_clients(json!({
+            "info": { "description": "Keys." },
+            "paths": { "/api/v1/keys/create": { "post": body }, "/oauth/token": { "post": body } },
+            "components": { "schemas": {
+                "Request": { "properties": { "type": { "$ref": "#/components/schemas/Type" } } },
+                "Type": { "type": "string" },
+                "Form": { "type": "object" },
+                "Unused": { "type": "object" },
+            } }
+        }));
+        let media_types = |path: &str| -> Vec<String> {
+            document["paths"][path]["post"]["requestBody"]["content"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .cloned()
+                .collect()
+        };
+        assert_eq!(media_types("/api/v1/keys/create"), ["application/json"]);
+        assert_eq!(media_types("/oauth/token"), ["application/x-www-form-urlencoded"]);
+        let schemas: Vec<&String> = document["components"]["schemas"].as_object().unwrap().keys().collect();
+        assert_eq!(schemas, ["Form", "Request", "Type"], "the schemas something refers to");
+        assert!(
+            document["info"]["description"].as_str().unwrap().starts_with("Keys.\n\nThis document is for")
+        );
     }
 }
