@@ -3,7 +3,8 @@
 //! provides the tools and runs them all.
 //!
 //! As root on Debian or Ubuntu it installs what is missing with apt; Python packages go into a
-//! virtual environment under `target/`. Elsewhere it says exactly what to install and fails.
+//! virtual environment under `target/`, and npm packages (pinned) with the machine's Node.js
+//! into `target/xtask-node`. Elsewhere it says exactly what to install and fails.
 //!
 //! A throwaway PostgreSQL cluster (Debian's `postgresql`, run as the `postgres` user on a
 //! temporary directory and a free loopback port) serves the PostgreSQL tests: the store's contract
@@ -19,18 +20,25 @@ use std::time::Instant;
 const PYTHON_PACKAGES: &[&str] =
     &["requests>=2.31,<3", "openapi-spec-validator>=0.7,<0.10", "schemathesis==4.32.5"];
 
+/// npm packages, as name and exact version, that lint the documents; installed under `target/`.
+const NODE_PACKAGES: &[(&str, &str)] = &[("@redocly/cli", "2.77.0"), ("@stoplight/spectral-cli", "6.16.3")];
+
+/// The oldest Node.js that every one of [`NODE_PACKAGES`] runs on.
+const NODE_MIN: (u32, u32) = (20, 19);
+
 pub fn run(cargo_args: &[String]) -> anyhow::Result<()> {
     let root = crate::root();
     let root_user = is_root();
     provide_debian_packages()?;
     let venv = provide_python(&root)?;
+    let node_bin = provide_node(&root)?;
     if !root_user {
         bail!("the full-disk tests mount a tmpfs and need root: run `sudo -E cargo xtask test`, as CI does");
     }
     let postgres = Postgres::start(&root)?;
 
     let path = std::env::var_os("PATH").unwrap_or_default();
-    let mut paths = vec![venv.join("bin")];
+    let mut paths = vec![venv.join("bin"), node_bin];
     paths.extend(std::env::split_paths(&path));
     let path = std::env::join_paths(paths)?;
     let started = Instant::now();
@@ -256,6 +264,50 @@ fn provide_python(root: &Path) -> anyhow::Result<PathBuf> {
         )?;
     }
     Ok(venv)
+}
+
+/// The npm packages under `target/`, installed with the machine's Node.js and npm (from Debian's
+/// packages when there is none); returns the folder of their commands.
+fn provide_node(root: &Path) -> anyhow::Result<PathBuf> {
+    if !on_path("node") {
+        apt_install("the OpenAPI lint tests", &["nodejs", "npm"])?;
+    }
+    let version = Command::new("node")
+        .arg("--version")
+        .output()
+        .ok()
+        .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        .unwrap_or_default();
+    let (major, minor) = NODE_MIN;
+    if node_version(&version).is_none_or(|found| found < NODE_MIN) || !on_path("npm") {
+        bail!(
+            "the OpenAPI lint tests need Node.js {major}.{minor} or newer and npm \
+             (found node {version:?})"
+        );
+    }
+    let dir = root.join("target").join("xtask-node");
+    let installed = |name: &str| -> Option<String> {
+        let manifest =
+            std::fs::read_to_string(dir.join("node_modules").join(name).join("package.json")).ok()?;
+        let manifest: serde_json::Value = serde_json::from_str(&manifest).ok()?;
+        manifest["version"].as_str().map(str::to_owned)
+    };
+    if NODE_PACKAGES.iter().any(|(name, version)| installed(name).as_deref() != Some(*version)) {
+        std::fs::create_dir_all(&dir)?;
+        run_checked(
+            Command::new("npm")
+                .args(["install", "--save-exact", "--no-audit", "--no-fund", "--loglevel=error", "--prefix"])
+                .arg(&dir)
+                .args(NODE_PACKAGES.iter().map(|(name, version)| format!("{name}@{version}"))),
+        )?;
+    }
+    Ok(dir.join("node_modules").join(".bin"))
+}
+
+/// `(major, minor)` of what `node --version` prints (`v20.19.2`).
+fn node_version(printed: &str) -> Option<(u32, u32)> {
+    let mut parts = printed.strip_prefix('v')?.split('.');
+    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
 }
 
 pub(crate) fn run_checked(command: &mut Command) -> anyhow::Result<()> {

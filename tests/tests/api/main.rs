@@ -9,6 +9,7 @@ mod hostile;
 mod isolation;
 mod keys_v1;
 mod limits;
+mod linters;
 mod logs;
 mod metrics;
 mod ownership;
