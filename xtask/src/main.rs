@@ -36,8 +36,8 @@ enum Task {
         check: bool,
     },
     /// Run every test of the workspace, providing the tools some need (curl, Python's requests
-    /// and openapi-spec-validator, Chromium, the OpenAPI linters) and running those that plain
-    /// `cargo test` ignores.
+    /// and openapi-spec-validator, Chromium, the OpenAPI linters and client generators) and
+    /// running those that plain `cargo test` ignores.
     Test {
         /// Passed on to `cargo test` (before `--`).
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]

@@ -15,13 +15,28 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-/// Python packages the documented snippets, the document validator and the run of schemathesis
-/// against the served document use.
-const PYTHON_PACKAGES: &[&str] =
-    &["requests>=2.31,<3", "openapi-spec-validator>=0.7,<0.10", "schemathesis==4.32.5"];
+/// Python packages the documented snippets, the document validator, the run of schemathesis
+/// against the served document and the generated Python client use (openapi-python-client
+/// brings httpx and attrs, which the client it generates imports).
+const PYTHON_PACKAGES: &[&str] = &[
+    "requests>=2.31,<3",
+    "openapi-spec-validator>=0.7,<0.10",
+    "schemathesis==4.32.5",
+    "openapi-python-client==0.29.1",
+];
 
-/// npm packages, as name and exact version, that lint the documents; installed under `target/`.
-const NODE_PACKAGES: &[(&str, &str)] = &[("@redocly/cli", "2.77.0"), ("@stoplight/spectral-cli", "6.16.3")];
+/// npm packages, as name and exact version, that lint the documents and generate and run the
+/// TypeScript client; installed under `target/`.
+const NODE_PACKAGES: &[(&str, &str)] = &[
+    ("@redocly/cli", "2.77.0"),
+    ("@stoplight/spectral-cli", "6.16.3"),
+    // The newest release that runs on Node.js 20.
+    ("@hey-api/openapi-ts", "0.95.0"),
+    // openapi-ts drives TypeScript's compiler API, which TypeScript 7 no longer has; tsc checks
+    // the generated client, and tsx runs it.
+    ("typescript", "5.9.3"),
+    ("tsx", "4.23.15"),
+];
 
 /// The oldest Node.js that every one of [`NODE_PACKAGES`] runs on.
 const NODE_MIN: (u32, u32) = (20, 19);
@@ -253,7 +268,7 @@ fn provide_python(root: &Path) -> anyhow::Result<PathBuf> {
         run_checked(Command::new("python3").arg("-m").arg("venv").arg(&venv))?;
     }
     let ready = Command::new(&python)
-        .args(["-c", "import requests, openapi_spec_validator, schemathesis"])
+        .args(["-c", "import requests, openapi_spec_validator, schemathesis, openapi_python_client"])
         .output()
         .is_ok_and(|out| out.status.success());
     if !ready {
@@ -270,7 +285,7 @@ fn provide_python(root: &Path) -> anyhow::Result<PathBuf> {
 /// packages when there is none); returns the folder of their commands.
 fn provide_node(root: &Path) -> anyhow::Result<PathBuf> {
     if !on_path("node") {
-        apt_install("the OpenAPI lint tests", &["nodejs", "npm"])?;
+        apt_install("the OpenAPI lint and generated-client tests", &["nodejs", "npm"])?;
     }
     let version = Command::new("node")
         .arg("--version")
@@ -281,7 +296,7 @@ fn provide_node(root: &Path) -> anyhow::Result<PathBuf> {
     let (major, minor) = NODE_MIN;
     if node_version(&version).is_none_or(|found| found < NODE_MIN) || !on_path("npm") {
         bail!(
-            "the OpenAPI lint tests need Node.js {major}.{minor} or newer and npm \
+            "the OpenAPI lint and generated-client tests need Node.js {major}.{minor} or newer and npm \
              (found node {version:?})"
         );
     }

@@ -5,6 +5,7 @@ mod client;
 mod client_faults;
 mod errors;
 mod forwarding;
+mod generated_clients;
 mod hostile;
 mod isolation;
 mod keys_v1;
