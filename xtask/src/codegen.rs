@@ -52,7 +52,8 @@ pub fn generate() -> anyhow::Result<Vec<(PathBuf, String)>> {
     let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     let mut document: Value = serde_json::from_str(&text)?;
     every_schema_is_a_model_type(&document)?;
-    one_media_type_per_body(&mut document);
+    // progenitor takes one media type per request body: the one every client sends.
+    crate::openapi::one_media_type_per_body(&mut document);
     let spec: openapiv3::OpenAPI =
         serde_json::from_value(document).context("parsing the OpenAPI 3.0 document")?;
 
@@ -88,23 +89,6 @@ fn every_schema_is_a_model_type(document: &Value) -> anyhow::Result<()> {
          (each a keyward-model type), remove {unknown:?}"
     );
     Ok(())
-}
-
-/// progenitor takes one media type per request body. The client sends JSON, except to the token
-/// endpoint, where RFC 6749 asks for a form.
-fn one_media_type_per_body(document: &mut Value) {
-    let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) else { return };
-    for (path, item) in paths.iter_mut() {
-        let keep =
-            if path == "/oauth/token" { "application/x-www-form-urlencoded" } else { "application/json" };
-        for operation in item.as_object_mut().into_iter().flat_map(|item| item.values_mut()) {
-            if let Some(content) =
-                operation.pointer_mut("/requestBody/content").and_then(Value::as_object_mut)
-            {
-                content.retain(|media_type, _| media_type == keep);
-            }
-        }
-    }
 }
 
 #[cfg(test)]

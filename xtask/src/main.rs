@@ -21,8 +21,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Task {
-    /// Write the OpenAPI documents (`openapi/keyward.json`, 3.1, and `openapi/keyward-3.0.json`)
-    /// from the code.
+    /// Write the OpenAPI documents from the code: `openapi/keyward.json` (3.1),
+    /// `openapi/keyward-3.0.json` and `openapi/keyward-client.json` (for generating clients).
     Openapi {
         /// Fail if the committed documents differ from the code instead of writing them.
         #[arg(long)]
@@ -36,7 +36,8 @@ enum Task {
         check: bool,
     },
     /// Run every test of the workspace, providing the tools some need (curl, Python's requests
-    /// and openapi-spec-validator, Chromium) and running those that plain `cargo test` ignores.
+    /// and openapi-spec-validator, Chromium, the OpenAPI linters and client generators) and
+    /// running those that plain `cargo test` ignores.
     Test {
         /// Passed on to `cargo test` (before `--`).
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]

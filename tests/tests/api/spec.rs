@@ -23,7 +23,7 @@ fn repo_file(relative: &str) -> PathBuf {
 #[test]
 #[ignore = "needs Python's openapi-spec-validator: run cargo xtask test"]
 fn the_documents_are_valid_openapi_by_an_independent_validator() {
-    for file in ["openapi/keyward.json", "openapi/keyward-3.0.json"] {
+    for file in ["openapi/keyward.json", "openapi/keyward-3.0.json", "openapi/keyward-client.json"] {
         let output = Command::new("python3")
             .args(["-m", "openapi_spec_validator"])
             .arg(repo_file(file))
@@ -37,6 +37,31 @@ fn the_documents_are_valid_openapi_by_an_independent_validator() {
         );
     }
     assert!(spec().document["openapi"].as_str().unwrap().starts_with("3.1"));
+}
+
+/// The committed documents name the server `/`, wherever they are served; a deployment serves
+/// its own URL, and its token endpoint there, as its discovery document does.
+#[tokio::test]
+async fn the_served_document_is_the_committed_one_at_the_deployments_url() {
+    let server = TestServer::start_with(|settings| {
+        settings.public_url = Some("https://keys.example.com/keyward/".into())
+    })
+    .await;
+    let response = server.get("/openapi.json").send().await.expect("the served document");
+    assert_eq!(response.status(), StatusCode::OK);
+    let served: Value = response.json().await.expect("JSON");
+
+    let mut expected = spec().document.clone();
+    assert_eq!(
+        expected["servers"],
+        json!([{ "url": "/", "description": "The deployment that serves this document" }])
+    );
+    expected["servers"] =
+        json!([{ "url": "https://keys.example.com/keyward", "description": "This deployment" }]);
+    let flow = "/components/securitySchemes/oauth2/flows/clientCredentials/tokenUrl";
+    assert_eq!(expected.pointer(flow), Some(&json!("/oauth/token")));
+    *expected.pointer_mut(flow).unwrap() = json!("https://keys.example.com/keyward/oauth/token");
+    assert_eq!(served, expected);
 }
 
 /// Every example in the document, with the schema it illustrates: `(where, schema, value)`.

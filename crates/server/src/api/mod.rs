@@ -57,6 +57,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 pub fn router(state: AppState) -> Router {
     let (routes, mut document) = documented().split_for_parts();
     openapi::finish(&mut document);
+    openapi::at(&mut document, &state.base_url);
     let limits = state.limits.clone();
     let ids = state.clone();
     routes

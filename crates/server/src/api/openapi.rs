@@ -1,5 +1,5 @@
-//! The parts of the OpenAPI document that no single route owns: info, security schemes, tags, and
-//! the documented examples attached to the operations they document.
+//! The parts of the OpenAPI document that no single route owns: info, servers, security schemes,
+//! tags, and the documented examples attached to the operations they document.
 
 use utoipa::OpenApi;
 use utoipa::openapi::content::{Content, ContentBuilder};
@@ -9,7 +9,11 @@ use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::security::{
     ApiKey, ApiKeyValue, ClientCredentials, Flow, HttpAuthScheme, HttpBuilder, OAuth2, Scopes, SecurityScheme,
 };
+use utoipa::openapi::server::Server;
 use utoipa::openapi::{Components, RefOr, SecurityRequirement};
+
+/// Where the token endpoint is, relative to the server.
+const TOKEN_PATH: &str = "/oauth/token";
 
 #[derive(OpenApi)]
 #[openapi(
@@ -19,6 +23,9 @@ use utoipa::openapi::{Components, RefOr, SecurityRequirement};
             pair that a CLI, SDK or service exchanges for an access token at `/oauth/token`.",
         license(name = "MIT OR Apache-2.0", identifier = "MIT OR Apache-2.0")
     ),
+    // Each deployment has its own URL: the committed documents say `/`, the root of wherever
+    // they are served, and a deployment serves its own (see `at`).
+    servers((url = "/", description = "The deployment that serves this document")),
     tags(
         (name = "apikeys", description = "API keys, in the HAL dialect"),
         (name = "keys", description = "API keys by name and type, shown once in full"),
@@ -66,19 +73,32 @@ pub fn finish(document: &mut utoipa::openapi::OpenApi) {
                 .build(),
         ),
     );
-    components.add_security_scheme(
-        "oauth2",
-        SecurityScheme::OAuth2(OAuth2::with_description(
-            [Flow::ClientCredentials(ClientCredentials::new("/oauth/token", Scopes::new()))],
-            "The client-credentials grant: a key's client id and secret for an access token.",
-        )),
-    );
+    components.add_security_scheme("oauth2", oauth2(TOKEN_PATH.to_owned()));
     document.security = Some(
         ["bearer", "authorization", "basic", "oauth2"]
             .into_iter()
             .map(|scheme| SecurityRequirement::new(scheme, Vec::<String>::new()))
             .collect(),
     );
+}
+
+/// The document as the deployment at `base_url` serves it: its server and its token endpoint are
+/// that deployment's, as its links and its discovery document say. A relative token URL would
+/// resolve against the host alone, and miss a deployment below a path.
+pub fn at(document: &mut utoipa::openapi::OpenApi, base_url: &str) {
+    let mut server = Server::new(base_url);
+    server.description = Some("This deployment".to_owned());
+    document.servers = Some(vec![server]);
+    let components = document.components.get_or_insert_with(Components::new);
+    components.add_security_scheme("oauth2", oauth2(format!("{base_url}{TOKEN_PATH}")));
+}
+
+/// The client-credentials grant at `token_url`.
+fn oauth2(token_url: String) -> SecurityScheme {
+    SecurityScheme::OAuth2(OAuth2::with_description(
+        [Flow::ClientCredentials(ClientCredentials::new(token_url, Scopes::new()))],
+        "The client-credentials grant: a key's client id and secret for an access token.",
+    ))
 }
 
 /// Every operation that authenticates its caller reads the store, so each may answer 503 when the
