@@ -318,6 +318,7 @@ async fn fresh_settings(configure: impl FnOnce(&mut ServeSettings)) -> (ServeSet
         bind: "127.0.0.1:0".parse().expect("address"),
         public_url: None,
         trusted_proxies: Vec::new(),
+        forwarded_header: keyward_server::api::client_address::ForwardedHeader::XForwardedFor,
         http: keyward_server::config::HttpSettings::default(),
         token_ttl: 86_400,
         cache_ttl: 30,

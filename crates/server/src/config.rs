@@ -1,5 +1,6 @@
 //! Settings, read from flags or `KEYWARD_*` environment variables.
 
+use crate::api::client_address::ForwardedHeader;
 use crate::tokens::{SealingError, SealingKey, SigningAlgorithm};
 use clap::Args;
 use ipnet::IpNet;
@@ -157,11 +158,16 @@ pub struct ServeSettings {
     #[arg(long, env = "KEYWARD_PUBLIC_URL", value_parser = public_url)]
     pub public_url: Option<String>,
 
-    /// Proxies whose `Forwarded` and `X-Forwarded-For` headers name the client, as
+    /// Proxies whose forwarding header (KEYWARD_FORWARDED_HEADER) names the client, as
     /// comma-separated addresses or CIDRs (e.g. `10.0.0.0/8,fd00::/8`). Empty by default: the
     /// client is the peer of the connection.
     #[arg(long, env = "KEYWARD_TRUSTED_PROXIES", value_delimiter = ',', num_args = 0.., value_parser = network)]
     pub trusted_proxies: Vec<IpNet>,
+
+    /// The one header the trusted proxies write the client's address into, `X-Forwarded-For` or
+    /// `Forwarded` (RFC 7239). The other is never read: proxies pass it on as the client sent it.
+    #[arg(long, env = "KEYWARD_FORWARDED_HEADER", value_enum, default_value_t = ForwardedHeader::default())]
+    pub forwarded_header: ForwardedHeader,
 
     /// Lifetime of access tokens, in seconds.
     #[arg(long, env = "KEYWARD_TOKEN_TTL", default_value_t = 86_400)]

@@ -177,7 +177,10 @@ impl AppState {
             tokens,
             format,
             base_url: settings.base_url(),
-            proxies: api::client_address::TrustedProxies::new(settings.trusted_proxies.clone()),
+            proxies: api::client_address::TrustedProxies::new(
+                settings.trusted_proxies.clone(),
+                settings.forwarded_header,
+            ),
             clock,
             store,
             cache,

@@ -2,6 +2,8 @@
 //! discovery are the deployment's whatever the headers claim, and forwarding headers name the
 //! client only when a trusted proxy wrote them.
 
+use keyward_server::api::client_address::ForwardedHeader;
+use keyward_server::config::ServeSettings;
 use keyward_tests::{StatusCode, TestServer};
 
 /// Headers a client sends to pose as another host.
@@ -106,6 +108,78 @@ async fn forwarded_addresses_count_only_from_a_trusted_proxy() {
         "the leftmost value is the client's own word"
     );
     assert_eq!(guess(&proxied, "203.0.113.2").await, StatusCode::UNAUTHORIZED, "another client");
+}
+
+/// The client every proxied request below comes from.
+const CLIENT: &str = "203.0.113.7";
+
+/// What a server behind a trusted proxy makes of requests from [`CLIENT`] carrying `proxied` (the
+/// header the proxy wrote, naming that client) and the client's own `forged` header, passed on as
+/// it came and naming another address each time: the address the audit log records for a change,
+/// and the answers to four failed guesses, against a quota of two failures.
+async fn attribution(
+    configure: impl FnOnce(&mut ServeSettings),
+    proxied: (&str, &str),
+    forged: impl Fn(u8) -> (&'static str, String),
+) -> (String, Vec<StatusCode>) {
+    let server = TestServer::start_with(|settings| {
+        settings.throttle_per_address = std::num::NonZeroU32::new(2).unwrap();
+        settings.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+        configure(settings);
+    })
+    .await;
+    let through_proxy = |request: reqwest::RequestBuilder, n: u8| {
+        let (name, value) = forged(n);
+        request.header(proxied.0, proxied.1).header(name, value)
+    };
+    let admin = server.mint("p", "admin").await;
+    let as_admin = |request: reqwest::RequestBuilder| request.header("Authorization", &admin.api_key);
+    let (_, _, initialised) = server.send(as_admin(server.post("/api/apikeys"))).await;
+    let path = format!("/api/apikeys/{}", initialised["id"].as_str().unwrap());
+    let create = through_proxy(as_admin(server.put(&path)), 0).json(&serde_json::json!({ "name": "ci" }));
+    let (status, _, created) = server.send(create).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let (status, _, entries) = server.send(as_admin(server.get("/api/v1/keys/audit"))).await;
+    assert_eq!(status, StatusCode::OK, "{entries}");
+    assert_eq!(entries[0]["keyId"], created["id"], "{entries}");
+    let recorded = entries[0]["address"].as_str().unwrap_or_default().to_owned();
+    let mut answers = Vec::new();
+    for n in 1..=4 {
+        let guess = server.get("/api/v1/keys/list").header("Authorization", server.made_up_key());
+        answers.push(server.send(through_proxy(guess, n)).await.0);
+    }
+    (recorded, answers)
+}
+
+/// Four failed guesses from one address, against a quota of two: the fourth is refused.
+const ONE_ADDRESS: [StatusCode; 4] = [
+    StatusCode::UNAUTHORIZED,
+    StatusCode::UNAUTHORIZED,
+    StatusCode::UNAUTHORIZED,
+    StatusCode::TOO_MANY_REQUESTS,
+];
+
+#[tokio::test]
+async fn behind_a_proxy_appending_x_forwarded_for_a_clients_own_forwarded_header_names_no_one() {
+    // The usual proxy (nginx's $proxy_add_x_forwarded_for) passes a client's Forwarded on as is.
+    let (recorded, answers) =
+        attribution(|_| {}, ("X-Forwarded-For", CLIENT), |n| ("Forwarded", format!("for=198.51.100.{n}")))
+            .await;
+    assert_eq!(recorded, CLIENT, "the audit log records the address the proxy saw");
+    assert_eq!(answers, ONE_ADDRESS, "a client cannot pose as many addresses to escape its quota");
+}
+
+#[tokio::test]
+async fn behind_a_proxy_writing_forwarded_a_clients_own_x_forwarded_for_names_no_one() {
+    let forwarded = format!("for={CLIENT}");
+    let (recorded, answers) = attribution(
+        |settings| settings.forwarded_header = ForwardedHeader::Forwarded,
+        ("Forwarded", &forwarded),
+        |n| ("X-Forwarded-For", format!("198.51.100.{n}")),
+    )
+    .await;
+    assert_eq!(recorded, CLIENT, "the audit log records the address the proxy saw");
+    assert_eq!(answers, ONE_ADDRESS, "a client cannot pose as many addresses to escape its quota");
 }
 
 #[tokio::test]

@@ -1,6 +1,10 @@
 //! The address a request comes from: the connection's peer, or, when the peer is a trusted proxy,
-//! the rightmost address its forwarding headers name that is not itself a trusted proxy. Every
+//! the rightmost address its forwarding header names that is not itself a trusted proxy. Every
 //! hop to the left of that one was written by the client and proves nothing.
+//!
+//! Only the one header the proxies write is read. A proxy passes the other on as the client sent
+//! it (nginx appends to `X-Forwarded-For` and leaves `Forwarded` alone), so reading it would let
+//! any client name the address the throttle counts and the audit log records.
 
 use crate::AppState;
 use axum::extract::{ConnectInfo, FromRequestParts};
@@ -13,17 +17,30 @@ use std::net::{IpAddr, SocketAddr};
 /// The most forwarding hops read, from the right: no deployment chains more proxies.
 const MAX_HOPS: usize = 32;
 
-/// The proxies whose forwarding headers are believed.
+/// The header the trusted proxies write the client's address into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ForwardedHeader {
+    /// `X-Forwarded-For`, which nginx (`$proxy_add_x_forwarded_for`) and most load balancers append to.
+    #[default]
+    XForwardedFor,
+    /// `Forwarded` (RFC 7239), its `for=` parameters.
+    Forwarded,
+}
+
+/// The proxies whose forwarding header is believed, and that header.
 #[derive(Debug, Clone, Default)]
-pub struct TrustedProxies(Vec<IpNet>);
+pub struct TrustedProxies {
+    networks: Vec<IpNet>,
+    header: ForwardedHeader,
+}
 
 impl TrustedProxies {
-    pub fn new(networks: Vec<IpNet>) -> Self {
-        Self(networks)
+    pub fn new(networks: Vec<IpNet>, header: ForwardedHeader) -> Self {
+        Self { networks, header }
     }
 
     pub fn trusts(&self, address: IpAddr) -> bool {
-        self.0.iter().any(|network| network.contains(&address))
+        self.networks.iter().any(|network| network.contains(&address))
     }
 
     /// The client of a request that came from `peer` with `headers`.
@@ -32,7 +49,7 @@ impl TrustedProxies {
         if !self.trusts(client) {
             return client;
         }
-        for hop in forwarded_hops(headers).into_iter().rev().take(MAX_HOPS) {
+        for hop in forwarded_hops(self.header, headers).into_iter().rev().take(MAX_HOPS) {
             // A hop that names no address ends what can be believed: the last proxy is the client.
             let Some(address) = hop else { return client };
             client = address;
@@ -44,33 +61,24 @@ impl TrustedProxies {
     }
 }
 
-/// The hops the forwarding headers name, leftmost first: `Forwarded` (RFC 7239) when present,
-/// otherwise `X-Forwarded-For`. `None` for a hop that is not an address (`unknown`, an
-/// obfuscated name, garbage).
-fn forwarded_hops(headers: &HeaderMap) -> Vec<Option<IpAddr>> {
-    let values =
-        |name: &str| headers.get_all(name).iter().map(|value| value.to_str().ok()).collect::<Vec<_>>();
-    let forwarded = values("forwarded");
-    if !forwarded.is_empty() {
-        let element = |element: &str| {
+/// The hops `header` names, leftmost first, over all its lines; `None` for a hop that is not an
+/// address (`unknown`, an obfuscated name, garbage).
+fn forwarded_hops(header: ForwardedHeader, headers: &HeaderMap) -> Vec<Option<IpAddr>> {
+    let (name, hop): (&str, fn(&str) -> Option<IpAddr>) = match header {
+        ForwardedHeader::XForwardedFor => ("x-forwarded-for", |hop| node(hop.trim())),
+        ForwardedHeader::Forwarded => ("forwarded", |element| {
             element.split(';').find_map(|pair| {
                 let (name, value) = pair.split_once('=')?;
                 name.trim().eq_ignore_ascii_case("for").then(|| node(value.trim().trim_matches('"')))
-            })
-        };
-        return forwarded
-            .into_iter()
-            .flat_map(|value| match value {
-                Some(value) => value.split(',').map(|e| element(e).flatten()).collect(),
-                None => vec![None],
-            })
-            .collect();
-    }
-    values("x-forwarded-for")
-        .into_iter()
-        .flat_map(|value| match value {
-            Some(value) => value.split(',').map(|hop| node(hop.trim())).collect(),
-            None => vec![None],
+            })?
+        }),
+    };
+    headers
+        .get_all(name)
+        .iter()
+        .flat_map(|value| match value.to_str() {
+            Ok(value) => value.split(',').map(hop).collect(),
+            Err(_) => vec![None],
         })
         .collect()
 }
@@ -118,31 +126,61 @@ mod tests {
         text.parse().unwrap()
     }
 
+    fn trusting(networks: &[&str], header: ForwardedHeader) -> TrustedProxies {
+        TrustedProxies::new(networks.iter().map(|network| network.parse().unwrap()).collect(), header)
+    }
+
     #[test]
     fn an_untrusted_peer_is_the_client_whatever_it_says() {
-        let proxies = TrustedProxies::new(vec![]);
         let said = headers(&[("x-forwarded-for", "1.2.3.4"), ("forwarded", "for=5.6.7.8")]);
-        assert_eq!(proxies.client(ip("10.0.0.1"), &said), ip("10.0.0.1"));
+        for header in [ForwardedHeader::XForwardedFor, ForwardedHeader::Forwarded] {
+            let proxies = trusting(&[], header);
+            assert_eq!(proxies.client(ip("10.0.0.1"), &said), ip("10.0.0.1"), "{header:?}");
+        }
     }
 
     #[test]
     fn behind_trusted_proxies_the_rightmost_untrusted_hop_is_the_client() {
-        let proxies = TrustedProxies::new(vec!["10.0.0.0/8".parse().unwrap()]);
+        let proxies = trusting(&["10.0.0.0/8"], ForwardedHeader::XForwardedFor);
         let peer = ip("10.0.0.1");
         // The client wrote the leftmost value itself; the proxy appended the real peer.
         let said = headers(&[("x-forwarded-for", "6.6.6.6, 203.0.113.7, 10.0.0.2")]);
         assert_eq!(proxies.client(peer, &said), ip("203.0.113.7"));
         let split = headers(&[("x-forwarded-for", "6.6.6.6"), ("x-forwarded-for", "203.0.113.7")]);
         assert_eq!(proxies.client(peer, &split), ip("203.0.113.7"), "every header line, in order");
-        let forwarded =
-            headers(&[("forwarded", r#"for=6.6.6.6, for="[2001:db8::1]:4711";proto=https, for=10.0.0.3"#)]);
-        assert_eq!(proxies.client(peer, &forwarded), ip("2001:db8::1"));
-        let both = headers(&[("forwarded", "for=203.0.113.9"), ("x-forwarded-for", "6.6.6.6")]);
-        assert_eq!(proxies.client(peer, &both), ip("203.0.113.9"), "Forwarded wins");
         assert_eq!(proxies.client(peer, &HeaderMap::new()), peer, "no header: the proxy itself");
-        let hidden = headers(&[("forwarded", "for=6.6.6.6, for=_hidden, for=10.0.0.4")]);
+        let hidden = headers(&[("x-forwarded-for", "6.6.6.6, unknown, 10.0.0.4")]);
         assert_eq!(proxies.client(peer, &hidden), ip("10.0.0.4"), "an unreadable hop stops the walk");
         let mapped = headers(&[("x-forwarded-for", "::ffff:203.0.113.7")]);
         assert_eq!(proxies.client(peer, &mapped), ip("203.0.113.7"), "IPv4-mapped addresses are IPv4");
+
+        let proxies = trusting(&["10.0.0.0/8"], ForwardedHeader::Forwarded);
+        let forwarded =
+            headers(&[("forwarded", r#"for=6.6.6.6, for="[2001:db8::1]:4711";proto=https, for=10.0.0.3"#)]);
+        assert_eq!(proxies.client(peer, &forwarded), ip("2001:db8::1"));
+        let hidden = headers(&[("forwarded", "for=6.6.6.6, for=_hidden, for=10.0.0.4")]);
+        assert_eq!(proxies.client(peer, &hidden), ip("10.0.0.4"), "an unreadable hop stops the walk");
+    }
+
+    #[test]
+    fn only_the_header_the_proxies_write_is_read() {
+        let peer = ip("10.0.0.1");
+        // Each proxy wrote its own header; the client forged the other, which it passed on.
+        let appended = headers(&[("forwarded", "for=6.6.6.6"), ("x-forwarded-for", "203.0.113.7")]);
+        let written = headers(&[("x-forwarded-for", "6.6.6.6"), ("forwarded", "for=203.0.113.7")]);
+
+        let proxies = trusting(&["10.0.0.0/8"], ForwardedHeader::XForwardedFor);
+        assert_eq!(proxies.client(peer, &appended), ip("203.0.113.7"), "a client's Forwarded is ignored");
+        let alone = headers(&[("forwarded", "for=6.6.6.6")]);
+        assert_eq!(proxies.client(peer, &alone), peer, "even with no X-Forwarded-For beside it");
+
+        let proxies = trusting(&["10.0.0.0/8"], ForwardedHeader::Forwarded);
+        assert_eq!(
+            proxies.client(peer, &written),
+            ip("203.0.113.7"),
+            "a client's X-Forwarded-For is ignored"
+        );
+        let alone = headers(&[("x-forwarded-for", "6.6.6.6")]);
+        assert_eq!(proxies.client(peer, &alone), peer, "even with no Forwarded beside it");
     }
 }
