@@ -1,5 +1,6 @@
 //! The OAuth 2.0 client-credentials token exchange (RFC 6749 sections 4.4 and 5).
 
+use crate::scopes::Scope;
 use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -41,18 +42,29 @@ pub struct OAuthError {
     pub error_description: Option<String>,
 }
 
-/// The discovery document at `/.well-known/openid-configuration` (the parts a client-credentials
-/// client needs).
+/// Authorization server metadata (RFC 8414), served at `/.well-known/oauth-authorization-server`
+/// and, the same, at `/.well-known/openid-configuration`. It describes the client-credentials
+/// grant only: there is no authorization endpoint, and no ID token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct OpenIdConfiguration {
+pub struct AuthorizationServerMetadata {
+    /// The `iss` of every access token.
+    #[schema(example = "https://keys.example.com/")]
     pub issuer: String,
     pub token_endpoint: String,
+    /// The keys that verify access tokens.
     pub jwks_uri: String,
-    pub grant_types_supported: Vec<String>,
-    pub token_endpoint_auth_methods_supported: Vec<String>,
-    pub id_token_signing_alg_values_supported: Vec<String>,
+    /// The scopes a token request may name.
+    pub scopes_supported: Vec<Scope>,
+    /// Empty: without an authorization endpoint, no response type is supported.
     pub response_types_supported: Vec<String>,
-    pub subject_types_supported: Vec<String>,
+    /// `client_credentials`.
+    pub grant_types_supported: Vec<String>,
+    /// `client_secret_basic` and `client_secret_post`.
+    pub token_endpoint_auth_methods_supported: Vec<String>,
+    /// Keyward's own: the `aud` of every access token, which a resource server verifying tokens
+    /// itself requires.
+    #[schema(example = "https://keys.example.com/api")]
+    pub audience: String,
 }
 
 /// A JSON Web Key Set (RFC 7517): the public keys that verify access tokens.

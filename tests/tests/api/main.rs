@@ -3,6 +3,7 @@
 mod apikeys;
 mod client;
 mod client_faults;
+mod discovery;
 mod errors;
 mod forwarding;
 mod hostile;
