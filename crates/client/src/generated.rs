@@ -395,7 +395,8 @@ let response = client.get_readiness()
     /**Get an access token
 
 The OAuth 2.0 client-credentials grant: exchanges a key's client id and secret (in the body or
-with HTTP Basic) for an RS256 access token.
+with HTTP Basic) for an access token holding the key's scopes, or those of them that `scope`
+names.
 
 Sends a `POST` request to `/oauth/token`
 

@@ -21,6 +21,11 @@ pub struct TokenRequest {
     /// Accepted for compatibility with Auth0-style clients; the audience is always Keyward's API.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audience: Option<String>,
+    /// The scopes the token is for, space-separated, all of them the key's: a token may hold
+    /// less than its key. Without it (or empty), the key's scopes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "keys:read")]
+    pub scope: Option<String>,
 }
 
 /// A successful token response.
@@ -31,6 +36,11 @@ pub struct TokenResponse {
     pub token_type: String,
     /// Seconds until the token expires.
     pub expires_in: u64,
+    /// The scopes the token grants, space-separated. Keyward always says; RFC 6749 lets other
+    /// servers leave it out when it is what was asked, so a reader does not require it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String, required = true, example = "keys:read keys:write keys:verify")]
+    pub scope: Option<String>,
 }
 
 /// An error of the token endpoint (RFC 6749 section 5.2).

@@ -11,7 +11,7 @@ pub use throttle::Throttle;
 use crate::hashing::SecretHasher;
 use crate::ids::ClientId;
 use crate::secrets::{CLIENT_ID_LEN, SECRET_LEN};
-use crate::store::{Store, StoreError};
+use crate::store::{Key, Store, StoreError};
 use crate::tokens::TokenService;
 use keyward_model::KeyFormat;
 use keyward_model::Secret;
@@ -174,10 +174,16 @@ impl Authenticator {
         Ok(principal)
     }
 
-    /// Verifies an access token and that the key it was issued for still exists.
+    /// Verifies an access token and that the key it was issued for still exists; the token
+    /// holds what both its key holds now and it was granted.
     pub async fn access_token(&self, token: &str) -> Result<Principal, AuthError> {
-        let client_id = self.parts.tokens.verify(token).ok_or(AuthError::Invalid)?;
-        self.live_key(client_id.as_str()).await
+        let granted = self.parts.tokens.verify(token).ok_or(AuthError::Invalid)?;
+        let key = self.live_key(granted.client_id.as_str()).await?;
+        if key.scopes.is_subset(&granted.scopes) {
+            return Ok(key);
+        }
+        let scopes = key.scopes.intersection(&granted.scopes);
+        Ok(Arc::new(Key { scopes, ..Key::clone(&key) }))
     }
 
     async fn live_key(&self, client_id: &str) -> Result<Principal, AuthError> {
