@@ -91,8 +91,12 @@ impl Refusal for TokenError {
         }
     }
 
-    fn challenge(&self) -> Option<&'static str> {
-        matches!(self, TokenError::InvalidClient).then_some(error::BASIC_CHALLENGE)
+    /// Basic alone: a bearer value is no client.
+    fn challenges(&self) -> &'static [&'static str] {
+        match self {
+            TokenError::InvalidClient => &[error::BASIC_CHALLENGE],
+            _ => &[],
+        }
     }
 
     fn fault(&self) -> Option<&Fault> {
