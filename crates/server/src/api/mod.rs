@@ -6,6 +6,7 @@ pub mod apikeys;
 pub mod body;
 pub mod caller;
 pub mod client_address;
+pub mod cors;
 mod cursor;
 pub mod hal;
 mod health;
@@ -58,6 +59,7 @@ pub fn router(state: AppState) -> Router {
     let (routes, mut document) = documented().split_for_parts();
     openapi::finish(&mut document);
     let limits = state.limits.clone();
+    let cors = cors::layer(&state.cors);
     let ids = state.clone();
     routes
         .route("/metrics", axum::routing::get(crate::metrics::render))
@@ -69,6 +71,9 @@ pub fn router(state: AppState) -> Router {
         // document at `/openapi.json`.
         .merge(SwaggerUi::new("/docs").url("/openapi.json", document))
         .layer(axum::Extension(limits))
+        // Outside the dialects' layers: a preflight is answered before any route's bounds, and
+        // every answer, errors included, is readable by the origins allowed.
+        .layer(tower::util::option_layer(cors))
         .layer(
             // Spans name the method and path only: query strings and headers may carry secrets.
             TraceLayer::new_for_http()
