@@ -3,6 +3,7 @@
 mod apikeys;
 mod client;
 mod client_faults;
+mod compression;
 mod cors;
 mod discovery;
 mod errors;

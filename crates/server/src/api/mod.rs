@@ -6,6 +6,7 @@ pub mod apikeys;
 pub mod body;
 pub mod caller;
 pub mod client_address;
+pub mod compression;
 pub mod cors;
 mod cursor;
 pub mod hal;
@@ -74,6 +75,8 @@ pub fn router(state: AppState) -> Router {
         // Outside the dialects' layers: a preflight is answered before any route's bounds, and
         // every answer, errors included, is readable by the origins allowed.
         .layer(tower::util::option_layer(cors))
+        .layer(compression::layer())
+        .layer(middleware::from_fn(compression::only_reads))
         .layer(
             // Spans name the method and path only: query strings and headers may carry secrets.
             TraceLayer::new_for_http()
