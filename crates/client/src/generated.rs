@@ -109,7 +109,8 @@ const _: () = {
 impl Client {
     /**The token signing keys
 
-The public keys that verify Keyward's access tokens (RFC 7517).
+The public keys that verify Keyward's access tokens (RFC 7517). A client that keeps them
+asks again with `If-None-Match`, and gets a 304 while they are unchanged.
 
 Sends a `GET` request to `/.well-known/jwks.json`
 

@@ -7,6 +7,7 @@ mod compression;
 mod cors;
 mod discovery;
 mod errors;
+mod etags;
 mod forwarding;
 mod hostile;
 mod isolation;

@@ -9,6 +9,7 @@ pub mod client_address;
 pub mod compression;
 pub mod cors;
 mod cursor;
+pub mod etag;
 pub mod hal;
 mod health;
 pub mod keys_v1;
@@ -23,7 +24,10 @@ pub mod well_known;
 
 use crate::AppState;
 use crate::error::{Dialect, word_errors};
+use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderValue, header};
+use axum::routing::get;
 use axum::{Router, middleware};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
@@ -49,6 +53,22 @@ fn speaking<D: Dialect>(routes: OpenApiRouter<AppState>) -> OpenApiRouter<AppSta
         .layer(middleware::from_fn(word_errors::<D>))
 }
 
+/// `/docs`, Swagger UI bundled into the binary (it needs no network), and the document it shows
+/// at `/openapi.json`, serialized once and tagged (compressed inside the tag, which hashes the
+/// bytes as sent).
+fn documents(document: &utoipa::openapi::OpenApi) -> Router {
+    let json = Bytes::from(serde_json::to_vec(document).expect("the document serializes"));
+    let serve = get(move || {
+        let json = json.clone();
+        async move { ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], json) }
+    });
+    Router::new()
+        .route(OPENAPI_PATH, serve.layer(compression::layer()).layer(middleware::from_fn(etag::tag)))
+        .merge(SwaggerUi::new("/docs").config(utoipa_swagger_ui::Config::new([OPENAPI_PATH])))
+}
+
+const OPENAPI_PATH: &str = "/openapi.json";
+
 /// The OpenAPI document of the API, built from the code.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let (_, mut document) = documented().split_for_parts();
@@ -68,9 +88,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(hal::no_such_resource)
         .layer(DefaultBodyLimit::max(body::MAX_BODY_BYTES))
         .with_state(state)
-        // `/docs` is Swagger UI, bundled into the binary: it needs no network. It also serves the
-        // document at `/openapi.json`.
-        .merge(SwaggerUi::new("/docs").url("/openapi.json", document))
+        .merge(documents(&document))
         .layer(axum::Extension(limits))
         // Outside the dialects' layers: a preflight is answered before any route's bounds, and
         // every answer, errors included, is readable by the origins allowed.

@@ -1,11 +1,12 @@
 //! `/.well-known/*`: what a resource server needs to verify Keyward's tokens on its own.
 
 use crate::AppState;
+use crate::api::{compression, etag};
 use crate::tokens;
-use axum::Json;
 use axum::extract::State;
 use axum::http::HeaderValue;
 use axum::http::header::CACHE_CONTROL;
+use axum::{Json, middleware};
 use jsonwebtoken::jwk::JwkSet;
 use keyward_model::{AuthorizationServerMetadata, JsonWebKeySet, Scope};
 use utoipa_axum::router::OpenApiRouter;
@@ -17,18 +18,26 @@ use utoipa_axum::routes;
 const CACHE_FOR: HeaderValue = HeaderValue::from_static("public, max-age=300");
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+    // The keys' tag hashes their bytes as sent: compressed inside the tagging.
+    let keys = OpenApiRouter::new()
         .routes(routes!(jwks))
-        .routes(routes!(authorization_server))
-        .routes(routes!(openid_configuration))
+        .layer(compression::layer())
+        .layer(middleware::from_fn(etag::tag));
+    keys.routes(routes!(authorization_server)).routes(routes!(openid_configuration))
 }
 
 /// The token signing keys
 ///
-/// The public keys that verify Keyward's access tokens (RFC 7517).
+/// The public keys that verify Keyward's access tokens (RFC 7517). A client that keeps them
+/// asks again with `If-None-Match`, and gets a 304 while they are unchanged.
 #[utoipa::path(
     get, path = "/.well-known/jwks.json", tag = "oauth", operation_id = "getJwks", security(()),
-    responses((status = 200, description = "A JSON Web Key Set.", body = JsonWebKeySet))
+    responses(
+        (status = 200, description = "A JSON Web Key Set.", body = JsonWebKeySet,
+            headers(("ETag" = String, description = "A strong tag of the keys as sent."))),
+        (status = 304, description = "The keys are those the request's `If-None-Match` names: no body.",
+            headers(("ETag" = String, description = "The same tag."))),
+    )
 )]
 async fn jwks(State(state): State<AppState>) -> ([(axum::http::HeaderName, HeaderValue); 1], Json<JwkSet>) {
     ([(CACHE_CONTROL, CACHE_FOR)], Json(state.tokens.jwks()))
