@@ -46,7 +46,8 @@ async fn large_answers_go_compressed_to_clients_that_ask_and_read_back_the_same(
             let (status, headers, body) = raw(&server, get().header("Accept-Encoding", asked)).await;
             assert_eq!(status, StatusCode::OK, "{path} {asked}");
             assert_eq!(header(&headers, "content-encoding"), Some(expected), "{path} {asked}");
-            assert!(header(&headers, "vary").is_some_and(|vary| vary.contains("accept-encoding")), "{path}");
+            let mut vary = headers.get_all("vary").iter().map(|vary| vary.to_str().unwrap());
+            assert!(vary.any(|vary| vary.contains("accept-encoding")), "{path}");
             assert!(body.len() < plain.len() / 2, "{path} {asked}: {} of {} bytes", body.len(), plain.len());
             assert_eq!(decoded(expected, &body), plain, "{path} {asked}");
         }

@@ -9,6 +9,7 @@ mod discovery;
 mod errors;
 mod etags;
 mod forwarding;
+mod hal_json;
 mod hostile;
 mod isolation;
 mod keys_v1;

@@ -11,6 +11,7 @@ pub mod cors;
 mod cursor;
 pub mod etag;
 pub mod hal;
+pub mod hal_json;
 mod health;
 pub mod keys_v1;
 pub mod limits;
@@ -37,7 +38,9 @@ use utoipa_swagger_ui::SwaggerUi;
 
 /// Every documented route, with its OpenAPI description, each group in its dialect.
 fn documented() -> OpenApiRouter<AppState> {
-    let hal = apikeys::router().merge(profiles::router()).merge(well_known::router()).merge(health::router());
+    let resources =
+        apikeys::router().merge(profiles::router()).layer(middleware::from_fn(hal_json::negotiate));
+    let hal = resources.merge(well_known::router()).merge(health::router());
     OpenApiRouter::with_openapi(openapi::base())
         .merge(speaking::<hal::Hal>(hal))
         .merge(speaking::<keys_v1::KeyApi>(keys_v1::router()))
