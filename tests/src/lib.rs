@@ -320,6 +320,7 @@ async fn fresh_settings(configure: impl FnOnce(&mut ServeSettings)) -> (ServeSet
         trusted_proxies: Vec::new(),
         forwarded_header: keyward_server::api::client_address::ForwardedHeader::XForwardedFor,
         http: keyward_server::config::HttpSettings::default(),
+        cors: keyward_server::config::CorsSettings::default(),
         token_ttl: 86_400,
         cache_ttl: 30,
         token_algorithm: keyward_server::tokens::SigningAlgorithm::Rs256,

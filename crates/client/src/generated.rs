@@ -109,7 +109,8 @@ const _: () = {
 impl Client {
     /**The token signing keys
 
-The public keys that verify Keyward's access tokens (RFC 7517).
+The public keys that verify Keyward's access tokens (RFC 7517). A client that keeps them
+asks again with `If-None-Match`, and gets a 304 while they are unchanged.
 
 Sends a `GET` request to `/.well-known/jwks.json`
 
@@ -121,9 +122,27 @@ let response = client.get_jwks()
     pub fn get_jwks(&self) -> builder::GetJwks<'_> {
         builder::GetJwks::new(self)
     }
+    /**Authorization server metadata
+
+Where the token endpoint and the signing keys are, what they support, and the audience of
+the tokens (RFC 8414).
+
+Sends a `GET` request to `/.well-known/oauth-authorization-server`
+
+```ignore
+let response = client.get_authorization_server_metadata()
+    .send()
+    .await;
+```*/
+    pub fn get_authorization_server_metadata(
+        &self,
+    ) -> builder::GetAuthorizationServerMetadata<'_> {
+        builder::GetAuthorizationServerMetadata::new(self)
+    }
     /**Discovery
 
-Where the token endpoint and the signing keys are, and what they support.
+The same metadata as `/.well-known/oauth-authorization-server`, where OpenID Connect clients
+look for it.
 
 Sends a `GET` request to `/.well-known/openid-configuration`
 
@@ -378,7 +397,8 @@ let response = client.get_readiness()
     /**Get an access token
 
 The OAuth 2.0 client-credentials grant: exchanges a key's client id and secret (in the body or
-with HTTP Basic) for an RS256 access token.
+with HTTP Basic) for an access token holding the key's scopes, or those of them that `scope`
+names.
 
 Sends a `POST` request to `/oauth/token`
 
@@ -451,6 +471,59 @@ pub mod builder {
             }
         }
     }
+    /**Builder for [`Client::get_authorization_server_metadata`]
+
+[`Client::get_authorization_server_metadata`]: super::Client::get_authorization_server_metadata*/
+    #[derive(Debug, Clone)]
+    pub struct GetAuthorizationServerMetadata<'a> {
+        client: &'a super::Client,
+    }
+    impl<'a> GetAuthorizationServerMetadata<'a> {
+        pub fn new(client: &'a super::Client) -> Self {
+            Self { client: client }
+        }
+        ///Sends a `GET` request to `/.well-known/oauth-authorization-server`
+        pub async fn send(
+            self,
+        ) -> Result<
+            ResponseValue<keyward_model::AuthorizationServerMetadata>,
+            Error<()>,
+        > {
+            let Self { client } = self;
+            let url = format!(
+                "{}/.well-known/oauth-authorization-server", client.baseurl,
+            );
+            let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
+            #[allow(unused_mut)]
+            let mut request = client
+                .client
+                .get(url)
+                .header(
+                    ::reqwest::header::ACCEPT,
+                    ::reqwest::header::HeaderValue::from_static("application/json"),
+                )
+                .headers(header_map)
+                .build()?;
+            let info = OperationInfo {
+                operation_id: "get_authorization_server_metadata",
+            };
+            client.pre(&mut request, &info).await?;
+            let result = client.exec(request, &info).await;
+            client.post(&result, &info).await?;
+            let response = result?;
+            match response.status().as_u16() {
+                200u16 => ResponseValue::from_response(response).await,
+                _ => Err(Error::UnexpectedResponse(response)),
+            }
+        }
+    }
     /**Builder for [`Client::get_open_id_configuration`]
 
 [`Client::get_open_id_configuration`]: super::Client::get_open_id_configuration*/
@@ -465,7 +538,10 @@ pub mod builder {
         ///Sends a `GET` request to `/.well-known/openid-configuration`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<keyward_model::OpenIdConfiguration>, Error<()>> {
+        ) -> Result<
+            ResponseValue<keyward_model::AuthorizationServerMetadata>,
+            Error<()>,
+        > {
             let Self { client } = self;
             let url = format!("{}/.well-known/openid-configuration", client.baseurl,);
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);

@@ -67,6 +67,7 @@ impl Tokens {
             client_id: Some(self.client_id.clone()),
             client_secret: Some(self.secret.clone()),
             audience: None,
+            scope: None,
         }
     }
 

@@ -30,4 +30,6 @@ pub use keys::{
 pub use profile::{Profile, ProfileLinks};
 pub use scopes::{Scope, Scopes};
 pub use secret::Secret;
-pub use token::{JsonWebKey, JsonWebKeySet, OAuthError, OpenIdConfiguration, TokenRequest, TokenResponse};
+pub use token::{
+    AuthorizationServerMetadata, JsonWebKey, JsonWebKeySet, OAuthError, TokenRequest, TokenResponse,
+};

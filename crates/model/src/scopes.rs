@@ -84,6 +84,11 @@ impl Scopes {
         self.0.is_subset(&other.0)
     }
 
+    /// The scopes held by both.
+    pub fn intersection(&self, other: &Scopes) -> Scopes {
+        Scopes(self.0.intersection(&other.0).copied().collect())
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -175,5 +180,8 @@ mod tests {
         assert!(serde_json::from_str::<Scopes>(r#"["keys:write", "keys:write"]"#).is_err(), "each once");
         assert!(from_array.is_subset(&Scopes::all()));
         assert!(!Scopes::all().is_subset(&from_array));
+        let verify: Scopes = "keys:verify".parse().unwrap();
+        assert_eq!(Scopes::all().intersection(&from_array), from_array);
+        assert!(from_array.intersection(&verify).is_empty());
     }
 }

@@ -1,5 +1,6 @@
 //! The OAuth 2.0 client-credentials token exchange (RFC 6749 sections 4.4 and 5).
 
+use crate::scopes::Scope;
 use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -20,6 +21,11 @@ pub struct TokenRequest {
     /// Accepted for compatibility with Auth0-style clients; the audience is always Keyward's API.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audience: Option<String>,
+    /// The scopes the token is for, space-separated, all of them the key's: a token may hold
+    /// less than its key. Without it (or empty), the key's scopes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "keys:read")]
+    pub scope: Option<String>,
 }
 
 /// A successful token response.
@@ -30,6 +36,11 @@ pub struct TokenResponse {
     pub token_type: String,
     /// Seconds until the token expires.
     pub expires_in: u64,
+    /// The scopes the token grants, space-separated. Keyward always says; RFC 6749 lets other
+    /// servers leave it out when it is what was asked, so a reader does not require it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String, required = true, example = "keys:read keys:write keys:verify")]
+    pub scope: Option<String>,
 }
 
 /// An error of the token endpoint (RFC 6749 section 5.2).
@@ -41,18 +52,29 @@ pub struct OAuthError {
     pub error_description: Option<String>,
 }
 
-/// The discovery document at `/.well-known/openid-configuration` (the parts a client-credentials
-/// client needs).
+/// Authorization server metadata (RFC 8414), served at `/.well-known/oauth-authorization-server`
+/// and, the same, at `/.well-known/openid-configuration`. It describes the client-credentials
+/// grant only: there is no authorization endpoint, and no ID token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct OpenIdConfiguration {
+pub struct AuthorizationServerMetadata {
+    /// The `iss` of every access token.
+    #[schema(example = "https://keys.example.com/")]
     pub issuer: String,
     pub token_endpoint: String,
+    /// The keys that verify access tokens.
     pub jwks_uri: String,
-    pub grant_types_supported: Vec<String>,
-    pub token_endpoint_auth_methods_supported: Vec<String>,
-    pub id_token_signing_alg_values_supported: Vec<String>,
+    /// The scopes a token request may name.
+    pub scopes_supported: Vec<Scope>,
+    /// Empty: without an authorization endpoint, no response type is supported.
     pub response_types_supported: Vec<String>,
-    pub subject_types_supported: Vec<String>,
+    /// `client_credentials`.
+    pub grant_types_supported: Vec<String>,
+    /// `client_secret_basic` and `client_secret_post`.
+    pub token_endpoint_auth_methods_supported: Vec<String>,
+    /// Keyward's own: the `aud` of every access token, which a resource server verifying tokens
+    /// itself requires.
+    #[schema(example = "https://keys.example.com/api")]
+    pub audience: String,
 }
 
 /// A JSON Web Key Set (RFC 7517): the public keys that verify access tokens.

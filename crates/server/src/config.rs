@@ -216,6 +216,9 @@ pub struct ServeSettings {
     pub http: HttpSettings,
 
     #[command(flatten)]
+    pub cors: CorsSettings,
+
+    #[command(flatten)]
     pub database: DatabaseSettings,
 
     #[command(flatten)]
@@ -392,4 +395,120 @@ fn network(text: &str) -> Result<IpNet, String> {
     text.parse::<IpNet>()
         .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from))
         .map_err(|_| format!("{text:?} is neither an address nor a CIDR"))
+}
+
+/// Which web pages' scripts may call the API from a browser and read its answers (CORS).
+#[derive(Debug, Clone, Default, Args)]
+pub struct CorsSettings {
+    /// Origins whose scripts may call the API from a browser, comma-separated
+    /// (`https://app.example.com,http://localhost:3000`), or `*` alone for any origin. None by
+    /// default: no CORS headers at all. Never with credentials (cookies): scripts send a token or
+    /// key in the Authorization header themselves.
+    #[arg(long, env = "KEYWARD_CORS_ORIGINS", default_value = "", hide_default_value = true)]
+    pub cors_origins: CorsOrigins,
+}
+
+/// The origins whose scripts may read the API's answers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum CorsOrigins {
+    /// Browsers keep every other origin from reading any answer.
+    #[default]
+    None,
+    /// `*`: any origin, never with credentials. Any page can then read the answers that need
+    /// no credentials (discovery, the keys, health, metrics) through its visitor's browser,
+    /// from inside the visitor's network too.
+    Any,
+    /// These origins, each `scheme://host[:port]` as browsers send it in `Origin`.
+    Listed(Vec<axum::http::HeaderValue>),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CorsOriginError {
+    #[error("{0:?} is not an origin: expected http(s)://HOST[:PORT], with no path, as browsers send it")]
+    NotAnOrigin(String),
+    #[error("`*` allows every origin: give it alone, or list origins")]
+    StarAmongOrigins,
+}
+
+impl std::str::FromStr for CorsOrigins {
+    type Err = CorsOriginError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let items: Vec<&str> = text.split(',').map(str::trim).filter(|item| !item.is_empty()).collect();
+        match items.as_slice() {
+            [] => Ok(CorsOrigins::None),
+            ["*"] => Ok(CorsOrigins::Any),
+            _ if items.contains(&"*") => Err(CorsOriginError::StarAmongOrigins),
+            _ => items.iter().map(|item| origin(item)).collect::<Result<_, _>>().map(CorsOrigins::Listed),
+        }
+    }
+}
+
+/// `text` as browsers serialise an origin, which is what they send and what is compared: the
+/// scheme and host in lower case, the port only when it is not the scheme's own.
+fn origin(text: &str) -> Result<axum::http::HeaderValue, CorsOriginError> {
+    let not_an_origin = || CorsOriginError::NotAnOrigin(text.to_owned());
+    let (scheme, authority) = text.split_once("://").ok_or_else(not_an_origin)?;
+    let scheme = scheme.to_ascii_lowercase();
+    let default_port = match scheme.as_str() {
+        "http" => 80,
+        "https" => 443,
+        _ => return Err(not_an_origin()),
+    };
+    // Nothing follows the authority, and it names no user.
+    if authority.contains(['/', '?', '#', '@']) {
+        return Err(not_an_origin());
+    }
+    let authority: axum::http::uri::Authority = authority.parse().map_err(|_| not_an_origin())?;
+    if authority.host().is_empty() {
+        return Err(not_an_origin());
+    }
+    let host = authority.host().to_ascii_lowercase();
+    let serialised = match authority.port_u16() {
+        Some(port) if port != default_port => format!("{scheme}://{host}:{port}"),
+        _ => format!("{scheme}://{host}"),
+    };
+    axum::http::HeaderValue::from_str(&serialised).map_err(|_| not_an_origin())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cors_origins_are_origins_as_browsers_send_them() {
+        let listed = |text: &str| -> Vec<String> {
+            match text.parse::<CorsOrigins>() {
+                Ok(CorsOrigins::Listed(origins)) => {
+                    origins.iter().map(|o| o.to_str().unwrap().to_owned()).collect()
+                }
+                other => panic!("{text}: {other:?}"),
+            }
+        };
+        assert_eq!(
+            listed(" HTTPS://App.Example.com:443, http://localhost:3000 ,http://[::1]:80"),
+            ["https://app.example.com", "http://localhost:3000", "http://[::1]"]
+        );
+        assert_eq!("".parse::<CorsOrigins>().unwrap(), CorsOrigins::None);
+        assert_eq!(" * ".parse::<CorsOrigins>().unwrap(), CorsOrigins::Any);
+        assert!(matches!(
+            "*,https://a.example".parse::<CorsOrigins>(),
+            Err(CorsOriginError::StarAmongOrigins)
+        ));
+        for refused in [
+            "https://app.example.com/",
+            "https://app.example.com/app",
+            "https://app.example.com?x=1",
+            "https://user@app.example.com",
+            "app.example.com",
+            "ftp://app.example.com",
+            "null",
+            "https://",
+        ] {
+            assert!(
+                matches!(refused.parse::<CorsOrigins>(), Err(CorsOriginError::NotAnOrigin(_))),
+                "{refused} was taken"
+            );
+        }
+    }
 }

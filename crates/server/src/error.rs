@@ -81,6 +81,12 @@ pub const BEARER_CHALLENGE: &str = r#"Bearer realm="keyward""#;
 pub const INVALID_TOKEN_CHALLENGE: &str = r#"Bearer realm="keyward", error="invalid_token""#;
 pub const BASIC_CHALLENGE: &str = r#"Basic realm="keyward""#;
 
+/// What a 401 of the API offers: its routes take a bearer value (a token or a full key) or a
+/// key's client id and secret in HTTP Basic.
+pub const API_CHALLENGES: &[&str] = &[BEARER_CHALLENGE, BASIC_CHALLENGE];
+/// The same, when the credentials sent were refused.
+pub const REFUSED_CHALLENGES: &[&str] = &[INVALID_TOKEN_CHALLENGE, BASIC_CHALLENGE];
+
 /// An error of one dialect: what [`respond`] needs to answer it. Its `Display` is what it says.
 pub trait Refusal: std::fmt::Display {
     fn status(&self) -> StatusCode;
@@ -92,9 +98,10 @@ pub trait Refusal: std::fmt::Display {
     fn retry_after(&self) -> Option<Duration> {
         None
     }
-    /// The `WWW-Authenticate` challenge of a 401.
-    fn challenge(&self) -> Option<&'static str> {
-        None
+    /// The `WWW-Authenticate` challenges of a 401, one field each: one per scheme the route
+    /// takes.
+    fn challenges(&self) -> &'static [&'static str] {
+        &[]
     }
     /// The server's own failure behind it, if any: logged, never shown.
     fn fault(&self) -> Option<&Fault> {
@@ -120,8 +127,8 @@ pub fn respond(refusal: &impl Refusal) -> Response {
     if let Some(wait) = refusal.retry_after().or(busy) {
         headers.insert(header::RETRY_AFTER, retry_after(wait));
     }
-    if let Some(challenge) = refusal.challenge() {
-        headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+    for challenge in refusal.challenges() {
+        headers.append(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
     }
     response.extensions_mut().insert(Said { message: refusal.to_string(), code: refusal.code() });
     response

@@ -91,6 +91,8 @@ pub struct Services {
     pub limits: Arc<api::limits::Limits>,
     /// How connections are served.
     pub http: config::HttpSettings,
+    /// The origins whose scripts may call the API from a browser.
+    pub cors: config::CorsOrigins,
 }
 
 impl AppState {
@@ -188,6 +190,7 @@ impl AppState {
             rendered: RenderedPages::default(),
             limits: Arc::new(api::limits::Limits::new(&settings.http)),
             http: settings.http.clone(),
+            cors: settings.cors.cors_origins.clone(),
         })))
     }
 }

@@ -165,7 +165,27 @@ fn help_documents_every_setting() {
         "KEYWARD_THROTTLE_PER_ADDRESS",
         "KEYWARD_SECRET_KEY",
         "KEYWARD_SECRET_KEY_FILE",
+        "KEYWARD_CORS_ORIGINS",
     ] {
         assert!(help.contains(variable), "{variable} is not in --help");
+    }
+}
+
+#[test]
+fn a_server_refuses_cors_origins_that_browsers_never_send() {
+    let dir = tempfile::tempdir().unwrap();
+    for (origins, expected) in [
+        ("https://app.example.com/", "no path"),
+        ("https://app.example.com,*", "give it alone"),
+        ("app.example.com", "http(s)://HOST[:PORT]"),
+    ] {
+        let output = command(dir.path())
+            .env("KEYWARD_CORS_ORIGINS", origins)
+            .env("KEYWARD_BIND", "127.0.0.1:0")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "started with {origins}");
+        assert!(stderr.contains(expected) && stderr.contains("--cors-origins"), "{stderr}");
     }
 }

@@ -26,7 +26,12 @@ from keyward_client.api.keys import (
     list_onboarding_keys,
     verify_key,
 )
-from keyward_client.api.oauth import get_jwks, get_open_id_configuration, get_token
+from keyward_client.api.oauth import (
+    get_authorization_server_metadata,
+    get_jwks,
+    get_open_id_configuration,
+    get_token,
+)
 from keyward_client.api.operations import get_liveness, get_readiness
 from keyward_client.api.profiles import get_profile
 from keyward_client.models import (
@@ -66,6 +71,13 @@ discovery = called(
 )
 assert discovery.token_endpoint == f"{URL}/oauth/token", discovery
 assert discovery.jwks_uri == f"{URL}/.well-known/jwks.json", discovery
+metadata = called(
+    "getAuthorizationServerMetadata",
+    get_authorization_server_metadata.sync_detailed(client=anonymous),
+    HTTPStatus.OK,
+)
+assert metadata.token_endpoint == discovery.token_endpoint, metadata
+assert metadata.audience == discovery.audience, metadata
 
 # The token endpoint's body is a form, as RFC 6749 asks.
 request = TokenRequest(

@@ -63,6 +63,13 @@ const { data: discovery } = await called(
 );
 same(discovery?.token_endpoint, `${URL}/oauth/token`);
 same(discovery?.jwks_uri, `${URL}/.well-known/jwks.json`);
+const { data: metadata } = await called(
+  'getAuthorizationServerMetadata',
+  keyward.getAuthorizationServerMetadata({ client: anonymous }),
+  200,
+);
+same(metadata?.token_endpoint, discovery?.token_endpoint);
+same(metadata?.audience, discovery?.audience);
 
 // The token endpoint's body is a form, as RFC 6749 asks.
 const { data: token } = await called(

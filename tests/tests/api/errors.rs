@@ -21,6 +21,41 @@ async fn missing_and_bad_credentials_are_401_with_a_challenge() {
     }
 }
 
+/// The schemes a 401 offers: one challenge to each `WWW-Authenticate` field.
+fn schemes(headers: &reqwest::header::HeaderMap) -> Vec<String> {
+    let values = headers.get_all("www-authenticate").iter();
+    values.map(|value| value.to_str().unwrap().split(' ').next().unwrap().to_owned()).collect()
+}
+
+/// A client learns from a 401 every scheme it may answer with: routes that take a key's client id
+/// and secret in HTTP Basic say so beside Bearer; the token endpoint, which takes no bearer
+/// value, offers Basic alone.
+#[tokio::test]
+async fn a_401_offers_every_scheme_its_route_accepts() {
+    let server = TestServer::start().await;
+    let key = server.mint("p", "k").await;
+    for path in ["/api/apikeys", "/api/profiles/p", "/api/v1/keys/list"] {
+        let (status, _, body) =
+            server.send(server.get(path).basic_auth(&key.client_id, Some(&key.secret))).await;
+        assert_eq!(status, StatusCode::OK, "{path} takes Basic: {body}");
+        for authorization in [None, Some("Bearer not-a-token"), Some("Basic Zm9vOmJhcg==")] {
+            let mut request = server.get(path);
+            if let Some(authorization) = authorization {
+                request = request.header("Authorization", authorization);
+            }
+            let (status, headers, _) = server.send(request).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{path} {authorization:?}");
+            assert_eq!(schemes(&headers), ["Bearer", "Basic"], "{path} {authorization:?}");
+            let basic = headers.get_all("www-authenticate").iter().nth(1).unwrap();
+            assert_eq!(basic, r#"Basic realm="keyward""#);
+        }
+    }
+    let (status, headers, _) =
+        server.send(server.post("/oauth/token").form(&[("grant_type", "client_credentials")])).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(schemes(&headers), ["Basic"], "a bearer value is no client");
+}
+
 #[tokio::test]
 async fn a_token_signed_by_another_key_is_refused() {
     let server = TestServer::start().await;

@@ -18,14 +18,16 @@ fn posing(request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
 #[tokio::test]
 async fn discovery_tokens_and_links_name_the_deployment_whatever_the_request_says() {
     let server = TestServer::start().await;
-    let (status, headers, discovery) =
-        server.send(posing(server.get("/.well-known/openid-configuration"))).await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(discovery["issuer"], server.url("/"));
-    assert_eq!(discovery["token_endpoint"], server.url("/oauth/token"));
-    assert_eq!(discovery["jwks_uri"], server.url("/.well-known/jwks.json"));
-    assert_eq!(headers["cache-control"], "public, max-age=300", "a shared cache may keep it");
-    assert!(!headers.contains_key("vary"), "the same for every request");
+    for path in ["/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"] {
+        let (status, headers, discovery) = server.send(posing(server.get(path))).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(discovery["issuer"], server.url("/"));
+        assert_eq!(discovery["token_endpoint"], server.url("/oauth/token"));
+        assert_eq!(discovery["jwks_uri"], server.url("/.well-known/jwks.json"));
+        assert_eq!(discovery["audience"], server.url("/api"));
+        assert_eq!(headers["cache-control"], "public, max-age=300", "a shared cache may keep it");
+        assert!(!headers.contains_key("vary"), "the same for every request");
+    }
     let (_, headers, _) = server.send(server.get("/.well-known/jwks.json")).await;
     assert_eq!(headers["cache-control"], "public, max-age=300");
 

@@ -3,9 +3,14 @@
 mod apikeys;
 mod client;
 mod client_faults;
+mod compression;
+mod cors;
+mod discovery;
 mod errors;
+mod etags;
 mod forwarding;
 mod generated_clients;
+mod hal_json;
 mod hostile;
 mod isolation;
 mod keys_v1;

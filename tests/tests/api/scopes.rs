@@ -193,3 +193,85 @@ async fn every_change_is_in_the_audit_log_with_who_and_where() {
     let (status, _, _) = server.send(as_key(server.http.get(v1("audit")), &verifier)).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "reading the log takes keys:read");
 }
+
+/// A token request for `scope` (none: the parameter is left out) with `key`'s credentials.
+fn token_request(server: &TestServer, key: &Minted, scope: Option<&str>) -> reqwest::RequestBuilder {
+    let mut form = vec![
+        ("grant_type", "client_credentials"),
+        ("client_id", key.client_id.as_str()),
+        ("client_secret", key.secret.as_str()),
+    ];
+    form.extend(scope.map(|scope| ("scope", scope)));
+    server.post("/oauth/token").form(&form)
+}
+
+#[tokio::test]
+async fn a_token_grants_the_scopes_asked_within_the_keys_and_says_which() {
+    let server = TestServer::start().await;
+    let key = server.mint_scoped("p", "k", "keys:read keys:verify").await;
+    for (asked, granted) in [
+        (None, "keys:read keys:verify"),
+        (Some(""), "keys:read keys:verify"),
+        (Some("keys:verify"), "keys:verify"),
+        (Some("keys:verify  keys:read"), "keys:read keys:verify"),
+    ] {
+        let (status, _, body) = server.send(token_request(&server, &key, asked)).await;
+        assert_eq!(status, StatusCode::OK, "{asked:?}: {body}");
+        assert_eq!(body["scope"], granted, "{asked:?}: the response names what was granted");
+        let token = body["access_token"].as_str().unwrap();
+        assert_eq!(crate::tokens::claims(token)["scope"], granted, "{asked:?}: and so does the token");
+    }
+    // Beyond the key's scopes, or no scope at all: RFC 6749's invalid_scope, and no token.
+    for asked in ["keys:write", "keys:read keys:write", "keys:admin", "keys:read,keys:verify"] {
+        let (status, headers, body) = server.send(token_request(&server, &key, Some(asked))).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{asked}: {body}");
+        assert_eq!(body["error"], "invalid_scope", "{asked}: {body}");
+        assert_eq!(headers["cache-control"], "no-store");
+    }
+    let json = server.post("/oauth/token").json(&json!({
+        "grant_type": "client_credentials",
+        "client_id": key.client_id,
+        "client_secret": key.secret,
+        "scope": "keys:write",
+    }));
+    let (status, _, body) = server.send(json).await;
+    assert_eq!((status, &body["error"]), (StatusCode::BAD_REQUEST, &json!("invalid_scope")), "{body}");
+}
+
+/// A token holds what it was granted, not its key's every right: a narrow token that leaks cannot
+/// change keys, nor make a key wider than itself.
+#[tokio::test]
+async fn a_token_granted_narrower_scopes_holds_those_only() {
+    let server = TestServer::start().await;
+    let key = server.mint("p", "k").await;
+    let (_, _, body) = server.send(token_request(&server, &key, Some("keys:read"))).await;
+    let reader = body["access_token"].as_str().expect("a token").to_owned();
+    let (status, _, _) = server.send(server.get("/api/apikeys").bearer_auth(&reader)).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, body) = server.send(server.post("/api/apikeys").bearer_auth(&reader)).await;
+    assert_error(status, &body, StatusCode::FORBIDDEN, "/api/apikeys");
+    let (status, _, body) = server
+        .send(server.post("/api/v1/keys/verify").bearer_auth(&reader).json(&json!({ "key": key.api_key })))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+
+    let (_, _, body) = server.send(token_request(&server, &key, Some("keys:read keys:write"))).await;
+    let writer = body["access_token"].as_str().expect("a token").to_owned();
+    let (status, _, made) = server
+        .send(server.post("/api/v1/keys/create").bearer_auth(&writer).json(&json!({ "name": "made" })))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{made}");
+    let (_, _, verified) = server
+        .send(as_key(server.post("/api/v1/keys/verify"), &key).json(&json!({ "key": made["apiKey"] })))
+        .await;
+    assert_eq!(verified["scopes"], json!(["keys:read", "keys:write"]), "the token's scopes, not the key's");
+    let (status, _, body) = server
+        .send(
+            server
+                .post("/api/v1/keys/create")
+                .bearer_auth(&writer)
+                .json(&json!({ "name": "wider", "scopes": ["keys:verify"] })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+}

@@ -41,7 +41,8 @@ async fn form_json_and_basic_all_yield_a_bearer_token() {
     for request in [form, json, basic] {
         let (status, headers, body) = server.send(request).await;
         assert_eq!(status, StatusCode::OK, "{body}");
-        assert_eq!(crate::keys(&body), ["access_token", "expires_in", "token_type"]);
+        assert_eq!(crate::keys(&body), ["access_token", "expires_in", "scope", "token_type"]);
+        assert_eq!(body["scope"], "keys:read keys:write keys:verify", "the key's");
         assert_eq!(body["token_type"], "Bearer");
         assert_eq!(body["expires_in"], 86_400);
         assert_eq!(headers["cache-control"], "no-store");

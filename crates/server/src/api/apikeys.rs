@@ -79,7 +79,8 @@ impl<S: Send + Sync> FromRequestParts<S> for PageParams {
     get, path = "/api/apikeys", tag = "apikeys", operation_id = "listApiKeys",
     params(PageParams),
     responses(
-        (status = 200, description = "API key collection with HAL links.", body = ApiKeyPage),
+        (status = 200, description = "API key collection with HAL links.",
+            content((ApiKeyPage = "application/json"), (ApiKeyPage = "application/hal+json"))),
         (status = 400, description = "Invalid paging parameters.", body = ErrorBody),
         (status = 401, description = "Missing or invalid credentials.", body = ErrorBody),
         (status = 429, description = "Too many failed attempts; see `Retry-After`.", body = ErrorBody),
@@ -220,7 +221,8 @@ async fn keyset_page(
     get, path = "/api/apikeys/{id}", tag = "apikeys", operation_id = "getApiKey",
     params(("id" = Uuid, Path, description = "The API key ID.")),
     responses(
-        (status = 200, description = "API key with HAL links.", body = ApiKey),
+        (status = 200, description = "API key with HAL links.",
+            content((ApiKey = "application/json"), (ApiKey = "application/hal+json"))),
         (status = 401, description = "Missing or invalid credentials.", body = ErrorBody),
         (status = 429, description = "Too many failed attempts; see `Retry-After`.", body = ErrorBody),
         (status = 404, description = "No such key among the caller's; an initialised key is not one until \
@@ -246,7 +248,8 @@ async fn view(
 #[utoipa::path(
     post, path = "/api/apikeys", tag = "apikeys", operation_id = "initialiseApiKey",
     responses(
-        (status = 200, description = "API key with HAL links.", body = ApiKey),
+        (status = 200, description = "API key with HAL links.",
+            content((ApiKey = "application/json"), (ApiKey = "application/hal+json"))),
         (status = 401, description = "Missing or invalid credentials.", body = ErrorBody),
         (status = 429, description = "Too many failed attempts; see `Retry-After`.", body = ErrorBody),
         (status = 403, description = "Too many initialised keys; or the key does not hold `keys:write`, or asks for scopes it does not hold.", body = ErrorBody),
@@ -275,8 +278,10 @@ async fn initialise(
         content((ApiKeyRequest = "application/json"), (ApiKeyForm = "application/x-www-form-urlencoded"))
     ),
     responses(
-        (status = 200, description = "Updated: API key with HAL links.", body = ApiKey),
-        (status = 201, description = "Created: API key with HAL links and the client secret.", body = ApiKey,
+        (status = 200, description = "Updated: API key with HAL links.",
+            content((ApiKey = "application/json"), (ApiKey = "application/hal+json"))),
+        (status = 201, description = "Created: API key with HAL links and the client secret.",
+            content((ApiKey = "application/json"), (ApiKey = "application/hal+json")),
             headers(("Location" = String, description = "The key's URL"))),
         (status = 400, description = "Missing or invalid name, or a malformed body.", body = ErrorBody),
         (status = 401, description = "Missing or invalid credentials.", body = ErrorBody),

@@ -88,11 +88,11 @@ impl Refusal for HalError {
         }
     }
 
-    fn challenge(&self) -> Option<&'static str> {
+    fn challenges(&self) -> &'static [&'static str] {
         match self {
-            HalError::Unauthenticated => Some(error::BEARER_CHALLENGE),
-            HalError::InvalidCredentials => Some(error::INVALID_TOKEN_CHALLENGE),
-            _ => None,
+            HalError::Unauthenticated => error::API_CHALLENGES,
+            HalError::InvalidCredentials => error::REFUSED_CHALLENGES,
+            _ => &[],
         }
     }
 

@@ -102,8 +102,11 @@ impl Refusal for V1Error {
         }
     }
 
-    fn challenge(&self) -> Option<&'static str> {
-        matches!(self, V1Error::Unauthorized).then_some(error::BEARER_CHALLENGE)
+    fn challenges(&self) -> &'static [&'static str] {
+        match self {
+            V1Error::Unauthorized => error::API_CHALLENGES,
+            _ => &[],
+        }
     }
 
     fn fault(&self) -> Option<&Fault> {

@@ -6,8 +6,12 @@ pub mod apikeys;
 pub mod body;
 pub mod caller;
 pub mod client_address;
+pub mod compression;
+pub mod cors;
 mod cursor;
+pub mod etag;
 pub mod hal;
+pub mod hal_json;
 mod health;
 pub mod keys_v1;
 pub mod limits;
@@ -21,7 +25,10 @@ pub mod well_known;
 
 use crate::AppState;
 use crate::error::{Dialect, word_errors};
+use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderValue, header};
+use axum::routing::get;
 use axum::{Router, middleware};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
@@ -31,7 +38,9 @@ use utoipa_swagger_ui::SwaggerUi;
 
 /// Every documented route, with its OpenAPI description, each group in its dialect.
 fn documented() -> OpenApiRouter<AppState> {
-    let hal = apikeys::router().merge(profiles::router()).merge(well_known::router()).merge(health::router());
+    let resources =
+        apikeys::router().merge(profiles::router()).layer(middleware::from_fn(hal_json::negotiate));
+    let hal = resources.merge(well_known::router()).merge(health::router());
     OpenApiRouter::with_openapi(openapi::base())
         .merge(speaking::<hal::Hal>(hal))
         .merge(speaking::<keys_v1::KeyApi>(keys_v1::router()))
@@ -47,6 +56,22 @@ fn speaking<D: Dialect>(routes: OpenApiRouter<AppState>) -> OpenApiRouter<AppSta
         .layer(middleware::from_fn(word_errors::<D>))
 }
 
+/// `/docs`, Swagger UI bundled into the binary (it needs no network), and the document it shows
+/// at `/openapi.json`, serialized once and tagged (compressed inside the tag, which hashes the
+/// bytes as sent).
+fn documents(document: &utoipa::openapi::OpenApi) -> Router {
+    let json = Bytes::from(serde_json::to_vec(document).expect("the document serializes"));
+    let serve = get(move || {
+        let json = json.clone();
+        async move { ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], json) }
+    });
+    Router::new()
+        .route(OPENAPI_PATH, serve.layer(compression::layer()).layer(middleware::from_fn(etag::tag)))
+        .merge(SwaggerUi::new("/docs").config(utoipa_swagger_ui::Config::new([OPENAPI_PATH])))
+}
+
+const OPENAPI_PATH: &str = "/openapi.json";
+
 /// The OpenAPI document of the API, built from the code.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     let (_, mut document) = documented().split_for_parts();
@@ -59,6 +84,7 @@ pub fn router(state: AppState) -> Router {
     openapi::finish(&mut document);
     openapi::at(&mut document, &state.base_url);
     let limits = state.limits.clone();
+    let cors = cors::layer(&state.cors);
     let ids = state.clone();
     routes
         .route("/metrics", axum::routing::get(crate::metrics::render))
@@ -66,10 +92,13 @@ pub fn router(state: AppState) -> Router {
         .fallback(hal::no_such_resource)
         .layer(DefaultBodyLimit::max(body::MAX_BODY_BYTES))
         .with_state(state)
-        // `/docs` is Swagger UI, bundled into the binary: it needs no network. It also serves the
-        // document at `/openapi.json`.
-        .merge(SwaggerUi::new("/docs").url("/openapi.json", document))
+        .merge(documents(&document))
         .layer(axum::Extension(limits))
+        // Outside the dialects' layers: a preflight is answered before any route's bounds, and
+        // every answer, errors included, is readable by the origins allowed.
+        .layer(tower::util::option_layer(cors))
+        .layer(compression::layer())
+        .layer(middleware::from_fn(compression::only_reads))
         .layer(
             // Spans name the method and path only: query strings and headers may carry secrets.
             TraceLayer::new_for_http()

@@ -22,7 +22,8 @@ pub fn router() -> OpenApiRouter<AppState> {
     get, path = "/api/profiles/{id}", tag = "profiles", operation_id = "getProfile",
     params(("id" = String, Path, description = "The profile ID, percent-encoded (`auth0%7C5eb0...`).")),
     responses(
-        (status = 200, description = "The caller's profile.", body = Profile),
+        (status = 200, description = "The caller's profile.",
+            content((Profile = "application/json"), (Profile = "application/hal+json"))),
         (status = 401, description = "Missing or invalid credentials.", body = ErrorBody),
         (status = 429, description = "Too many failed attempts; see `Retry-After`.", body = ErrorBody),
         (status = 404, description = "Not the caller's profile.", body = ErrorBody),

@@ -10,7 +10,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
-use keyward_model::{OAuthError, Secret, TokenRequest, TokenResponse};
+use keyward_model::scopes::UnknownScope;
+use keyward_model::{OAuthError, Scopes, Secret, TokenRequest, TokenResponse};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -45,6 +46,9 @@ pub enum TokenError {
     InvalidClient,
     #[error("only the client_credentials grant is supported")]
     UnsupportedGrantType,
+    /// A scope that does not exist, or that the key does not hold.
+    #[error("{0}")]
+    InvalidScope(String),
     #[error("{0}")]
     Body(#[from] BodyError),
     #[error("too many failed attempts; retry later")]
@@ -57,7 +61,9 @@ pub enum TokenError {
 impl Refusal for TokenError {
     fn status(&self) -> StatusCode {
         match self {
-            TokenError::InvalidRequest(_) | TokenError::UnsupportedGrantType => StatusCode::BAD_REQUEST,
+            TokenError::InvalidRequest(_)
+            | TokenError::UnsupportedGrantType
+            | TokenError::InvalidScope(_) => StatusCode::BAD_REQUEST,
             TokenError::InvalidClient => StatusCode::UNAUTHORIZED,
             TokenError::Body(error) => error.status(),
             TokenError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
@@ -70,6 +76,7 @@ impl Refusal for TokenError {
             TokenError::InvalidRequest(_) | TokenError::Body(_) => "invalid_request",
             TokenError::InvalidClient => "invalid_client",
             TokenError::UnsupportedGrantType => "unsupported_grant_type",
+            TokenError::InvalidScope(_) => "invalid_scope",
             TokenError::Throttled(_)
             | TokenError::Fault(Fault::Unavailable(_) | Fault::Busy | Fault::IdentityProvider) => {
                 "temporarily_unavailable"
@@ -85,8 +92,12 @@ impl Refusal for TokenError {
         }
     }
 
-    fn challenge(&self) -> Option<&'static str> {
-        matches!(self, TokenError::InvalidClient).then_some(error::BASIC_CHALLENGE)
+    /// Basic alone: a bearer value is no client.
+    fn challenges(&self) -> &'static [&'static str] {
+        match self {
+            TokenError::InvalidClient => &[error::BASIC_CHALLENGE],
+            _ => &[],
+        }
     }
 
     fn fault(&self) -> Option<&Fault> {
@@ -106,7 +117,8 @@ impl IntoResponse for TokenError {
 /// Get an access token
 ///
 /// The OAuth 2.0 client-credentials grant: exchanges a key's client id and secret (in the body or
-/// with HTTP Basic) for an RS256 access token.
+/// with HTTP Basic) for an access token holding the key's scopes, or those of them that `scope`
+/// names.
 #[utoipa::path(
     post, path = "/oauth/token", tag = "oauth", operation_id = "getToken",
     security((), ("basic" = [])),
@@ -116,7 +128,8 @@ impl IntoResponse for TokenError {
     ),
     responses(
         (status = 200, description = "An access token.", body = TokenResponse),
-        (status = 400, description = "`invalid_request` or `unsupported_grant_type`.", body = OAuthError),
+        (status = 400, description = "`invalid_request`, `unsupported_grant_type`, or `invalid_scope`: a \
+            `scope` that does not exist or that the key does not hold.", body = OAuthError),
         (status = 401, description = "`invalid_client`: unknown, wrong or revoked credentials.", body = OAuthError),
         (status = 413, description = "The body is larger than 64 KiB.", body = OAuthError),
         (status = 415, description = "The body is neither a form nor JSON.", body = OAuthError),
@@ -135,6 +148,8 @@ async fn token(
         Some(_) => return Err(TokenError::UnsupportedGrantType),
         None => return Err(TokenError::InvalidRequest("grant_type is required".into())),
     }
+    // Checked before the credentials: a scope that does not exist costs no hash.
+    let asked = asked_scopes(request.scope.as_deref())?;
     let (client_id, secret) = client_credentials(&headers, request.client_id, request.client_secret)?;
     let principal =
         state.auth.client_credentials(&client_id, &secret, address).await.map_err(|error| match error {
@@ -144,16 +159,28 @@ async fn token(
             AuthError::Busy(_) => TokenError::Fault(crate::error::Fault::Busy),
             AuthError::Fault(fault) => TokenError::Fault(fault),
         })?;
+    let scopes = asked.unwrap_or_else(|| principal.scopes.clone());
+    if let Some(missing) = scopes.iter().find(|scope| !principal.scopes.contains(*scope)) {
+        return Err(TokenError::InvalidScope(format!("the key does not hold {missing}")));
+    }
     let access_token = state
         .tokens
-        .issue(principal.client_id.as_str(), &principal.scopes)
+        .issue(principal.client_id.as_str(), &scopes)
         .map_err(|error| TokenError::Fault(Fault::internal(error)))?;
     let body = TokenResponse {
         access_token,
         token_type: "Bearer".to_owned(),
         expires_in: state.tokens.ttl().as_secs(),
+        scope: Some(scopes.to_string()),
     };
     Ok((no_store(), Json(body)).into_response())
+}
+
+/// The scopes a token request names (RFC 6749 section 3.3), or `None` for the key's. An empty
+/// `scope` names none, as some clients send it when none is configured.
+fn asked_scopes(scope: Option<&str>) -> Result<Option<Scopes>, TokenError> {
+    let Some(scope) = scope.filter(|scope| !scope.trim().is_empty()) else { return Ok(None) };
+    scope.parse().map(Some).map_err(|error: UnknownScope| TokenError::InvalidScope(error.to_string()))
 }
 
 /// The client's id and secret from exactly one place: HTTP Basic or the body (RFC 6749 2.3.1).

@@ -210,10 +210,16 @@ impl Authenticator {
         Ok(principal)
     }
 
-    /// Verifies an access token and that the key it was issued for still exists.
+    /// Verifies an access token and that the key it was issued for still exists; the token
+    /// holds what both its key holds now and it was granted.
     pub async fn access_token(&self, token: &str) -> Result<Arc<Key>, AuthError> {
-        let client_id = self.parts.tokens.verify(token).ok_or(AuthError::Invalid)?;
-        self.live_key(client_id.as_str()).await
+        let granted = self.parts.tokens.verify(token).ok_or(AuthError::Invalid)?;
+        let key = self.live_key(granted.client_id.as_str()).await?;
+        if key.scopes.is_subset(&granted.scopes) {
+            return Ok(key);
+        }
+        let scopes = key.scopes.intersection(&granted.scopes);
+        Ok(Arc::new(Key { scopes, ..Key::clone(&key) }))
     }
 
     /// The default key that a person's sign-in token signs in as. A key deleted since the token

@@ -159,7 +159,9 @@ fn issuable(claims: &Map<String, Value>, now: u64) -> bool {
         && text("azp").is_some_and(|azp| text("sub") == Some(format!("{azp}@clients").as_str()))
         && claims.get("iat").is_some_and(Value::is_u64)
         && claims.get("exp").and_then(Value::as_u64).is_some_and(|exp| exp > now)
-        && claims.get("scope").is_none_or(Value::is_string)
+        && claims
+            .get("scope")
+            .is_none_or(|scope| scope.as_str().is_some_and(|scope| scope.parse::<Scopes>().is_ok()))
 }
 
 proptest! {
@@ -208,7 +210,10 @@ proptest! {
         }
         let signed = service.keyring().signer().sign(&claims).unwrap();
         let now = u64::try_from(clock.now().timestamp()).unwrap();
-        let expected = issuable(&claims, now).then(|| ClientId::from(claims["azp"].as_str().unwrap()));
+        let expected = issuable(&claims, now).then(|| Granted {
+            client_id: ClientId::from(claims["azp"].as_str().unwrap()),
+            scopes: claims.get("scope").and_then(Value::as_str).map_or_else(Scopes::all, |scope| scope.parse().unwrap()),
+        });
         prop_assert_eq!(service.verify(&signed), expected, "{:?}", claims);
     }
 

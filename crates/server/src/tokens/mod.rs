@@ -67,17 +67,30 @@ pub struct Claims {
     pub exp: u64,
     pub gty: String,
     pub azp: String,
-    /// The key's scopes when the token was issued, space-separated (RFC 8693's `scope`): for
-    /// resource servers. Keyward itself reads the key's scopes now, not the token's.
-    #[serde(default)]
-    pub scope: String,
+    /// The scopes granted, space-separated (RFC 8693's `scope`): within the key's when issued,
+    /// and held only while the key still holds them. Tokens issued before tokens named their
+    /// scopes have none, and grant their key's.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "a_string")]
+    pub scope: Option<String>,
+}
+
+/// A claim that, when present, is a string: `null` is nothing Keyward issues.
+fn a_string<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    String::deserialize(deserializer).map(Some)
+}
+
+/// What a valid token grants: its key's rights, within the scopes it was issued for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Granted {
+    pub client_id: ClientId,
+    pub scopes: Scopes,
 }
 
 /// What a verified token is remembered as.
 #[derive(Clone)]
 struct Verified {
     exp: u64,
-    client_id: ClientId,
+    granted: Granted,
     /// The key that signed it: once that key retires, the token is refused though remembered.
     kid: Arc<str>,
 }
@@ -230,7 +243,7 @@ impl TokenService {
         self.keyring().jwks(self.clock.now())
     }
 
-    /// A signed access token for `client_id`, whose key holds `scopes`.
+    /// A signed access token for `client_id`, granting `scopes` (within its key's).
     pub fn issue(&self, client_id: &str, scopes: &Scopes) -> Result<String, SigningError> {
         let now = self.now_secs();
         let claims = Claims {
@@ -241,30 +254,33 @@ impl TokenService {
             exp: now + self.ttl.as_secs(),
             gty: GRANT_TYPE_CLAIM.to_owned(),
             azp: client_id.to_owned(),
-            scope: scopes.to_string(),
+            scope: Some(scopes.to_string()),
         };
         self.keyring().signer().sign(&claims)
     }
 
-    /// The client id a token this service signed was issued to, if the token is valid now: one
-    /// of our keys that has not retired signed it, for our issuer and audience, and it has not
-    /// expired.
-    pub fn verify(&self, token: &str) -> Option<ClientId> {
+    /// What a token this service signed grants, if the token is valid now: one of our keys that
+    /// has not retired signed it, for our issuer and audience, and it has not expired.
+    pub fn verify(&self, token: &str) -> Option<Granted> {
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         let now = self.clock.now();
         let now_secs = self.now_secs();
         if let Some(known) = self.verified.get(&digest) {
             let in_force = self.keyring().accepting(&known.kid, now).is_some();
-            return (now_secs < known.exp && in_force).then_some(known.client_id);
+            return (now_secs < known.exp && in_force).then_some(known.granted);
         }
         let (claims, kid) = self.check(token, now)?;
         // RFC 7519: valid only before `exp`, with no leeway.
         if now_secs >= claims.exp {
             return None;
         }
-        let client_id = ClientId::new(claims.azp);
-        self.verified.insert(digest, Verified { exp: claims.exp, client_id: client_id.clone(), kid });
-        Some(client_id)
+        let scopes = match claims.scope {
+            Some(scope) => scope.parse().ok()?,
+            None => Scopes::all(),
+        };
+        let granted = Granted { client_id: ClientId::new(claims.azp), scopes };
+        self.verified.insert(digest, Verified { exp: claims.exp, granted: granted.clone(), kid });
+        Some(granted)
     }
 
     /// The claims of `token`, and its key's `kid`, if one of our keys in force at `now` signed it
@@ -439,7 +455,11 @@ mod tests {
             (claims.iss.as_str(), claims.aud.as_str()),
             ("https://keys.example.com/", "https://keys.example.com/api")
         );
-        assert_eq!(service.verify(&token), Some(ClientId::from("c")), "valid when issued");
+        assert_eq!(
+            service.verify(&token).map(|granted| granted.client_id),
+            Some(ClientId::from("c")),
+            "valid when issued"
+        );
         clock.advance(Duration::from_secs(59));
         assert!(service.verify(&token).is_some(), "a second before expiry, remembered");
         let afresh = service_with(&keys, SigningAlgorithm::Rs256, BASE, clock.clone());
@@ -450,13 +470,42 @@ mod tests {
     }
 
     #[test]
+    fn a_token_grants_the_scopes_it_was_issued_for() {
+        let service = service(SigningAlgorithm::Rs256, Arc::new(ManualClock::starting_now()));
+        let reader: Scopes = "keys:read".parse().unwrap();
+        let token = service.issue("c", &reader).unwrap();
+        assert_eq!(claims_of(&token).scope.as_deref(), Some("keys:read"));
+        let granted = service.verify(&token).unwrap();
+        assert_eq!((granted.client_id.as_str(), &granted.scopes), ("c", &reader));
+        assert_eq!(service.verify(&token).unwrap().scopes, reader, "remembered alike");
+        // Signed by our key: one from before tokens named scopes, and one naming a scope that
+        // does not exist.
+        let mut claims = claims_of(&token);
+        claims.scope = None;
+        let unscoped = service.keyring().signer().sign(&claims).unwrap();
+        assert_eq!(service.verify(&unscoped).unwrap().scopes, Scopes::all(), "its key's, at use");
+        claims.scope = Some("keys:admin".into());
+        assert!(service.verify(&service.keyring().signer().sign(&claims).unwrap()).is_none());
+        let mut null = serde_json::to_value(&claims).unwrap();
+        null["scope"] = serde_json::Value::Null;
+        assert!(
+            service.verify(&service.keyring().signer().sign(&null).unwrap()).is_none(),
+            "no claim we issue"
+        );
+    }
+
+    #[test]
     fn a_token_for_another_issuer_or_audience_is_refused_although_our_key_signed_it() {
         let clock = Arc::new(ManualClock::starting_now());
         let keys = records(SigningAlgorithm::Rs256);
         let ours = service_with(&keys, SigningAlgorithm::Rs256, BASE, clock.clone());
         let elsewhere = service_with(&keys, SigningAlgorithm::Rs256, "https://evil.example", clock);
         let token = elsewhere.issue("c", &Scopes::all()).unwrap();
-        assert_eq!(elsewhere.verify(&token), Some(ClientId::from("c")), "our key signed it");
+        assert_eq!(
+            elsewhere.verify(&token).map(|granted| granted.client_id),
+            Some(ClientId::from("c")),
+            "our key signed it"
+        );
         assert!(ours.verify(&token).is_none(), "iss and aud are ours only");
     }
 
@@ -477,7 +526,7 @@ mod tests {
             validation.set_issuer(&[issuer(BASE)]);
             let claims = jsonwebtoken::decode::<Claims>(&token, &key, &validation).unwrap().claims;
             assert_eq!(claims.azp, "c");
-            assert_eq!(service.verify(&token), Some(ClientId::from("c")));
+            assert_eq!(service.verify(&token).map(|granted| granted.client_id), Some(ClientId::from("c")));
             let rs256_published = service
                 .jwks()
                 .keys

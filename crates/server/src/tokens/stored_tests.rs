@@ -60,7 +60,11 @@ async fn with_a_secret_key_no_private_key_is_stored_in_clear() {
     }
     let token = service.issue("c", &Scopes::all()).unwrap();
     let restarted = start(&store, Some(KEY), &clock).await.unwrap();
-    assert_eq!(restarted.verify(&token), Some(ClientId::from("c")), "the sealed keys open again");
+    assert_eq!(
+        restarted.verify(&token).map(|granted| granted.client_id),
+        Some(ClientId::from("c")),
+        "the sealed keys open again"
+    );
 }
 
 #[tokio::test]
@@ -78,7 +82,11 @@ async fn keys_stored_in_clear_are_sealed_at_the_first_start_with_a_secret_key() 
         sealed.iter().map(|record| &record.kid).collect::<Vec<_>>(),
         "the same keys"
     );
-    assert_eq!(sealed_start.verify(&token), Some(ClientId::from("c")), "their tokens verify");
+    assert_eq!(
+        sealed_start.verify(&token).map(|granted| granted.client_id),
+        Some(ClientId::from("c")),
+        "their tokens verify"
+    );
 }
 
 #[tokio::test]
@@ -125,7 +133,11 @@ async fn a_rotated_key_signs_and_the_old_one_verifies_until_it_retires() {
     second.reload(&store).await.unwrap();
     assert_eq!(kid_of(&second.issue("c", &Scopes::all()).unwrap()), new_kid);
     for service in [&first, &second] {
-        assert_eq!(service.verify(&before), Some(ClientId::from("c")), "the old key's token verifies");
+        assert_eq!(
+            service.verify(&before).map(|granted| granted.client_id),
+            Some(ClientId::from("c")),
+            "the old key's token verifies"
+        );
         assert!(service.jwks().find(&old_kid).is_some() && service.jwks().find(&new_kid).is_some());
     }
 
@@ -133,7 +145,11 @@ async fn a_rotated_key_signs_and_the_old_one_verifies_until_it_retires() {
     clock.advance(overlap - Duration::from_secs(1));
     let late = stale.issue("c", &Scopes::all()).unwrap();
     assert_eq!(kid_of(&late), old_kid);
-    assert_eq!(first.verify(&late), Some(ClientId::from("c")), "the old key has not retired yet");
+    assert_eq!(
+        first.verify(&late).map(|granted| granted.client_id),
+        Some(ClientId::from("c")),
+        "the old key has not retired yet"
+    );
     // The new key is stored a moment after the newest (see `rotate`).
     clock.advance(Duration::from_secs(2));
     for service in [&first, &second] {

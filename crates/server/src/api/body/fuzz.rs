@@ -131,12 +131,13 @@ fn verify_key_request() -> impl Strategy<Value = VerifyKeyRequest> {
 }
 
 fn token_request() -> impl Strategy<Value = TokenRequest> {
-    (optional_text(), optional_text(), optional_text(), optional_text()).prop_map(
-        |(grant_type, client_id, client_secret, audience)| TokenRequest {
+    (optional_text(), optional_text(), optional_text(), optional_text(), optional_text()).prop_map(
+        |(grant_type, client_id, client_secret, audience, scope)| TokenRequest {
             grant_type,
             client_id,
             client_secret: client_secret.map(Secret::new),
             audience,
+            scope,
         },
     )
 }
