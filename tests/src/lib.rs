@@ -325,6 +325,7 @@ async fn fresh_settings(configure: impl FnOnce(&mut ServeSettings)) -> (ServeSet
         cache_ttl: 30,
         token_algorithm: keyward_server::tokens::SigningAlgorithm::Rs256,
         cache_capacity: 100_000,
+        audit_retention_days: 365,
         throttle_per_key: NonZeroU32::new(10).expect("non-zero"),
         throttle_per_address: NonZeroU32::new(1000).expect("non-zero"),
         signing_keys_reload_ms: keyward_server::tokens::RELOAD_INTERVAL.as_millis() as u64,

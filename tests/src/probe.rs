@@ -234,6 +234,10 @@ impl Store for ProbedStore {
         self.inner.purge_events(before).await
     }
 
+    async fn purge_audit_events(&self, before: DateTime<Utc>, batch: u32) -> Result<u64, StoreError> {
+        self.write()?.purge_audit_events(before, batch).await
+    }
+
     async fn record_sign_in(
         &self,
         profile_id: &ProfileId,

@@ -49,6 +49,7 @@ contract!(
     a_rotation_adds_a_key_and_sealing_replaces_a_clear_one_once,
     totals_and_limits_follow_every_change,
     sign_ins_record_the_profile_and_provision_one_default_key,
+    audit_events_past_their_retention_are_purged_in_batches,
 );
 
 async fn open(url: String) -> Arc<dyn Store> {
@@ -382,4 +383,25 @@ async fn sign_ins_record_the_profile_and_provision_one_default_key(store: Arc<dy
         .await
         .unwrap();
     assert_eq!(adopted.id, by_hand.id);
+}
+
+async fn audit_events_past_their_retention_are_purged_in_batches(store: Arc<dyn Store>) {
+    let p = profile("p");
+    let now = Utc::now();
+    // 23 creates a year ago, 3 recent: one audit event each.
+    for n in 0..26 {
+        let at = if n < 23 { now - TimeDelta::days(400) + TimeDelta::seconds(n) } else { now };
+        store
+            .insert_created(&p, KeyId::new_random(), &credentials(&format!("k{n}")), at, 50, &by())
+            .await
+            .unwrap();
+    }
+    let purged = store.purge_audit_events(now - TimeDelta::days(365), 5).await.unwrap();
+    assert_eq!(purged, 23, "every old event, over five batches");
+    let kept = store.audit_events(&p, None, 100).await.unwrap();
+    assert_eq!(kept.len(), 3);
+    assert!(kept.iter().all(|event| event.at >= now - TimeDelta::seconds(1)), "{kept:?}");
+    assert_eq!(store.purge_audit_events(now - TimeDelta::days(365), 5).await.unwrap(), 0);
+    // The keys themselves are untouched.
+    assert_eq!(store.profile(&p).await.unwrap().created_keys, 26);
 }

@@ -189,6 +189,11 @@ pub struct ServeSettings {
     #[arg(long, env = "KEYWARD_CACHE_CAPACITY", default_value_t = 100_000)]
     pub cache_capacity: u64,
 
+    /// How long the audit log keeps an event, in days; older events are deleted hourly. 0 keeps
+    /// them for ever.
+    #[arg(long, env = "KEYWARD_AUDIT_RETENTION_DAYS", default_value_t = 365)]
+    pub audit_retention_days: u32,
+
     /// Uncached credential verifications allowed per public id (client id) and client address
     /// (IPv6 by /64) a minute; beyond it, 429 with Retry-After. A success starts them afresh;
     /// verified credentials are cached and never count.
@@ -350,6 +355,11 @@ impl HttpSettings {
 impl ServeSettings {
     pub fn token_ttl(&self) -> Duration {
         Duration::from_secs(self.token_ttl)
+    }
+
+    /// How long audit events are kept; `None`: for ever.
+    pub fn audit_retention(&self) -> Option<chrono::TimeDelta> {
+        (self.audit_retention_days > 0).then(|| chrono::TimeDelta::days(i64::from(self.audit_retention_days)))
     }
 
     pub fn cache_ttl(&self) -> Duration {

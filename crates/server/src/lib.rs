@@ -93,6 +93,8 @@ pub struct Services {
     pub http: config::HttpSettings,
     /// The origins whose scripts may call the API from a browser.
     pub cors: config::CorsOrigins,
+    /// How long audit events are kept; `None`: for ever.
+    pub audit_retention: Option<chrono::TimeDelta>,
 }
 
 impl AppState {
@@ -191,6 +193,7 @@ impl AppState {
             limits: Arc::new(api::limits::Limits::new(&settings.http)),
             http: settings.http.clone(),
             cors: settings.cors.cors_origins.clone(),
+            audit_retention: settings.audit_retention(),
         })))
     }
 }
@@ -218,7 +221,8 @@ pub fn key_format(settings: &KeySettings) -> anyhow::Result<KeyFormat> {
 }
 
 /// Serves the API on `listener` until `shutdown` completes, following other instances' deletes
-/// and renames and the signing keys' rotations, and sweeping stale initialised keys and old key events hourly.
+/// and renames and the signing keys' rotations, and sweeping stale initialised keys, old key
+/// events and audit events past their retention hourly.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
@@ -233,6 +237,7 @@ pub async fn serve(
     let rotations = tokio::spawn(state.tokens.clone().follow_rotations(state.store.clone()));
     let (keys, store) = (state.keys.clone(), state.store.clone());
     let retention = events::retention(state.cache.ttl());
+    let audit_retention = state.audit_retention;
     let sweeper = tokio::spawn(async move {
         // The first sweep comes one interval after the start, not at it: a server starting is
         // busy enough, and its store calls then belong to the requests it serves.
@@ -250,6 +255,14 @@ pub async fn serve(
                 && let Err(error) = store.purge_events(before).await
             {
                 tracing::warn!(%error, "purging old key events failed");
+            }
+            if let Some(before) = audit_retention.and_then(|kept| chrono::Utc::now().checked_sub_signed(kept))
+            {
+                match store.purge_audit_events(before, store::AUDIT_PURGE_BATCH).await {
+                    Ok(0) => {}
+                    Ok(purged) => tracing::info!(purged, "deleted audit events past their retention"),
+                    Err(error) => tracing::warn!(%error, "purging old audit events failed"),
+                }
             }
         }
     });

@@ -133,6 +133,9 @@ pub struct ProfileRecord {
     pub created_keys: u64,
 }
 
+/// The most audit events one transaction of the hourly purge deletes.
+pub const AUDIT_PURGE_BATCH: u32 = 10_000;
+
 /// One connection pool's use at a moment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PoolUsage {
@@ -607,6 +610,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// Deletes key events logged before `before`; returns how many.
     async fn purge_events(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
+
+    /// Deletes audit events recorded before `before`, oldest first, in transactions of at most
+    /// `batch` rows, so that writers wait for no long delete; returns how many.
+    async fn purge_audit_events(&self, before: DateTime<Utc>, batch: u32) -> Result<u64, StoreError>;
 
     /// Records a sign-in of the profile at `now` (its first, when the profile is new) and returns
     /// the profile as it is after it.

@@ -650,6 +650,25 @@ impl Store for PostgresStore {
         Ok(result.rows_affected())
     }
 
+    async fn purge_audit_events(&self, before: DateTime<Utc>, batch: u32) -> Result<u64, StoreError> {
+        let mut purged = 0;
+        loop {
+            let deleted = sqlx::query(
+                "DELETE FROM audit_events WHERE seq IN
+                   (SELECT seq FROM audit_events WHERE at < $1 ORDER BY at LIMIT $2)",
+            )
+            .bind(before)
+            .bind(i64::from(batch))
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+            purged += deleted;
+            if deleted < u64::from(batch) {
+                return Ok(purged);
+            }
+        }
+    }
+
     async fn record_sign_in(
         &self,
         profile_id: &ProfileId,

@@ -723,6 +723,27 @@ impl Store for SqliteStore {
         Ok(result.rows_affected())
     }
 
+    async fn purge_audit_events(&self, before: DateTime<Utc>, batch: u32) -> Result<u64, StoreError> {
+        let mut purged = 0;
+        loop {
+            let mut tx = self.begin_write().await?;
+            let deleted = sqlx::query(
+                "DELETE FROM audit_events WHERE seq IN
+                   (SELECT seq FROM audit_events WHERE at < ?1 ORDER BY at LIMIT ?2)",
+            )
+            .bind(to_micros(before))
+            .bind(i64::from(batch))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            tx.commit().await?;
+            purged += deleted;
+            if deleted < u64::from(batch) {
+                return Ok(purged);
+            }
+        }
+    }
+
     async fn record_sign_in(
         &self,
         profile_id: &ProfileId,
