@@ -53,7 +53,10 @@ pub fn finish(document: &mut utoipa::openapi::OpenApi) {
             HttpBuilder::new()
                 .scheme(HttpAuthScheme::Bearer)
                 .bearer_format("JWT")
-                .description(Some("An access token from `/oauth/token`: `Authorization: Bearer <token>`."))
+                .description(Some(
+                    "An access token from `/oauth/token`, or, where sign-in is configured, a person's \
+                     access token from the identity provider: `Authorization: Bearer <token>`.",
+                ))
                 .build(),
         ),
     );
