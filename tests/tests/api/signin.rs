@@ -101,14 +101,7 @@ async fn concurrent_first_sign_ins_of_one_person_make_one_default_key() {
     let signing = SigningKey::new("idp-1");
     let provider = IdentityProvider::start(&[&signing]).await;
     let server = server_trusting(&provider, 30_000).await;
-    let tokens: Vec<String> = (0..8)
-        .map(|i| {
-            format!(
-                "Bearer {}",
-                signing.sign(&with(provider.claims(PROFILE), json!({ "jti": i.to_string() })))
-            )
-        })
-        .collect();
+    let tokens = distinct_sign_ins(&provider, &signing, 8);
     let answers = futures::future::join_all(tokens.iter().map(|token| list(&server, token))).await;
     for (status, page) in &answers {
         assert_eq!(*status, StatusCode::OK, "{page}");
@@ -134,6 +127,18 @@ async fn a_deleted_default_key_is_provisioned_again_at_the_next_sign_in() {
     assert_eq!(keys(&page).len(), 1, "{page}");
     assert_ne!(keys(&page)[0]["id"], first.as_str());
     assert!(keys(&page)[0]["accessToken"].is_string());
+}
+
+/// `Authorization` values of `count` distinct sign-in tokens of one person.
+fn distinct_sign_ins(provider: &IdentityProvider, signing: &SigningKey, count: usize) -> Vec<String> {
+    (0..count)
+        .map(|i| {
+            format!(
+                "Bearer {}",
+                signing.sign(&with(provider.claims(PROFILE), json!({ "jti": i.to_string() })))
+            )
+        })
+        .collect()
 }
 
 /// `claims` with `changes` applied.
@@ -228,14 +233,7 @@ async fn first_sign_ins_on_two_instances_at_once_make_one_default_key() {
     let provider = IdentityProvider::start(&[&signing]).await;
     let first = server_trusting(&provider, 30_000).await;
     let second = first.start_beside().await;
-    let tokens: Vec<String> = (0..8)
-        .map(|i| {
-            format!(
-                "Bearer {}",
-                signing.sign(&with(provider.claims(PROFILE), json!({ "jti": i.to_string() })))
-            )
-        })
-        .collect();
+    let tokens = distinct_sign_ins(&provider, &signing, 8);
     let answers = futures::future::join_all(
         tokens.iter().enumerate().map(|(i, token)| list(if i % 2 == 0 { &first } else { &second }, token)),
     )
