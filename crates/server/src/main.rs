@@ -13,7 +13,6 @@ use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
 #[command(name = "keyward-server", version, about = "Issues, verifies and manages API keys")]
-#[command(args_conflicts_with_subcommands = true)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -167,6 +166,7 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    refuse_serve_flags_before_a_subcommand(&parsed.matches);
     let cli = parsed.cli;
     let logs = tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
@@ -199,6 +199,27 @@ async fn main() -> ExitCode {
             eprintln!("keyward-server: {error:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Serve's flags stand before no subcommand: `keyward-server --bind … keys create` would ignore
+/// them. (clap's `args_conflicts_with_subcommands` would refuse them too, but also the global
+/// `--log-format` and `--config` there.)
+fn refuse_serve_flags_before_a_subcommand(matches: &clap::ArgMatches) {
+    let Some((subcommand, _)) = matches.subcommand() else { return };
+    let mut command = Cli::command();
+    let given = command.get_arguments().find(|arg| {
+        !arg.is_global_set()
+            && matches.try_get_raw(arg.get_id().as_str()).is_ok()
+            && matches.value_source(arg.get_id().as_str()) == Some(clap::parser::ValueSource::CommandLine)
+    });
+    if let Some(arg) = given.map(|arg| arg.get_long().unwrap_or_default().to_owned()) {
+        command
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                format!("--{arg} is a flag of `serve`: give it after `{subcommand}`, if it takes it"),
+            )
+            .exit();
     }
 }
 

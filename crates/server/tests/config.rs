@@ -87,3 +87,28 @@ async fn serve_runs_with_the_files_settings() {
             .unwrap();
     assert_eq!(discovery["issuer"], "https://keys.example.test/", "{discovery}");
 }
+
+#[test]
+fn global_flags_go_before_a_subcommand_and_serves_flags_do_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = file(dir.path(), "bind = \"127.0.0.1:9999\"\n");
+    let output = command(dir.path())
+        .args(["--log-format", "json", "--config"])
+        .arg(&path)
+        .args(["config", "check"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.lines().any(|line| line == r#"bind = "127.0.0.1:9999"  # file"#), "{stdout}");
+
+    // Serve's own flags before another subcommand would be ignored: refused instead.
+    let output = command(dir.path())
+        .args(["--bind", "127.0.0.1:1", "keys", "create", "--profile", "p", "--name", "n"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("--bind is a flag of `serve`"), "{stderr}");
+    assert!(!dir.path().join("keyward.db").exists(), "nothing ran");
+}
