@@ -3,6 +3,7 @@
 pub mod cache;
 pub mod header;
 pub mod throttle;
+pub mod turns;
 
 pub use cache::CredentialCache;
 pub use header::Presented;
@@ -89,13 +90,12 @@ pub struct Authenticator {
     /// One uncached verification of a client id at a time: the others wait for it, then find its
     /// result in the cache. A burst of first uses of one key costs one lookup, one hash and no
     /// throttle cell, and concurrent guesses of one id are taken in turn.
-    turns: moka::sync::Cache<String, Arc<tokio::sync::Mutex<()>>>,
+    turns: turns::Turns<String>,
 }
 
 impl Authenticator {
     pub fn new(parts: AuthenticatorParts) -> Self {
-        let turns =
-            moka::sync::Cache::builder().max_capacity(parts.cache.capacity()).time_to_idle(TURN_WAIT).build();
+        let turns = turns::Turns::new(parts.cache.capacity(), TURN_WAIT);
         Self { parts, turns }
     }
 
@@ -161,10 +161,7 @@ impl Authenticator {
         if parts.cache.is_revoked(client_id) {
             return Err(AuthError::Invalid);
         }
-        let turn = self.turns.get_with_by_ref(client_id, Default::default);
-        let _turn = tokio::time::timeout(TURN_WAIT, turn.lock())
-            .await
-            .map_err(|_| AuthError::Busy(crate::hashing::HasherBusy))?;
+        let _turn = self.turns.take(client_id).await?;
         if let Some(principal) = parts.cache.verified(client_id, secret.expose()) {
             return Ok(principal);
         }

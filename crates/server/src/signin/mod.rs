@@ -9,6 +9,7 @@ pub mod providers;
 pub use providers::{Identity, IdentityProviders, SignInError};
 
 use crate::auth::AuthError;
+use crate::auth::turns::Turns;
 use crate::clock::Clock;
 use crate::ids::{ClientId, KeyId, ProfileId};
 use crate::keys::KeyService;
@@ -39,7 +40,7 @@ pub struct SignIn {
     /// token, not once per request.
     signed_in: Cache<[u8; 32], SignedIn>,
     /// One sign-in of a profile at a time, so that a burst of first requests provisions one key.
-    turns: Cache<ProfileId, Arc<tokio::sync::Mutex<()>>>,
+    turns: Turns<ProfileId>,
     /// The current access token of each default key shown, until it is due for renewal.
     access_tokens: Cache<KeyId, Issued>,
 }
@@ -67,7 +68,7 @@ impl SignIn {
         Self {
             providers,
             signed_in: Cache::builder().max_capacity(capacity).build(),
-            turns: Cache::builder().max_capacity(capacity).time_to_idle(TURN_WAIT).build(),
+            turns: Turns::new(capacity, TURN_WAIT),
             access_tokens: Cache::builder().max_capacity(capacity).time_to_live(parts.tokens.ttl()).build(),
             parts,
         }
@@ -91,10 +92,7 @@ impl SignIn {
         })?;
         let profile_id =
             crate::keys::validate_profile_id(&identity.subject).map_err(|_| AuthError::Invalid)?;
-        let turn = self.turns.get_with_by_ref(&profile_id, Default::default);
-        let _turn = tokio::time::timeout(TURN_WAIT, turn.lock())
-            .await
-            .map_err(|_| AuthError::Busy(crate::hashing::HasherBusy))?;
+        let _turn = self.turns.take(&profile_id).await?;
         let profile = self.parts.store.record_sign_in(&profile_id, now).await?;
         let key = match profile.default_key {
             Some(key) => key,
