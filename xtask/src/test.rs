@@ -70,8 +70,10 @@ pub fn run(cargo_args: &[String]) -> anyhow::Result<()> {
     let mut totals = Totals::default();
     let mut all_passed = true;
     // Everything, with SQLite as the HTTP suite's database; then the HTTP suite on PostgreSQL.
+    // Both select the whole workspace so that cargo resolves one set of features and the second
+    // run reuses the first's build: `-p keyward-tests` alone would build every dependency again.
     let runs: [(&[&str], &str); 2] =
-        [(&["--workspace"], "sqlite"), (&["-p", "keyward-tests", "--test", "api"], "postgres")];
+        [(&["--workspace"], "sqlite"), (&["--workspace", "--test", "api"], "postgres")];
     for (selection, backend) in runs {
         let mut child = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
             .current_dir(&root)
