@@ -8,7 +8,7 @@ use keyward_model::{KeyType, Scopes};
 use keyward_server::ids::{ClientId, KeyId, ProfileId};
 use keyward_server::store::{
     Actor, AuditEvent, InitialisedKey, Key, KeyEvent, KeyState, NewCredentials, PoolUsage, ProfileRecord,
-    SigningKeyRecord, Store, StoreError, StoredCredential,
+    SigningKeyRecord, Store, StoreError, StoredCredential, StoredPrivateKey,
 };
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
@@ -282,7 +282,12 @@ impl Store for ProbedStore {
         self.write()?.insert_signing_key(key).await
     }
 
-    async fn seal_signing_key(&self, kid: &str, sealed: &str) -> Result<(), StoreError> {
-        self.write()?.seal_signing_key(kid, sealed).await
+    async fn seal_signing_key(
+        &self,
+        kid: &str,
+        stored: &StoredPrivateKey,
+        sealed: &str,
+    ) -> Result<(), StoreError> {
+        self.write()?.seal_signing_key(kid, stored, sealed).await
     }
 }

@@ -46,7 +46,7 @@ contract!(
     pages_follow_one_order_and_positions_walk_it,
     initialised_keys_are_bounded_and_purged,
     the_first_signing_key_wins,
-    a_rotation_adds_a_key_and_sealing_replaces_a_clear_one_once,
+    a_rotation_adds_a_key_and_sealing_replaces_what_was_read_once,
     totals_and_limits_follow_every_change,
     sign_ins_record_the_profile_and_provision_one_default_key,
     audit_events_past_their_retention_are_purged_in_batches,
@@ -264,7 +264,7 @@ async fn the_first_signing_key_wins(store: Arc<dyn Store>) {
     assert!(now.contains(&rs256.kid) && !now.contains(&"late".to_owned()), "the first key stays");
 }
 
-async fn a_rotation_adds_a_key_and_sealing_replaces_a_clear_one_once(store: Arc<dyn Store>) {
+async fn a_rotation_adds_a_key_and_sealing_replaces_what_was_read_once(store: Arc<dyn Store>) {
     let at = Utc::now();
     let record = |kid: &str, created, private_key| SigningKeyRecord {
         kid: kid.to_owned(),
@@ -281,8 +281,9 @@ async fn a_rotation_adds_a_key_and_sealing_replaces_a_clear_one_once(store: Arc<
         .insert_signing_key(&record("second", newer, StoredPrivateKey::Sealed("second".into())))
         .await
         .unwrap();
-    store.seal_signing_key("first", "sealed").await.unwrap();
-    store.seal_signing_key("first", "sealed by another instance").await.unwrap();
+    let clear = StoredPrivateKey::Clear("pem".into());
+    store.seal_signing_key("first", &clear, "sealed").await.unwrap();
+    store.seal_signing_key("first", &clear, "sealed by another instance").await.unwrap();
     let stored = store.signing_keys().await.unwrap();
     assert_eq!(
         stored.iter().map(|key| key.kid.as_str()).collect::<Vec<_>>(),
@@ -290,6 +291,17 @@ async fn a_rotation_adds_a_key_and_sealing_replaces_a_clear_one_once(store: Arc<
         "oldest first"
     );
     assert!(matches!(&stored[0].private_key, StoredPrivateKey::Sealed(sealed) if sealed == "sealed"));
+    assert!(matches!(&stored[1].private_key, StoredPrivateKey::Sealed(sealed) if sealed == "second"));
+
+    // A rotation of the secret key seals again what the row holds as read, and only that.
+    let sealed = StoredPrivateKey::Sealed("sealed".into());
+    store.seal_signing_key("first", &sealed, "sealed with the new secret key").await.unwrap();
+    store.seal_signing_key("first", &sealed, "sealed again by another instance").await.unwrap();
+    store.seal_signing_key("second", &sealed, "not what the row holds").await.unwrap();
+    let stored = store.signing_keys().await.unwrap();
+    assert!(
+        matches!(&stored[0].private_key, StoredPrivateKey::Sealed(sealed) if sealed == "sealed with the new secret key")
+    );
     assert!(matches!(&stored[1].private_key, StoredPrivateKey::Sealed(sealed) if sealed == "second"));
 }
 

@@ -1,7 +1,9 @@
 //! Settings, read from flags or `KEYWARD_*` environment variables.
 
 use crate::api::client_address::ForwardedHeader;
-use crate::tokens::{SealingError, SealingKey, SigningAlgorithm};
+use crate::tokens::{
+    PREVIOUS_SECRET_KEY_SETTINGS, SECRET_KEY_SETTINGS, Sealing, SealingError, SealingKey, SigningAlgorithm,
+};
 use clap::Args;
 use ipnet::IpNet;
 use keyward_model::Secret;
@@ -94,38 +96,91 @@ pub struct SecretKeySettings {
     /// A file holding the secret key, as KEYWARD_SECRET_KEY would (e.g. a mounted secret).
     #[arg(long, env = "KEYWARD_SECRET_KEY_FILE")]
     pub secret_key_file: Option<PathBuf>,
+
+    /// While rotating the secret key: the one it replaces. Signing keys sealed with it still
+    /// open, and each start seals them again with the new key; remove it once every instance has
+    /// started with the new key.
+    #[arg(long, env = "KEYWARD_PREVIOUS_SECRET_KEY", hide_env_values = true, value_parser = secret)]
+    pub previous_secret_key: Option<Secret>,
+
+    /// A file holding the previous secret key, as KEYWARD_PREVIOUS_SECRET_KEY would.
+    #[arg(long, env = "KEYWARD_PREVIOUS_SECRET_KEY_FILE")]
+    pub previous_secret_key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretKeyError {
-    #[error("both KEYWARD_SECRET_KEY and KEYWARD_SECRET_KEY_FILE are set: set one")]
-    Both,
-    #[error("cannot read KEYWARD_SECRET_KEY_FILE {path}: {source}")]
-    Unreadable { path: PathBuf, source: std::io::Error },
+    #[error("both {0} are set: set one")]
+    Both(&'static str),
+    #[error("cannot read {setting} {path}: {source}")]
+    Unreadable { setting: &'static str, path: PathBuf, source: std::io::Error },
     #[error(transparent)]
     Malformed(#[from] SealingError),
+    /// Never says what the value was: it may be most of a secret.
+    #[error("the previous secret key ({PREVIOUS_SECRET_KEY_SETTINGS}) is not 32 bytes in base64")]
+    MalformedPrevious,
+    #[error(
+        "a previous secret key ({PREVIOUS_SECRET_KEY_SETTINGS}) is set without a secret key: set {SECRET_KEY_SETTINGS} to the new one"
+    )]
+    PreviousWithoutCurrent,
+    #[error(
+        "the previous secret key is the secret key itself: set {PREVIOUS_SECRET_KEY_SETTINGS} to the one it replaces"
+    )]
+    PreviousIsCurrent,
 }
 
 impl SecretKeySettings {
     /// No secret key: signing keys stored in clear.
     pub fn none() -> Self {
-        Self { secret_key: None, secret_key_file: None }
+        Self {
+            secret_key: None,
+            secret_key_file: None,
+            previous_secret_key: None,
+            previous_secret_key_file: None,
+        }
     }
 
-    /// The configured secret key, if any.
-    pub fn load(&self) -> Result<Option<SealingKey>, SecretKeyError> {
-        match (&self.secret_key, &self.secret_key_file) {
-            (Some(_), Some(_)) => Err(SecretKeyError::Both),
-            (Some(text), None) => Ok(Some(SealingKey::from_base64(text.expose())?)),
-            (None, Some(path)) => {
-                let text = Zeroizing::new(
-                    std::fs::read_to_string(path)
-                        .map_err(|source| SecretKeyError::Unreadable { path: path.clone(), source })?,
-                );
-                Ok(Some(SealingKey::from_base64(&text)?))
+    /// The configured secret keys, if any.
+    pub fn load(&self) -> Result<Option<Sealing>, SecretKeyError> {
+        let current = read_secret(&self.secret_key, &self.secret_key_file, SECRET_KEY_SETTINGS)?;
+        let previous = read_secret(
+            &self.previous_secret_key,
+            &self.previous_secret_key_file,
+            PREVIOUS_SECRET_KEY_SETTINGS,
+        )?;
+        let Some(current) = current else {
+            return match previous {
+                Some(_) => Err(SecretKeyError::PreviousWithoutCurrent),
+                None => Ok(None),
+            };
+        };
+        let key = SealingKey::from_base64(&current)?;
+        let previous = match previous {
+            None => None,
+            Some(previous) if previous.trim() == current.trim() => {
+                return Err(SecretKeyError::PreviousIsCurrent);
             }
-            (None, None) => Ok(None),
-        }
+            Some(previous) => {
+                Some(SealingKey::from_base64(&previous).map_err(|_| SecretKeyError::MalformedPrevious)?)
+            }
+        };
+        Ok(Some(Sealing::new(key, previous)))
+    }
+}
+
+/// The secret a setting or the file another setting names holds; `settings` names both.
+fn read_secret(
+    value: &Option<Secret>,
+    file: &Option<PathBuf>,
+    settings: &'static str,
+) -> Result<Option<Zeroizing<String>>, SecretKeyError> {
+    match (value, file) {
+        (Some(_), Some(_)) => Err(SecretKeyError::Both(settings)),
+        (Some(text), None) => Ok(Some(Zeroizing::new(text.expose().to_owned()))),
+        (None, Some(path)) => std::fs::read_to_string(path)
+            .map(|text| Some(Zeroizing::new(text)))
+            .map_err(|source| SecretKeyError::Unreadable { setting: settings, path: path.clone(), source }),
+        (None, None) => Ok(None),
     }
 }
 
@@ -135,6 +190,8 @@ impl std::fmt::Debug for SecretKeySettings {
         f.debug_struct("SecretKeySettings")
             .field("secret_key", &self.secret_key.as_ref().map(|_| "<redacted>"))
             .field("secret_key_file", &self.secret_key_file)
+            .field("previous_secret_key", &self.previous_secret_key.as_ref().map(|_| "<redacted>"))
+            .field("previous_secret_key_file", &self.previous_secret_key_file)
             .finish()
     }
 }

@@ -147,6 +147,45 @@ fn a_server_refuses_to_start_with_a_wrong_or_malformed_secret_key() {
 }
 
 #[test]
+fn the_secret_key_rotates_with_the_previous_one_beside_it() {
+    const OLD: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    const NEW: &str = "HxwdHh8AAQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRo=";
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("old.key"), format!("{OLD}\n")).unwrap();
+    let rotate = |env: &[(&str, &str)]| {
+        let mut command = command(dir.path());
+        command.args(["signing-keys", "rotate"]).envs(env.iter().copied());
+        let output = command.output().unwrap();
+        (output.status.success(), String::from_utf8_lossy(&output.stderr).into_owned())
+    };
+    let (sealed_with_old, stderr) = rotate(&[("KEYWARD_SECRET_KEY", OLD)]);
+    assert!(sealed_with_old, "{stderr}");
+    let (new_alone, stderr) = rotate(&[("KEYWARD_SECRET_KEY", NEW)]);
+    assert!(!new_alone && stderr.contains("KEYWARD_PREVIOUS_SECRET_KEY"), "{stderr}");
+    let (rotating, stderr) =
+        rotate(&[("KEYWARD_SECRET_KEY", NEW), ("KEYWARD_PREVIOUS_SECRET_KEY_FILE", "old.key")]);
+    assert!(rotating, "{stderr}");
+
+    for (env, expected) in [
+        (&[("KEYWARD_PREVIOUS_SECRET_KEY", OLD)][..], "without a secret key"),
+        (&[("KEYWARD_SECRET_KEY", NEW), ("KEYWARD_PREVIOUS_SECRET_KEY", "c2hvcnQ=")], "previous secret key"),
+        (&[("KEYWARD_SECRET_KEY", NEW), ("KEYWARD_PREVIOUS_SECRET_KEY", NEW)], "the secret key itself"),
+        (
+            &[
+                ("KEYWARD_SECRET_KEY", NEW),
+                ("KEYWARD_PREVIOUS_SECRET_KEY", OLD),
+                ("KEYWARD_PREVIOUS_SECRET_KEY_FILE", "old.key"),
+            ],
+            "set one",
+        ),
+    ] {
+        let (accepted, stderr) = rotate(env);
+        assert!(!accepted && stderr.contains(expected), "{env:?}: {stderr}");
+        assert!(!stderr.contains(OLD) && !stderr.contains(NEW) && !stderr.contains("c2hvcnQ="), "{stderr}");
+    }
+}
+
+#[test]
 fn help_documents_every_setting() {
     let output = Command::new(BINARY).args(["serve", "--help"]).output().unwrap();
     let help = String::from_utf8(output.stdout).unwrap();
@@ -165,6 +204,8 @@ fn help_documents_every_setting() {
         "KEYWARD_THROTTLE_PER_ADDRESS",
         "KEYWARD_SECRET_KEY",
         "KEYWARD_SECRET_KEY_FILE",
+        "KEYWARD_PREVIOUS_SECRET_KEY",
+        "KEYWARD_PREVIOUS_SECRET_KEY_FILE",
         "KEYWARD_CORS_ORIGINS",
     ] {
         assert!(help.contains(variable), "{variable} is not in --help");

@@ -656,9 +656,14 @@ pub trait Store: Send + Sync + 'static {
     /// Stores `key` beside the others: a rotation.
     async fn insert_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError>;
 
-    /// Replaces the private key of `kid`, if it is still stored in clear, by `sealed`; a key
-    /// already sealed (by another instance starting) is left as it is.
-    async fn seal_signing_key(&self, kid: &str, sealed: &str) -> Result<(), StoreError>;
+    /// Replaces the private key of `kid` by `sealed` if the row still holds `stored`, as it was
+    /// read; a key sealed meanwhile (by another instance starting) is left as it is.
+    async fn seal_signing_key(
+        &self,
+        kid: &str,
+        stored: &StoredPrivateKey,
+        sealed: &str,
+    ) -> Result<(), StoreError>;
 }
 
 /// Opens the store that the settings' URL names (SQLite or PostgreSQL, by its scheme) and brings

@@ -866,11 +866,21 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn seal_signing_key(&self, kid: &str, sealed: &str) -> Result<(), StoreError> {
+    async fn seal_signing_key(
+        &self,
+        kid: &str,
+        stored: &StoredPrivateKey,
+        sealed: &str,
+    ) -> Result<(), StoreError> {
+        let (was, was_sealed) = stored.columns();
         let mut tx = self.begin_write().await?;
-        sqlx::query("UPDATE signing_keys SET private_key = ?2, sealed = TRUE WHERE kid = ?1 AND NOT sealed")
+        sqlx::query(
+            "UPDATE signing_keys SET private_key = ?2, sealed = TRUE WHERE kid = ?1 AND private_key = ?3 AND sealed = ?4",
+        )
             .bind(kid)
             .bind(sealed)
+            .bind(was)
+            .bind(was_sealed)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;

@@ -6,7 +6,7 @@
 //! until `superseded + reload lag + TTL`, then retires: it is neither published nor accepted, and
 //! its private key is not even opened.
 
-use super::sealing::{SealingError, SealingKey};
+use super::sealing::{Sealing, SealingError};
 use super::signing::{SigningAlgorithm, SigningKey, SigningKeyError};
 use crate::store::{SigningKeyRecord, StoredPrivateKey};
 use chrono::{DateTime, Utc};
@@ -42,7 +42,7 @@ pub(super) struct Reading<'a> {
     pub algorithm: SigningAlgorithm,
     /// How long a superseded key keeps verifying: the token TTL and the reload lag.
     pub overlap: Duration,
-    pub sealing: Option<&'a SealingKey>,
+    pub sealing: Option<&'a Sealing>,
     /// The keyring this one replaces, whose parsed keys are taken over.
     pub previous: Option<&'a Keyring>,
 }

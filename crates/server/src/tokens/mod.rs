@@ -8,8 +8,8 @@
 //!
 //! `signing-keys rotate` stores a newer key, which every instance picks up at its next reload
 //! ([`RELOAD_INTERVAL`]); `keyring` decides which keys sign, verify and have retired. With a
-//! secret key configured, private keys are stored sealed (`sealing`); keys found in clear are
-//! sealed at start.
+//! secret key configured, private keys are stored sealed (`sealing`); keys found in clear, or
+//! sealed with the previous secret key during a rotation of it, are sealed again at start.
 //!
 //! A token verified once is remembered (by its SHA-256, until its expiry) so that a client
 //! presenting the same token again costs a hash and a lookup, not a signature check.
@@ -19,7 +19,7 @@ mod sealing;
 mod signing;
 
 pub use keyring::KeyringError;
-pub use sealing::{SECRET_KEY_SETTINGS, SealingError, SealingKey};
+pub use sealing::{PREVIOUS_SECRET_KEY_SETTINGS, SECRET_KEY_SETTINGS, Sealing, SealingError, SealingKey};
 pub use signing::{SigningAlgorithm, SigningError, SigningKey, SigningKeyError};
 
 use crate::clock::Clock;
@@ -106,7 +106,7 @@ pub struct TokenSettings {
     /// The deployment's base URL: every token's issuer and audience, checked on every token.
     pub base_url: String,
     /// Seals the private keys in the database; without it they are stored in clear.
-    pub sealing: Option<Arc<SealingKey>>,
+    pub sealing: Option<Arc<Sealing>>,
     /// How often the keys are read again ([`RELOAD_INTERVAL`] but in tests).
     pub reload_interval: Duration,
 }
@@ -116,7 +116,7 @@ pub struct TokenService {
     /// The keys in force, swapped whole by a reload.
     keyring: RwLock<Arc<Keyring>>,
     algorithm: SigningAlgorithm,
-    sealing: Option<Arc<SealingKey>>,
+    sealing: Option<Arc<Sealing>>,
     reload_interval: Duration,
     ttl: Duration,
     /// `iss` and `aud` of every token issued, and required of every token verified.
@@ -128,8 +128,8 @@ pub struct TokenService {
 }
 
 impl TokenService {
-    /// Loads the database's signing keys, first sealing those stored in clear when a secret key
-    /// is configured, and making and storing an RS256 key and one for the configured algorithm
+    /// Loads the database's signing keys, first sealing with the secret key, when one is
+    /// configured, those stored in clear or sealed with the previous secret key, and making and storing an RS256 key and one for the configured algorithm
     /// where there is none. Tokens are issued and checked at `clock`'s time.
     pub async fn load_or_create(
         store: &dyn Store,
@@ -140,7 +140,15 @@ impl TokenService {
         let sealing = settings.sealing.as_deref();
         let stored = store.signing_keys().await?;
         match sealing {
-            Some(sealing) => seal_stored(store, &stored, sealing).await?,
+            Some(sealing) => {
+                seal_again(store, &stored, sealing).await?;
+                if sealing.rotating() {
+                    tracing::warn!(
+                        "the previous secret key ({PREVIOUS_SECRET_KEY_SETTINGS}) is set: remove it once every \
+                         instance has started with the current one"
+                    );
+                }
+            }
             None => tracing::warn!(
                 "no secret key ({SECRET_KEY_SETTINGS}): token signing keys are stored in clear, and \
                  whoever reads the database can sign tokens"
@@ -314,7 +322,7 @@ impl TokenService {
 pub async fn rotate(
     store: &dyn Store,
     algorithm: SigningAlgorithm,
-    sealing: Option<&SealingKey>,
+    sealing: Option<&Sealing>,
     now: DateTime<Utc>,
 ) -> Result<String, TokenKeyError> {
     let stored = store.signing_keys().await?;
@@ -341,7 +349,7 @@ fn overlap(ttl: Duration, reload_interval: Duration) -> Duration {
 /// A new key pair of `algorithm`, made at `now`, as it is stored: sealed when `sealing` is given.
 async fn new_record(
     algorithm: SigningAlgorithm,
-    sealing: Option<&SealingKey>,
+    sealing: Option<&Sealing>,
     now: DateTime<Utc>,
 ) -> Result<SigningKeyRecord, TokenKeyError> {
     let (kid, pem) = tokio::task::spawn_blocking(move || SigningKey::generate(algorithm))
@@ -354,19 +362,28 @@ async fn new_record(
     Ok(SigningKeyRecord { kid, algorithm, private_key, created: now })
 }
 
-/// Seals every key of `stored` kept in clear, after checking that each opens again.
-async fn seal_stored(
+/// Seals with the current secret key every key of `stored` kept in clear or sealed with the
+/// previous secret key, after checking that each opens again. A key that opens with neither is
+/// left for the keyring to refuse if it is still in force.
+async fn seal_again(
     store: &dyn Store,
     stored: &[SigningKeyRecord],
-    sealing: &SealingKey,
+    sealing: &Sealing,
 ) -> Result<(), TokenKeyError> {
     for record in stored {
-        if let StoredPrivateKey::Clear(pem) = &record.private_key {
-            let sealed = sealing.seal(&record.kid, pem)?;
-            sealing.open(&record.kid, &sealed)?;
-            store.seal_signing_key(&record.kid, &sealed).await?;
-            tracing::info!(kid = %record.kid, "sealed a token signing key stored in clear");
-        }
+        let sealed = match &record.private_key {
+            StoredPrivateKey::Clear(pem) => {
+                let sealed = sealing.seal(&record.kid, pem)?;
+                sealing.open(&record.kid, &sealed)?;
+                sealed
+            }
+            StoredPrivateKey::Sealed(sealed) => match sealing.reseal(&record.kid, sealed) {
+                Ok(Some(resealed)) => resealed,
+                Ok(None) | Err(_) => continue,
+            },
+        };
+        store.seal_signing_key(&record.kid, &record.private_key, &sealed).await?;
+        tracing::info!(kid = %record.kid, "sealed a token signing key with the current secret key");
     }
     Ok(())
 }

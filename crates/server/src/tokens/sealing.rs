@@ -3,6 +3,10 @@
 //! Whoever reads the database (or a backup of it) must not be able to sign tokens. Each private
 //! key is sealed with a random 96-bit nonce and its `kid` as associated data, so that a sealed key
 //! moved to another row does not open. What is stored is `base64(nonce || ciphertext || tag)`.
+//!
+//! The secret key is rotated without a pause: while the previous key is configured beside the new
+//! one, keys sealed with either open, and each start seals again with the new key what only the
+//! previous one opens.
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, NONCE_LEN, Nonce, RandomizedNonceKey};
 use base64::Engine;
@@ -11,6 +15,10 @@ use zeroize::Zeroizing;
 
 /// The settings a secret key comes from, as error messages name them.
 pub const SECRET_KEY_SETTINGS: &str = "KEYWARD_SECRET_KEY or KEYWARD_SECRET_KEY_FILE";
+
+/// The settings the previous secret key comes from during a rotation.
+pub const PREVIOUS_SECRET_KEY_SETTINGS: &str =
+    "KEYWARD_PREVIOUS_SECRET_KEY or KEYWARD_PREVIOUS_SECRET_KEY_FILE";
 
 #[derive(Debug, thiserror::Error)]
 pub enum SealingError {
@@ -21,7 +29,8 @@ pub enum SealingError {
     NoSecretKey { kid: String },
     #[error(
         "the signing key {kid} does not open with the configured secret key ({SECRET_KEY_SETTINGS}): \
-         it was sealed with another, or the stored value is damaged"
+         it was sealed with another (while rotating the secret key, set the old one as \
+         {PREVIOUS_SECRET_KEY_SETTINGS}), or the stored value is damaged"
     )]
     WrongSecretKey { kid: String },
     #[error("could not seal the signing key {kid}")]
@@ -30,6 +39,50 @@ pub enum SealingError {
 
 /// The key that seals signing keys: AES-256-GCM with a random nonce per seal.
 pub struct SealingKey(RandomizedNonceKey);
+
+/// The secret keys of a deployment: the current one seals, and during a rotation of the secret
+/// key the previous one still opens.
+#[derive(Debug)]
+pub struct Sealing {
+    current: SealingKey,
+    previous: Option<SealingKey>,
+}
+
+impl Sealing {
+    pub fn new(current: SealingKey, previous: Option<SealingKey>) -> Self {
+        Self { current, previous }
+    }
+
+    /// Whether a previous key is configured beside the current one.
+    pub fn rotating(&self) -> bool {
+        self.previous.is_some()
+    }
+
+    /// `private_key` sealed with the current key for the key `kid`, as stored.
+    pub fn seal(&self, kid: &str, private_key: &str) -> Result<String, SealingError> {
+        self.current.seal(kid, private_key)
+    }
+
+    /// The private key that `sealed` holds for the key `kid`, sealed with either key.
+    pub fn open(&self, kid: &str, sealed: &str) -> Result<Zeroizing<String>, SealingError> {
+        self.current.open(kid, sealed).or_else(|error| match &self.previous {
+            Some(previous) => previous.open(kid, sealed).map_err(|_| error),
+            None => Err(error),
+        })
+    }
+
+    /// `sealed` sealed again with the current key when only the previous key opens it; `None`
+    /// when the current key opens it already.
+    pub fn reseal(&self, kid: &str, sealed: &str) -> Result<Option<String>, SealingError> {
+        if self.current.open(kid, sealed).is_ok() {
+            return Ok(None);
+        }
+        let pem = self.open(kid, sealed)?;
+        let resealed = self.seal(kid, &pem)?;
+        self.current.open(kid, &resealed)?;
+        Ok(Some(resealed))
+    }
+}
 
 impl std::fmt::Debug for SealingKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -95,6 +148,27 @@ mod tests {
         for damaged in ["", "AAAA", "not base64!", &sealed[..sealed.len() - 4]] {
             assert!(key.open("kid-1", damaged).is_err(), "{damaged:?}");
         }
+    }
+
+    #[test]
+    fn during_a_rotation_either_key_opens_and_only_the_new_one_seals() {
+        let pem = "-----BEGIN PRIVATE KEY-----";
+        let old = Sealing::new(SealingKey::from_base64(KEY).unwrap(), None);
+        let sealed_before = old.seal("kid-1", pem).unwrap();
+        let rotating = Sealing::new(
+            SealingKey::from_base64(OTHER).unwrap(),
+            Some(SealingKey::from_base64(KEY).unwrap()),
+        );
+        assert_eq!(rotating.open("kid-1", &sealed_before).unwrap().as_str(), pem, "the previous key opens");
+        let sealed_now = rotating.seal("kid-1", pem).unwrap();
+        assert!(old.open("kid-1", &sealed_now).is_err(), "sealed with the new key, not the previous");
+
+        let resealed = rotating.reseal("kid-1", &sealed_before).unwrap().expect("sealed again");
+        let new = Sealing::new(SealingKey::from_base64(OTHER).unwrap(), None);
+        assert_eq!(new.open("kid-1", &resealed).unwrap().as_str(), pem, "the new key alone opens it");
+        assert!(new.open("kid-1", &sealed_before).is_err());
+        assert!(rotating.reseal("kid-1", &resealed).unwrap().is_none(), "nothing to do the second time");
+        assert!(matches!(rotating.reseal("kid-2", &sealed_before), Err(SealingError::WrongSecretKey { .. })));
     }
 
     #[test]

@@ -22,7 +22,7 @@ fn settings(algorithm: SigningAlgorithm, secret_key: Option<&str>) -> TokenSetti
         ttl: Duration::from_secs(60),
         cache_capacity: 1000,
         base_url: "https://keys.example.com".into(),
-        sealing: secret_key.map(|key| Arc::new(SealingKey::from_base64(key).unwrap())),
+        sealing: secret_key.map(|key| Arc::new(Sealing::new(SealingKey::from_base64(key).unwrap(), None))),
         reload_interval: RELOAD_INTERVAL,
     }
 }
@@ -106,6 +106,46 @@ async fn a_missing_or_wrong_secret_key_is_refused_at_start_naming_the_setting() 
         assert!(refused.to_string().contains("KEYWARD_SECRET_KEY"));
     }
     assert_eq!(store.signing_keys().await.unwrap().len(), 2, "nothing stored by the refusals");
+}
+
+/// A rotation of the secret key with no pause: instances started with the new key and the
+/// previous one beside it open the keys sealed with either and seal them again with the new key,
+/// which from then on opens them alone. An instance still running with the old key goes on
+/// reloading, and tokens signed before verify throughout.
+#[tokio::test]
+async fn the_secret_key_rotates_with_the_previous_one_beside_it() {
+    let (_dir, store) = store().await;
+    let clock = Arc::new(ManualClock::starting_now());
+    let old_instance = start(&store, Some(KEY), &clock).await.unwrap();
+    let token = old_instance.issue("c", &Scopes::all()).unwrap();
+    let Err(refused) = start(&store, Some(OTHER), &clock).await else {
+        panic!("the new key alone opened keys sealed with the old one");
+    };
+    assert!(refused.to_string().contains("KEYWARD_PREVIOUS_SECRET_KEY"), "{refused}");
+
+    let mut rotating = settings(SigningAlgorithm::Es256, None);
+    rotating.sealing = Some(Arc::new(Sealing::new(
+        SealingKey::from_base64(OTHER).unwrap(),
+        Some(SealingKey::from_base64(KEY).unwrap()),
+    )));
+    let new_instance = TokenService::load_or_create(&store, &rotating, clock.clone()).await.unwrap();
+    let (old, new) = (SealingKey::from_base64(KEY).unwrap(), SealingKey::from_base64(OTHER).unwrap());
+    let stored = store.signing_keys().await.unwrap();
+    assert_eq!(stored.len(), 2, "the same keys, no new ones");
+    for record in &stored {
+        let StoredPrivateKey::Sealed(sealed) = &record.private_key else {
+            panic!("{} is stored in clear", record.kid);
+        };
+        assert!(new.open(&record.kid, sealed).is_ok(), "{} is sealed with the new key", record.kid);
+        assert!(old.open(&record.kid, sealed).is_err(), "{} still opens with the old key", record.kid);
+    }
+
+    old_instance.reload(&store).await.unwrap();
+    let after = start(&store, Some(OTHER), &clock).await.unwrap();
+    for service in [&old_instance, &new_instance, &after] {
+        assert_eq!(service.verify(&token).map(|granted| granted.client_id), Some(ClientId::from("c")));
+    }
+    assert_eq!(kid_of(&after.issue("c", &Scopes::all()).unwrap()), kid_of(&token), "the signing key is kept");
 }
 
 /// A rotation on one instance: the new key signs there at once and on another at its reload;
