@@ -5,6 +5,7 @@ mod common;
 use common::{Running, command};
 
 const SECRET_KEY: &str = "c2VjcmV0LWtleS1vZi10aGlydHktdHdvLWJ5dGVzISE=";
+const PREVIOUS_SECRET_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 const PASSWORD: &str = "pg-pass-word";
 
 fn file(dir: &std::path::Path, text: &str) -> std::path::PathBuf {
@@ -24,6 +25,7 @@ bind = "127.0.0.1:9999"
 token_ttl = 3600
 cache_ttl = 60
 secret_key = "{SECRET_KEY}"
+previous_secret_key = "{PREVIOUS_SECRET_KEY}"
 database_url = "postgres://keyward:{PASSWORD}@db.internal:5432/keyward"
 trusted_proxies = ["10.0.0.0/8", "fd00::/8"]
 "#
@@ -43,12 +45,13 @@ trusted_proxies = ["10.0.0.0/8", "fd00::/8"]
         "cache_ttl = 5  # flag",
         "max_keys_per_profile = 50  # default",
         r#"secret_key = "********"  # file"#,
+        r#"previous_secret_key = "********"  # file"#,
         r#"database_url = "postgres://keyward:********@db.internal:5432/keyward"  # file"#,
         r#"trusted_proxies = ["10.0.0.0/8", "fd00::/8"]  # file"#,
     ] {
         assert!(stdout.lines().any(|printed| printed == line), "{line:?} not in\n{stdout}");
     }
-    for secret in [SECRET_KEY, PASSWORD] {
+    for secret in [SECRET_KEY, PREVIOUS_SECRET_KEY, PASSWORD] {
         assert!(!stdout.contains(secret) && !stderr.contains(secret), "{secret} printed");
     }
 }
