@@ -50,6 +50,7 @@ contract!(
     totals_and_limits_follow_every_change,
     sign_ins_record_the_profile_and_provision_one_default_key,
     audit_events_past_their_retention_are_purged_in_batches,
+    an_audit_event_keeps_who_acted,
 );
 
 async fn open(url: String) -> Arc<dyn Store> {
@@ -416,4 +417,28 @@ async fn audit_events_past_their_retention_are_purged_in_batches(store: Arc<dyn 
     assert_eq!(store.purge_audit_events(now - TimeDelta::days(365), 5).await.unwrap(), 0);
     // The keys themselves are untouched.
     assert_eq!(store.profile(&p).await.unwrap().created_keys, 26);
+}
+
+/// The key, the address and, for a person signed in, the identity provider, as written.
+async fn an_audit_event_keeps_who_acted(store: Arc<dyn Store>) {
+    let p = profile("acted");
+    let actors = [
+        by(),
+        Actor { client_id: Some(ClientId::from("key")), address: Some([10, 0, 0, 7].into()), issuer: None },
+        Actor {
+            client_id: Some(ClientId::from("default")),
+            address: Some("2001:db8::1".parse().unwrap()),
+            issuer: Some("https://idp.example.com/".into()),
+        },
+    ];
+    for (n, actor) in actors.iter().enumerate() {
+        let name = format!("k{n}");
+        store
+            .insert_created(&p, KeyId::new_random(), &credentials(&name), Utc::now(), 50, actor)
+            .await
+            .unwrap();
+    }
+    let mut recorded = store.audit_events(&p, None, 10).await.unwrap();
+    recorded.reverse();
+    assert_eq!(recorded.iter().map(|event| event.actor.clone()).collect::<Vec<_>>(), actors);
 }

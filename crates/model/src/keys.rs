@@ -207,6 +207,12 @@ pub struct AuditEntry {
     /// The identifier of the key that made the change; absent for the server's command line.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub by: Option<String>,
+    /// The identity provider (its issuer) of the person who made the change, signed in and
+    /// acting through their default key (`by`), or having it provisioned; absent when a key's
+    /// own credentials or access token made it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "https://example.eu.auth0.com/")]
+    pub signed_in_with: Option<String>,
     /// The address the change was asked from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address: Option<String>,

@@ -1,7 +1,7 @@
 //! The life of a key, shared by both API dialects and the command line: validation, the limit,
 //! credential generation and hashing, and revocation on delete.
 
-use crate::auth::CredentialCache;
+use crate::auth::{CredentialCache, Principal, Via};
 use crate::hashing::SecretHasher;
 use crate::ids::{KeyId, ProfileId};
 use crate::secrets::GeneratedCredentials;
@@ -63,11 +63,15 @@ impl Requester {
         Requester { actor: Actor::default(), scopes: Scopes::all() }
     }
 
-    /// A caller authenticated as `key`, from `address`.
-    pub fn key(key: &Key, address: Option<IpAddr>) -> Self {
+    /// A caller authenticated as `caller`, from `address`.
+    pub fn caller(caller: &Principal, address: Option<IpAddr>) -> Self {
+        let issuer = match &caller.via {
+            Via::SignIn { issuer } => Some(issuer.to_string()),
+            Via::Credentials => None,
+        };
         Requester {
-            actor: Actor { client_id: Some(key.client_id.clone()), address },
-            scopes: key.scopes.clone(),
+            actor: Actor { client_id: Some(caller.client_id.clone()), address, issuer },
+            scopes: caller.scopes.clone(),
         }
     }
 

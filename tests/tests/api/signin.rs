@@ -244,3 +244,42 @@ async fn first_sign_ins_on_two_instances_at_once_make_one_default_key() {
     let (_, page) = list(&second, &tokens[0]).await;
     assert_eq!(keys(&page).len(), 1, "{page}");
 }
+
+/// The audit log tells a person's changes from a key's: a change made signed in names the
+/// identity provider beside the default key it was made through, and so does the default key's
+/// provisioning; a change made with the default key's own access token names none.
+#[tokio::test]
+async fn the_audit_log_names_the_identity_provider_of_a_change_made_signed_in() {
+    let signing = SigningKey::new("idp-1");
+    let provider = IdentityProvider::start(&[&signing]).await;
+    let server = server_trusting(&provider, 30_000).await;
+    let person = format!("Bearer {}", signing.sign(&provider.claims(PROFILE)));
+    let (status, page) = list(&server, &person).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let key_token =
+        format!("Bearer {}", keys(&page)[0]["accessToken"].as_str().expect("the default key's token"));
+
+    let (_, _, initialised) = server.send(server.post("/api/apikeys").header("Authorization", &person)).await;
+    let path = format!("/api/apikeys/{}", initialised["id"].as_str().expect("an id"));
+    let (status, _, created) =
+        server.send(server.put(&path).header("Authorization", &person).json(&json!({ "name": "ci" }))).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let (status, _, renamed) = server
+        .send(server.put(&path).header("Authorization", &key_token).json(&json!({ "name": "ci2" })))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{renamed}");
+
+    let (status, _, entries) =
+        server.send(server.get("/api/v1/keys/audit").header("Authorization", &person)).await;
+    assert_eq!(status, StatusCode::OK, "{entries}");
+    let entries = entries.as_array().expect("a list");
+    let actions: Vec<&str> = entries.iter().map(|entry| entry["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["renamed", "created", "created"], "newest first: {entries:?}");
+    let (by_token, by_person, provisioned) = (&entries[0], &entries[1], &entries[2]);
+    assert!(by_token.get("signedInWith").is_none(), "the key's own token acted: {by_token}");
+    assert_eq!(by_person["signedInWith"], provider.issuer.as_str(), "{by_person}");
+    assert_eq!(by_person["by"], by_token["by"], "both through the default key");
+    assert_eq!(provisioned["name"], "default");
+    assert_eq!(provisioned["signedInWith"], provider.issuer.as_str(), "{provisioned}");
+    assert!(provisioned.get("by").is_none(), "no key acted: {provisioned}");
+}

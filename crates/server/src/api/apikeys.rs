@@ -7,7 +7,7 @@ use crate::api::client_address::ClientAddress;
 use crate::api::hal::{HalError, PathKey};
 use crate::api::rendered::PageKey;
 use crate::api::{cursor, links};
-use crate::auth::{Principal, Via};
+use crate::auth::Principal;
 use crate::error::Fault;
 use crate::ids::ProfileId;
 use crate::keys::PutOutcome;
@@ -123,7 +123,7 @@ async fn list(
     };
     // A page shown to a person signed in carries their default key's token: it is made for them
     // alone, never kept.
-    let personal = caller.via == Via::SignIn;
+    let personal = caller.via.is_sign_in();
     if !personal && let Some(body) = state.rendered.get(&kept, &view) {
         return Ok(json(body));
     }
@@ -165,7 +165,7 @@ fn json(body: Bytes) -> Response {
 /// Adds the current access token to the caller's own default key on the page, when the caller is
 /// the person who signed in through it: no other caller and no other key ever gets one.
 fn show_access_token(state: &AppState, caller: &Principal, page: &mut ApiKeyPage) -> Result<(), HalError> {
-    let Some(sign_in) = state.sign_in.as_ref().filter(|_| caller.via == Via::SignIn) else { return Ok(()) };
+    let Some(sign_in) = state.sign_in.as_ref().filter(|_| caller.via.is_sign_in()) else { return Ok(()) };
     let own = page.embedded.apikeys.iter_mut().find(|key| key.id == caller.id.as_uuid());
     if let Some(key) = own {
         let token =
@@ -301,7 +301,7 @@ async fn put(
     JsonOrForm(request, _): JsonOrForm<ApiKeyRequest, HalError>,
 ) -> Result<Response, HalError> {
     require(&caller, Scope::KeysWrite)?;
-    let by = Requester::key(&caller, address);
+    let by = Requester::caller(&caller, address);
     let base = state.base_url.as_str();
     let key_for = match request.key_for.as_deref() {
         None => KeyType::default(),
@@ -348,7 +348,7 @@ async fn delete(
     PathKey(id): PathKey,
 ) -> Result<StatusCode, HalError> {
     require(&caller, Scope::KeysWrite)?;
-    state.keys.delete(&caller.profile_id, id, &Requester::key(&caller, address)).await?;
+    state.keys.delete(&caller.profile_id, id, &Requester::caller(&caller, address)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -175,7 +175,7 @@ async fn create(
         None => KeyType::default(),
         Some(text) => text.parse().map_err(|_| V1Error::CannotCreate(name.clone()))?,
     };
-    let by = Requester::key(&caller, address);
+    let by = Requester::caller(&caller, address);
     let created = state
         .keys
         .create(&caller.profile_id, request.name.as_deref(), key_for, request.scopes, &by)
@@ -279,7 +279,7 @@ async fn delete(
     KeyName(name): KeyName,
 ) -> Result<Json<DeleteKeyResponse>, V1Error> {
     require(&caller, Scope::KeysWrite)?;
-    let by = Requester::key(&caller, address);
+    let by = Requester::caller(&caller, address);
     state.keys.delete_by_name(&caller.profile_id, &name, &by).await.map_err(|error| match error {
         KeyError::NotFound => V1Error::NotFound(name.clone()),
         other => V1Error::Fault(other.into()),
@@ -411,6 +411,7 @@ async fn audit(
                 name: event.name,
                 scopes: event.scopes,
                 by: event.actor.client_id.as_ref().map(identifier),
+                signed_in_with: event.actor.issuer,
                 address: event.actor.address.map(|address| address.to_string()),
             })
             .collect(),

@@ -53,12 +53,18 @@ pub struct Principal {
 }
 
 /// How a request authenticated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Via {
     /// A key's credentials, or an access token issued for them.
     Credentials,
-    /// A person's access token from an identity provider.
-    SignIn,
+    /// A person's access token from the identity provider `issuer`.
+    SignIn { issuer: Arc<str> },
+}
+
+impl Via {
+    pub fn is_sign_in(&self) -> bool {
+        matches!(self, Via::SignIn { .. })
+    }
 }
 
 impl std::ops::Deref for Principal {
@@ -111,7 +117,7 @@ impl Authenticator {
             }
             Presented::Token(token) => match (self.access_token(token).await, &self.parts.sign_in) {
                 (Err(AuthError::Invalid), Some(sign_in)) => {
-                    ("sign_in", self.signed_in(sign_in, token, address).await.map(|key| (key, Via::SignIn)))
+                    ("sign_in", self.signed_in(sign_in, token, address).await)
                 }
                 (result, _) => ("bearer", result.map(|key| (key, Via::Credentials))),
             },
@@ -226,16 +232,17 @@ impl Authenticator {
         sign_in: &SignIn,
         token: &str,
         address: Option<IpAddr>,
-    ) -> Result<Arc<Key>, AuthError> {
-        let client_id = sign_in.client_id(token, address).await?;
-        match self.live_key(client_id.as_str()).await {
+    ) -> Result<(Arc<Key>, Via), AuthError> {
+        let mut signed_in = sign_in.sign_in(token, address).await?;
+        let key = match self.live_key(signed_in.client_id.as_str()).await {
             Err(AuthError::Invalid) => {
                 sign_in.forget(token);
-                let client_id = sign_in.client_id(token, address).await?;
-                self.live_key(client_id.as_str()).await
+                signed_in = sign_in.sign_in(token, address).await?;
+                self.live_key(signed_in.client_id.as_str()).await?
             }
-            found => found,
-        }
+            found => found?,
+        };
+        Ok((key, Via::SignIn { issuer: signed_in.issuer }))
     }
 
     async fn live_key(&self, client_id: &str) -> Result<Arc<Key>, AuthError> {

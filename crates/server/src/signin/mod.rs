@@ -45,9 +45,13 @@ pub struct SignIn {
     access_tokens: Cache<KeyId, Issued>,
 }
 
+/// What a sign-in token signs in as.
 #[derive(Clone)]
-struct SignedIn {
-    client_id: ClientId,
+pub struct SignedIn {
+    /// The profile's default key.
+    pub client_id: ClientId,
+    /// The identity provider that issued the token.
+    pub issuer: Arc<str>,
     /// The sign-in token's `exp`, in seconds since the Unix epoch.
     expires_at: u64,
 }
@@ -74,15 +78,15 @@ impl SignIn {
         }
     }
 
-    /// The client id of the default key that `token` signs in as, signing in (and provisioning
-    /// the key) when this token was not seen before.
-    pub async fn client_id(&self, token: &str, address: Option<IpAddr>) -> Result<ClientId, AuthError> {
+    /// The default key that `token` signs in as, and through which identity provider, signing in
+    /// (and provisioning the key) when this token was not seen before.
+    pub async fn sign_in(&self, token: &str, address: Option<IpAddr>) -> Result<SignedIn, AuthError> {
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         let now = self.parts.clock.now();
         let now_secs = u64::try_from(now.timestamp()).unwrap_or_default();
         if let Some(known) = self.signed_in.get(&digest) {
             if now_secs < known.expires_at {
-                return Ok(known.client_id);
+                return Ok(known);
             }
             self.signed_in.invalidate(&digest);
         }
@@ -97,7 +101,7 @@ impl SignIn {
         let key = match profile.default_key {
             Some(key) => key,
             None => {
-                let by = Actor { client_id: None, address };
+                let by = Actor { client_id: None, address, issuer: Some(identity.issuer.clone()) };
                 let key = self
                     .parts
                     .keys
@@ -108,9 +112,13 @@ impl SignIn {
                 key
             }
         };
-        self.signed_in
-            .insert(digest, SignedIn { client_id: key.client_id.clone(), expires_at: identity.expires_at });
-        Ok(key.client_id)
+        let signed_in = SignedIn {
+            client_id: key.client_id,
+            issuer: identity.issuer.into(),
+            expires_at: identity.expires_at,
+        };
+        self.signed_in.insert(digest, signed_in.clone());
+        Ok(signed_in)
     }
 
     /// Forgets what `token` signed in as: its key is gone, and the next use signs in afresh.

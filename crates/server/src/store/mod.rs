@@ -317,6 +317,9 @@ pub struct KeyEvent {
 pub struct Actor {
     pub client_id: Option<ClientId>,
     pub address: Option<IpAddr>,
+    /// The identity provider a person signed in through, acting through their default key (or
+    /// having it provisioned); `None` when a key's own credentials acted.
+    pub issuer: Option<String>,
 }
 
 /// What an audit event records.
@@ -406,6 +409,7 @@ pub(crate) struct AuditColumns {
     pub scopes: Option<String>,
     pub actor_client_id: Option<String>,
     pub actor_address: Option<String>,
+    pub actor_issuer: Option<String>,
 }
 
 impl AuditColumns {
@@ -427,7 +431,11 @@ impl AuditColumns {
             client_id: self.client_id.map(ClientId::new),
             name: self.name,
             scopes,
-            actor: Actor { client_id: self.actor_client_id.map(ClientId::new), address },
+            actor: Actor {
+                client_id: self.actor_client_id.map(ClientId::new),
+                address,
+                issuer: self.actor_issuer,
+            },
         })
     }
 }

@@ -201,8 +201,8 @@ async fn write_key(
 async fn audit(connection: &mut PgConnection, event: AuditEvent) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO audit_events
-           (profile_id, at, action, key_id, client_id, name, scopes, actor_client_id, actor_address)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+           (profile_id, at, action, key_id, client_id, name, scopes, actor_client_id, actor_address, actor_issuer)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(event.profile_id.as_str())
     .bind(event.at)
@@ -213,6 +213,7 @@ async fn audit(connection: &mut PgConnection, event: AuditEvent) -> Result<(), S
     .bind(event.scopes.map(|scopes| scopes.to_string()))
     .bind(event.actor.client_id.as_ref().map(ClientId::as_str))
     .bind(event.actor.address.map(|address| address.to_string()))
+    .bind(event.actor.issuer)
     .execute(connection)
     .await?;
     Ok(())
@@ -567,7 +568,8 @@ impl Store for PostgresStore {
         limit: u32,
     ) -> Result<Vec<AuditEvent>, StoreError> {
         let rows = sqlx::query(
-            "SELECT seq, profile_id, at, action, key_id, client_id, name, scopes, actor_client_id, actor_address
+            "SELECT seq, profile_id, at, action, key_id, client_id, name, scopes, actor_client_id, actor_address,
+                    actor_issuer
              FROM audit_events WHERE profile_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3",
         )
         .bind(profile_id.as_str())
@@ -588,6 +590,7 @@ impl Store for PostgresStore {
                     scopes: row.try_get("scopes")?,
                     actor_client_id: row.try_get("actor_client_id")?,
                     actor_address: row.try_get("actor_address")?,
+                    actor_issuer: row.try_get("actor_issuer")?,
                 }
                 .decode()
             })
