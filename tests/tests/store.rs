@@ -299,6 +299,8 @@ async fn a_rotation_adds_a_key_and_sealing_replaces_what_was_read_once(store: Ar
     store.seal_signing_key("first", &sealed, "sealed with the new secret key").await.unwrap();
     store.seal_signing_key("first", &sealed, "sealed again by another instance").await.unwrap();
     store.seal_signing_key("second", &sealed, "not what the row holds").await.unwrap();
+    let same_text_in_clear = StoredPrivateKey::Clear("second".into());
+    store.seal_signing_key("second", &same_text_in_clear, "not what the row holds either").await.unwrap();
     let stored = store.signing_keys().await.unwrap();
     assert!(
         matches!(&stored[0].private_key, StoredPrivateKey::Sealed(sealed) if sealed == "sealed with the new secret key")

@@ -110,10 +110,10 @@ pub struct SecretKeySettings {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretKeyError {
-    #[error("both {0} are set: set one")]
-    Both(&'static str),
-    #[error("cannot read {setting} {path}: {source}")]
-    Unreadable { setting: &'static str, path: PathBuf, source: std::io::Error },
+    #[error("both {value} and {file} are set: set one")]
+    Both { value: &'static str, file: &'static str },
+    #[error("cannot read {file} {path}: {source}")]
+    Unreadable { file: &'static str, path: PathBuf, source: std::io::Error },
     #[error(transparent)]
     Malformed(#[from] SealingError),
     /// Never says what the value was: it may be most of a secret.
@@ -142,11 +142,15 @@ impl SecretKeySettings {
 
     /// The configured secret keys, if any.
     pub fn load(&self) -> Result<Option<Sealing>, SecretKeyError> {
-        let current = read_secret(&self.secret_key, &self.secret_key_file, SECRET_KEY_SETTINGS)?;
+        let current = read_secret(
+            &self.secret_key,
+            &self.secret_key_file,
+            ("KEYWARD_SECRET_KEY", "KEYWARD_SECRET_KEY_FILE"),
+        )?;
         let previous = read_secret(
             &self.previous_secret_key,
             &self.previous_secret_key_file,
-            PREVIOUS_SECRET_KEY_SETTINGS,
+            ("KEYWARD_PREVIOUS_SECRET_KEY", "KEYWARD_PREVIOUS_SECRET_KEY_FILE"),
         )?;
         let Some(current) = current else {
             return match previous {
@@ -168,18 +172,19 @@ impl SecretKeySettings {
     }
 }
 
-/// The secret a setting or the file another setting names holds; `settings` names both.
+/// The secret a setting, or the file another setting names, holds; `names` are the two settings'.
 fn read_secret(
     value: &Option<Secret>,
     file: &Option<PathBuf>,
-    settings: &'static str,
+    names: (&'static str, &'static str),
 ) -> Result<Option<Zeroizing<String>>, SecretKeyError> {
+    let (value_name, file_name) = names;
     match (value, file) {
-        (Some(_), Some(_)) => Err(SecretKeyError::Both(settings)),
+        (Some(_), Some(_)) => Err(SecretKeyError::Both { value: value_name, file: file_name }),
         (Some(text), None) => Ok(Some(Zeroizing::new(text.expose().to_owned()))),
         (None, Some(path)) => std::fs::read_to_string(path)
             .map(|text| Some(Zeroizing::new(text)))
-            .map_err(|source| SecretKeyError::Unreadable { setting: settings, path: path.clone(), source }),
+            .map_err(|source| SecretKeyError::Unreadable { file: file_name, path: path.clone(), source }),
         (None, None) => Ok(None),
     }
 }

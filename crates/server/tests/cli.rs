@@ -162,9 +162,14 @@ fn the_secret_key_rotates_with_the_previous_one_beside_it() {
     assert!(sealed_with_old, "{stderr}");
     let (new_alone, stderr) = rotate(&[("KEYWARD_SECRET_KEY", NEW)]);
     assert!(!new_alone && stderr.contains("KEYWARD_PREVIOUS_SECRET_KEY"), "{stderr}");
-    let (rotating, stderr) =
-        rotate(&[("KEYWARD_SECRET_KEY", NEW), ("KEYWARD_PREVIOUS_SECRET_KEY_FILE", "old.key")]);
-    assert!(rotating, "{stderr}");
+    // No new signing key while instances may still run on the old secret key.
+    let rotating = [("KEYWARD_SECRET_KEY", NEW), ("KEYWARD_PREVIOUS_SECRET_KEY_FILE", "old.key")];
+    let (rotated, stderr) = rotate(&rotating);
+    assert!(!rotated && stderr.contains("every instance runs with the new secret key"), "{stderr}");
+    // A server started with both seals the keys again with the new one, which then opens them alone.
+    drop(Running::start_with(dir.path(), &rotating));
+    let (new_alone, stderr) = rotate(&[("KEYWARD_SECRET_KEY", NEW)]);
+    assert!(new_alone, "{stderr}");
 
     for (env, expected) in [
         (&[("KEYWARD_PREVIOUS_SECRET_KEY", OLD)][..], "without a secret key"),

@@ -55,6 +55,12 @@ pub enum TokenKeyError {
     Sealing(#[from] SealingError),
     #[error("could not generate a signing key")]
     Generate,
+    #[error(
+        "the secret key is being rotated ({PREVIOUS_SECRET_KEY_SETTINGS} is set): rotate the signing key once \
+         every instance runs with the new secret key alone, since an instance still on the old one could not \
+         open a key sealed with the new"
+    )]
+    SecretKeyRotating,
 }
 
 /// The claims of an access token.
@@ -318,13 +324,17 @@ impl TokenService {
 
 /// Stores a new signing key of `algorithm`, sealed with `sealing` if given, made at `now`, which
 /// every instance makes its signer at its next reload; returns its `kid`. Refused when the stored
-/// keys do not open with `sealing`, so that no instance is handed a key it cannot open.
+/// keys do not open with `sealing`, or while the secret key is being rotated, so that no instance
+/// is handed a key it cannot open.
 pub async fn rotate(
     store: &dyn Store,
     algorithm: SigningAlgorithm,
     sealing: Option<&Sealing>,
     now: DateTime<Utc>,
 ) -> Result<String, TokenKeyError> {
+    if sealing.is_some_and(Sealing::rotating) {
+        return Err(TokenKeyError::SecretKeyRotating);
+    }
     let stored = store.signing_keys().await?;
     for record in &stored {
         if let StoredPrivateKey::Sealed(sealed) = &record.private_key {

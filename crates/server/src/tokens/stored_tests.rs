@@ -129,6 +129,9 @@ async fn the_secret_key_rotates_with_the_previous_one_beside_it() {
         Some(SealingKey::from_base64(KEY).unwrap()),
     )));
     let new_instance = TokenService::load_or_create(&store, &rotating, clock.clone()).await.unwrap();
+    let Err(TokenKeyError::SecretKeyRotating) = new_instance.rotate(&store).await else {
+        panic!("a signing key sealed with the new secret key, which the old instance cannot open");
+    };
     let (old, new) = (SealingKey::from_base64(KEY).unwrap(), SealingKey::from_base64(OTHER).unwrap());
     let stored = store.signing_keys().await.unwrap();
     assert_eq!(stored.len(), 2, "the same keys, no new ones");

@@ -15,7 +15,12 @@ pub fn command(dir: &std::path::Path) -> Command {
         .current_dir(dir)
         .env_remove("KEYWARD_DATABASE_URL")
         .env_remove("KEYWARD_BIND")
-        .env_remove("KEYWARD_PUBLIC_URL");
+        .env_remove("KEYWARD_PUBLIC_URL")
+        .env_remove("KEYWARD_CONFIG")
+        .env_remove("KEYWARD_SECRET_KEY")
+        .env_remove("KEYWARD_SECRET_KEY_FILE")
+        .env_remove("KEYWARD_PREVIOUS_SECRET_KEY")
+        .env_remove("KEYWARD_PREVIOUS_SECRET_KEY_FILE");
     command
 }
 
