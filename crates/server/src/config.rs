@@ -182,9 +182,20 @@ fn read_secret(
     match (value, file) {
         (Some(_), Some(_)) => Err(SecretKeyError::Both { value: value_name, file: file_name }),
         (Some(text), None) => Ok(Some(Zeroizing::new(text.expose().to_owned()))),
-        (None, Some(path)) => std::fs::read_to_string(path)
-            .map(|text| Some(Zeroizing::new(text)))
-            .map_err(|source| SecretKeyError::Unreadable { file: file_name, path: path.clone(), source }),
+        (None, Some(path)) => {
+            // Bounded: a key is 44 characters, and a path mistyped as a device must not fill memory.
+            let mut text = Zeroizing::new(String::new());
+            std::fs::File::open(path)
+                .and_then(|file| {
+                    std::io::Read::read_to_string(&mut std::io::Read::take(file, 4096), &mut text)
+                })
+                .map_err(|source| SecretKeyError::Unreadable {
+                    file: file_name,
+                    path: path.clone(),
+                    source,
+                })?;
+            Ok(Some(text))
+        }
         (None, None) => Ok(None),
     }
 }

@@ -191,6 +191,22 @@ fn the_secret_key_rotates_with_the_previous_one_beside_it() {
 }
 
 #[test]
+fn a_secret_key_file_is_read_within_a_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    for setting in ["KEYWARD_SECRET_KEY_FILE", "KEYWARD_PREVIOUS_SECRET_KEY_FILE"] {
+        let output = command(dir.path())
+            .args(["config", "check"])
+            .env("KEYWARD_SECRET_KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")
+            .env_remove(setting.trim_end_matches("_FILE"))
+            .env(setting, "/dev/zero")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success() && stderr.contains("not 32 bytes"), "{setting}: {stderr}");
+    }
+}
+
+#[test]
 fn help_documents_every_setting() {
     let output = Command::new(BINARY).args(["serve", "--help"]).output().unwrap();
     let help = String::from_utf8(output.stdout).unwrap();

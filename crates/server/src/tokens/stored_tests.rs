@@ -151,6 +151,28 @@ async fn the_secret_key_rotates_with_the_previous_one_beside_it() {
     assert_eq!(kid_of(&after.issue("c", &Scopes::all()).unwrap()), kid_of(&token), "the signing key is kept");
 }
 
+/// Instances starting together with the new secret key and the previous one each seal the keys
+/// again, and agree: every start succeeds, and the new key alone opens every key afterwards.
+#[tokio::test]
+async fn instances_starting_together_during_a_secret_key_rotation_agree() {
+    let (_dir, store) = store().await;
+    let clock = Arc::new(ManualClock::starting_now());
+    let token = start(&store, Some(KEY), &clock).await.unwrap().issue("c", &Scopes::all()).unwrap();
+    let mut rotating = settings(SigningAlgorithm::Es256, None);
+    rotating.sealing = Some(Arc::new(Sealing::new(
+        SealingKey::from_base64(OTHER).unwrap(),
+        Some(SealingKey::from_base64(KEY).unwrap()),
+    )));
+    let start_rotating = || TokenService::load_or_create(&store, &rotating, clock.clone());
+    let (a, b, c, d) = tokio::join!(start_rotating(), start_rotating(), start_rotating(), start_rotating());
+    for started in [a, b, c, d] {
+        let service = started.expect("every start succeeds");
+        assert_eq!(service.verify(&token).map(|granted| granted.client_id), Some(ClientId::from("c")));
+    }
+    let after = start(&store, Some(OTHER), &clock).await.expect("the new key alone opens every key");
+    assert_eq!(after.verify(&token).map(|granted| granted.client_id), Some(ClientId::from("c")));
+}
+
 /// A rotation on one instance: the new key signs there at once and on another at its reload;
 /// tokens of the old key verify on both until the old key retires, a TTL and two reloads
 /// after the rotation, and from then on not even a token it signed since (by an instance that
