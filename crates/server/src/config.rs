@@ -2,7 +2,8 @@
 
 use crate::api::client_address::ForwardedHeader;
 use crate::tokens::{
-    PREVIOUS_SECRET_KEY_SETTINGS, SECRET_KEY_SETTINGS, Sealing, SealingError, SealingKey, SigningAlgorithm,
+    PREVIOUS_SECRET_KEY_SETTINGS, SECRET_KEY_SETTINGS, Sealing, SealingError, SealingKey, SecretSettings,
+    SigningAlgorithm,
 };
 use clap::Args;
 use ipnet::IpNet;
@@ -110,10 +111,10 @@ pub struct SecretKeySettings {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SecretKeyError {
-    #[error("both {value} and {file} are set: set one")]
-    Both { value: &'static str, file: &'static str },
-    #[error("cannot read {file} {path}: {source}")]
-    Unreadable { file: &'static str, path: PathBuf, source: std::io::Error },
+    #[error("both {} and {} are set: set one", .0.value, .0.file)]
+    Both(SecretSettings),
+    #[error("cannot read {} {path}: {source}", settings.file)]
+    Unreadable { settings: SecretSettings, path: PathBuf, source: std::io::Error },
     #[error(transparent)]
     Malformed(#[from] SealingError),
     /// Never says what the value was: it may be most of a secret.
@@ -142,15 +143,11 @@ impl SecretKeySettings {
 
     /// The configured secret keys, if any.
     pub fn load(&self) -> Result<Option<Sealing>, SecretKeyError> {
-        let current = read_secret(
-            &self.secret_key,
-            &self.secret_key_file,
-            ("KEYWARD_SECRET_KEY", "KEYWARD_SECRET_KEY_FILE"),
-        )?;
+        let current = read_secret(&self.secret_key, &self.secret_key_file, SECRET_KEY_SETTINGS)?;
         let previous = read_secret(
             &self.previous_secret_key,
             &self.previous_secret_key_file,
-            ("KEYWARD_PREVIOUS_SECRET_KEY", "KEYWARD_PREVIOUS_SECRET_KEY_FILE"),
+            PREVIOUS_SECRET_KEY_SETTINGS,
         )?;
         let Some(current) = current else {
             return match previous {
@@ -172,15 +169,14 @@ impl SecretKeySettings {
     }
 }
 
-/// The secret a setting, or the file another setting names, holds; `names` are the two settings'.
+/// The secret a setting, or the file another setting names, holds; `settings` names the two.
 fn read_secret(
     value: &Option<Secret>,
     file: &Option<PathBuf>,
-    names: (&'static str, &'static str),
+    settings: SecretSettings,
 ) -> Result<Option<Zeroizing<String>>, SecretKeyError> {
-    let (value_name, file_name) = names;
     match (value, file) {
-        (Some(_), Some(_)) => Err(SecretKeyError::Both { value: value_name, file: file_name }),
+        (Some(_), Some(_)) => Err(SecretKeyError::Both(settings)),
         (Some(text), None) => Ok(Some(Zeroizing::new(text.expose().to_owned()))),
         (None, Some(path)) => {
             // Bounded: a key is 44 characters, and a path mistyped as a device must not fill memory.
@@ -189,11 +185,7 @@ fn read_secret(
                 .and_then(|file| {
                     std::io::Read::read_to_string(&mut std::io::Read::take(file, 4096), &mut text)
                 })
-                .map_err(|source| SecretKeyError::Unreadable {
-                    file: file_name,
-                    path: path.clone(),
-                    source,
-                })?;
+                .map_err(|source| SecretKeyError::Unreadable { settings, path: path.clone(), source })?;
             Ok(Some(text))
         }
         (None, None) => Ok(None),

@@ -19,7 +19,9 @@ mod sealing;
 mod signing;
 
 pub use keyring::KeyringError;
-pub use sealing::{PREVIOUS_SECRET_KEY_SETTINGS, SECRET_KEY_SETTINGS, Sealing, SealingError, SealingKey};
+pub use sealing::{
+    PREVIOUS_SECRET_KEY_SETTINGS, SECRET_KEY_SETTINGS, Sealing, SealingError, SealingKey, SecretSettings,
+};
 pub use signing::{SigningAlgorithm, SigningError, SigningKey, SigningKeyError};
 
 use crate::clock::Clock;

@@ -13,12 +13,27 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use zeroize::Zeroizing;
 
-/// The settings a secret key comes from, as error messages name them.
-pub const SECRET_KEY_SETTINGS: &str = "KEYWARD_SECRET_KEY or KEYWARD_SECRET_KEY_FILE";
+/// The two settings a secret comes from, its value or a file holding it, as messages name them
+/// ("VALUE or FILE").
+#[derive(Debug, Clone, Copy)]
+pub struct SecretSettings {
+    pub value: &'static str,
+    pub file: &'static str,
+}
+
+impl std::fmt::Display for SecretSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} or {}", self.value, self.file)
+    }
+}
+
+/// The settings the secret key comes from.
+pub const SECRET_KEY_SETTINGS: SecretSettings =
+    SecretSettings { value: "KEYWARD_SECRET_KEY", file: "KEYWARD_SECRET_KEY_FILE" };
 
 /// The settings the previous secret key comes from during a rotation.
-pub const PREVIOUS_SECRET_KEY_SETTINGS: &str =
-    "KEYWARD_PREVIOUS_SECRET_KEY or KEYWARD_PREVIOUS_SECRET_KEY_FILE";
+pub const PREVIOUS_SECRET_KEY_SETTINGS: SecretSettings =
+    SecretSettings { value: "KEYWARD_PREVIOUS_SECRET_KEY", file: "KEYWARD_PREVIOUS_SECRET_KEY_FILE" };
 
 #[derive(Debug, thiserror::Error)]
 pub enum SealingError {
@@ -72,12 +87,13 @@ impl Sealing {
     }
 
     /// `sealed` sealed again with the current key when only the previous key opens it; `None`
-    /// when the current key opens it already.
+    /// when no previous key is configured or the current key opens it already.
     pub fn reseal(&self, kid: &str, sealed: &str) -> Result<Option<String>, SealingError> {
+        let Some(previous) = &self.previous else { return Ok(None) };
         if self.current.open(kid, sealed).is_ok() {
             return Ok(None);
         }
-        let pem = self.open(kid, sealed)?;
+        let pem = previous.open(kid, sealed)?;
         let resealed = self.seal(kid, &pem)?;
         self.current.open(kid, &resealed)?;
         Ok(Some(resealed))
